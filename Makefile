@@ -1,0 +1,60 @@
+# AlphaPulse dashboard backend. Every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := $(VENV)/tools
+PY := $(BIN)/python
+
+.PHONY: help install run test lint typecheck unit fmt bench deploy user invoke openapi clean
+
+help:
+	@echo "make run    start the whole app locally (moto server, REST, demo data)"
+	@echo "make test   lint, types, tests, cfn-lint, sam validate --lint, sam build"
+	@echo "make bench  cold-start and warm benchmarks (bench/)"
+	@echo "make user ARGS='create --username bob --tenant default --role trader'"
+
+install: $(VENV)/.installed $(TOOLS)/.installed
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# Make the layer package and the repo's tools importable, as the Lambda layer does in AWS.
+	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_path('purelib'), 'alphapulse-dev.pth').write_text('$(CURDIR)/layers/common/python\n$(CURDIR)\n')"
+	@touch $@
+
+$(TOOLS)/.installed: requirements-tools.txt
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	@touch $@
+
+run: $(VENV)/.installed
+	$(PY) -m devstack run
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+test: install lint typecheck
+	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/pytest -q
+
+fmt: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.installed
+	$(PY) bench/coldstart.py
+
+user: $(VENV)/.installed
+	$(PY) -m alphapulse.users $(ARGS)
+
+openapi: $(VENV)/.installed
+	$(PY) -m devstack openapi > docs/openapi.json
+
+deploy: $(TOOLS)/.installed
+	$(TOOLS)/bin/sam build && $(TOOLS)/bin/sam deploy --config-env $${ENV:-dev}
+
+clean:
+	rm -rf $(VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,94 @@
+"""Auth function: login, refresh, logout, me and WebSocket tickets (DESIGN section 4, Auth)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from alphapulse import accounts
+from alphapulse.accounts import AuthStores
+from alphapulse.api import create_app, lambda_handler
+from alphapulse.auth import CurrentPrincipal
+from alphapulse.config import get_settings
+from alphapulse.errors import UnsupportedMediaTypeError
+from alphapulse.models.auth import LoginRequest, RefreshRequest, TokenResponse, UserPublic, WsTicketResponse
+from alphapulse.repositories import auth_stores
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def stores() -> AuthStores:
+    return auth_stores(get_settings().require_auth_table())
+
+
+Stores = Annotated[AuthStores, Depends(stores)]
+
+_LOGIN_BODY = {
+    "required": True,
+    "content": {
+        media: {"schema": LoginRequest.model_json_schema()}
+        for media in ("application/x-www-form-urlencoded", "application/json")
+    },
+}
+
+
+async def login_request(request: Request) -> LoginRequest:
+    """The credentials, from an OAuth2 form or a JSON body."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await request.body()
+    try:
+        if media == "application/x-www-form-urlencoded":
+            fields: object = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        elif media == "application/json":
+            fields = json.loads(body)
+        else:
+            raise UnsupportedMediaTypeError("Send application/x-www-form-urlencoded or application/json")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RequestValidationError(
+            [{"type": "body_invalid", "loc": ("body",), "msg": "Body is not valid form data or JSON"}]
+        ) from exc
+    try:
+        return LoginRequest.model_validate(fields)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_input=False)) from exc
+
+
+@router.post(
+    "/token",
+    response_model=TokenResponse,
+    operation_id="login",
+    openapi_extra={"requestBody": _LOGIN_BODY},
+    responses={401: {"description": "Wrong credentials"}, 429: {"description": "Too many failed attempts"}},
+)
+def token(credentials: Annotated[LoginRequest, Depends(login_request)], stores: Stores) -> TokenResponse:
+    return accounts.login(stores, credentials)
+
+
+@router.post("/refresh", response_model=TokenResponse, operation_id="refresh_token")
+def refresh(body: RefreshRequest, stores: Stores) -> TokenResponse:
+    return accounts.refresh(stores, body.refresh_token)
+
+
+@router.post("/logout", status_code=204, response_class=Response, operation_id="logout")
+def logout(principal: CurrentPrincipal, stores: Stores) -> Response:
+    accounts.logout(stores, principal)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=UserPublic, operation_id="me")
+def me(principal: CurrentPrincipal) -> UserPublic:
+    return principal.public()
+
+
+@router.post("/ws-ticket", response_model=WsTicketResponse, operation_id="ws_ticket")
+def ws_ticket(principal: CurrentPrincipal, stores: Stores) -> WsTicketResponse:
+    return accounts.issue_ws_ticket(stores, principal)
+
+
+app = create_app("AlphaPulse auth", routers=[router])
+handler = lambda_handler(app)

@@ -1,0 +1,1 @@
+"""Shared code for every AlphaPulse dashboard function (the common Lambda layer)."""

@@ -1,0 +1,137 @@
+"""JWT issuing and verification, and the FastAPI dependencies that enforce permissions.
+
+HS256 only: the algorithm is pinned on decode, and every claim of DESIGN section 3 is required.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+import jwt
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+
+from alphapulse import clients
+from alphapulse.config import ConfigurationError, get_settings
+from alphapulse.errors import AuthenticationError, PermissionDeniedError
+from alphapulse.models.auth import Principal
+from alphapulse.observability import register_secret
+from alphapulse.permissions import Permission, permissions_of
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ("sub", "tenant_id", "role", "permissions", "iat", "exp", "iss", "aud", "jti", "typ", "sid")
+TokenType = Literal["access", "refresh"]
+
+
+@lru_cache(maxsize=1)
+def signing_key() -> str:
+    """The HMAC key: JWT_SECRET locally, or the Secrets Manager secret named by JWT_SECRET_ARN."""
+    settings = get_settings()
+    if settings.jwt_secret is not None:
+        key = settings.jwt_secret.get_secret_value()
+    else:
+        response = clients.secretsmanager().get_secret_value(SecretId=str(settings.jwt_secret_arn))
+        key = response.get("SecretString", "")
+        if len(key) < 32:
+            raise ConfigurationError("the JWT signing secret is missing or shorter than 32 characters")
+    register_secret(key)
+    return key
+
+
+def issue_token(
+    *,
+    typ: TokenType,
+    username: str,
+    tenant_id: str,
+    role: str,
+    session_id: str,
+    now: int | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """A signed token and its claims."""
+    settings = get_settings()
+    issued_at = int(time.time()) if now is None else now
+    lifetime = settings.access_token_ttl_seconds if typ == "access" else settings.refresh_token_ttl_seconds
+    claims: dict[str, Any] = {
+        "sub": username,
+        "tenant_id": tenant_id,
+        "role": role,
+        "permissions": permissions_of(role),
+        "iat": issued_at,
+        "exp": issued_at + lifetime,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "jti": uuid.uuid4().hex,
+        "typ": typ,
+        "sid": session_id,
+    }
+    return jwt.encode(claims, signing_key(), algorithm=ALGORITHM), claims
+
+
+def decode_token(token: str, expected: TokenType) -> dict[str, Any]:
+    """Verified claims of `token`, which must be of type `expected`; AuthenticationError otherwise."""
+    settings = get_settings()
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            signing_key(),
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
+        )
+    except jwt.PyJWTError as exc:
+        raise AuthenticationError("Invalid or expired token") from exc
+    if claims.get("typ") != expected:
+        raise AuthenticationError("Invalid or expired token")
+    return claims
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    """The caller described by verified access-token claims."""
+    try:
+        return Principal(
+            username=claims["sub"],
+            tenant_id=claims["tenant_id"],
+            role=claims["role"],
+            permissions=claims["permissions"],
+            token_id=claims["jti"],
+            session_id=claims["sid"],
+            expires_at=claims["exp"],
+        )
+    except (ValidationError, TypeError) as exc:
+        raise AuthenticationError("Invalid or expired token") from exc
+
+
+def verify_access_token(token: str) -> Principal:
+    """The principal of a valid access token."""
+    return principal_from_claims(decode_token(token, "access"))
+
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/token")
+
+
+def current_principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """FastAPI dependency: the authenticated caller, or 401."""
+    if credentials is None:
+        raise AuthenticationError("Not authenticated")
+    return verify_access_token(credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: Permission) -> Any:
+    """FastAPI dependency that admits only callers holding `permission` (401 without a token, else 403)."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if permission not in principal.permissions:
+            raise PermissionDeniedError(f"Missing permission: {permission}")
+        return principal
+
+    return Depends(check)

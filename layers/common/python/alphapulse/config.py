@@ -1,0 +1,96 @@
+"""Typed settings, read from the environment once, at first use (never at import)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "changethis", "secret", "jwt-secret", "dev-secret", "placeholder", "test"}
+)
+MIN_SECRET_LENGTH = 32
+
+# Environment variable -> Settings field. One table, so the names are documented in one place.
+ENVIRONMENT = {
+    "APP_ENV": "app_env",
+    "AUTH_TABLE": "auth_table",
+    "JWT_SECRET": "jwt_secret",
+    "JWT_SECRET_ARN": "jwt_secret_arn",
+    "JWT_ISSUER": "jwt_issuer",
+    "JWT_AUDIENCE": "jwt_audience",
+    "ACCESS_TOKEN_TTL_SECONDS": "access_token_ttl_seconds",
+    "REFRESH_TOKEN_TTL_SECONDS": "refresh_token_ttl_seconds",
+    "WS_TICKET_TTL_SECONDS": "ws_ticket_ttl_seconds",
+    "LOGIN_MAX_FAILURES": "login_max_failures",
+    "LOGIN_WINDOW_SECONDS": "login_window_seconds",
+    "CORS_ORIGINS": "cors_origins",
+    "MAX_BODY_BYTES": "max_body_bytes",
+}
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a usable configuration."""
+
+
+class Settings(BaseModel):
+    """Everything a function needs to know about its deployment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    app_env: Literal["local", "dev", "prod"]
+    auth_table: str | None = None
+    jwt_secret: SecretStr | None = None
+    jwt_secret_arn: str | None = None
+    jwt_issuer: str = "alphapulse"
+    jwt_audience: str = "alphapulse-dashboard"
+    access_token_ttl_seconds: int = Field(default=900, ge=1, le=3600)
+    refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    ws_ticket_ttl_seconds: int = Field(default=60, ge=1, le=60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _check_secret(self) -> Settings:
+        if self.jwt_secret is None and self.jwt_secret_arn is None:
+            raise ValueError("set JWT_SECRET (local) or JWT_SECRET_ARN (AWS)")
+        if self.jwt_secret is not None:
+            secret = self.jwt_secret.get_secret_value()
+            if len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
+            if self.app_env != "local" and secret.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError("JWT_SECRET is a placeholder; refusing to start outside local mode")
+        return self
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from an environment mapping; raise ConfigurationError when it is unusable."""
+        values = {field: environ[name] for name, field in ENVIRONMENT.items() if environ.get(name)}
+        try:
+            return cls.model_validate(values)
+        except ValueError as exc:
+            raise ConfigurationError(f"invalid configuration: {exc}") from exc
+
+    def require_auth_table(self) -> str:
+        """The auth table's name, or a clear error when the function was deployed without it."""
+        if not self.auth_table:
+            raise ConfigurationError("AUTH_TABLE is not set")
+        return self.auth_table
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, validated at the first call."""
+    return Settings.from_environ(os.environ)

@@ -1,0 +1,98 @@
+"""Users in the auth table: `USER#<username>` items, listed per tenant through the `gsi1` index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alphapulse import clients, keys
+from alphapulse.dynamo import from_item, is_condition_failure, storage_errors, to_item
+from alphapulse.errors import ConflictError, NotFoundError
+from alphapulse.models.auth import User
+
+PROFILE = "PROFILE"
+
+
+class UserRepository:
+    """Reads and writes users."""
+
+    def __init__(self, table: str, client: Any | None = None) -> None:
+        self.table = table
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or clients.dynamodb()
+
+    def get(self, username: str) -> User | None:
+        """The user, or None."""
+        with storage_errors("get user"):
+            response = self.client.get_item(
+                TableName=self.table,
+                Key=to_item({"pk": keys.user_key(username), "sk": PROFILE}),
+                ConsistentRead=True,
+            )
+        item = response.get("Item")
+        return User.model_validate(from_item(item)) if item else None
+
+    def create(self, user: User) -> None:
+        """Store a new user; ConflictError when the username is taken."""
+        item = {
+            "pk": keys.user_key(user.username),
+            "sk": PROFILE,
+            "gsi1pk": keys.tenant_users_key(user.tenant_id),
+            "gsi1sk": keys.user_key(user.username),
+            **user.model_dump(),
+        }
+        with storage_errors("create user"):
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=to_item(item),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except Exception as exc:
+                if is_condition_failure(exc):
+                    raise ConflictError(f"User {user.username!r} already exists") from exc
+                raise
+
+    def update(self, username: str, *, updated_at: str, **changes: Any) -> User:
+        """Change fields of an existing user; NotFoundError when there is none."""
+        names = {f"#f{i}": field for i, field in enumerate(changes)}
+        values = {f":v{i}": value for i, value in enumerate(changes.values())}
+        assignments = [f"#f{i} = :v{i}" for i in range(len(changes))]
+        names["#updated"] = "updated_at"
+        values[":updated"] = updated_at
+        assignments.append("#updated = :updated")
+        with storage_errors("update user"):
+            try:
+                response = self.client.update_item(
+                    TableName=self.table,
+                    Key=to_item({"pk": keys.user_key(username), "sk": PROFILE}),
+                    UpdateExpression="SET " + ", ".join(assignments),
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=to_item(values),
+                    ReturnValues="ALL_NEW",
+                )
+            except Exception as exc:
+                if is_condition_failure(exc):
+                    raise NotFoundError(f"User {username!r} not found") from exc
+                raise
+        return User.model_validate(from_item(response["Attributes"]))
+
+    def list_tenant(self, tenant_id: str) -> list[User]:
+        """Every user of a tenant, by username (a Query on the index, never a Scan)."""
+        users: list[User] = []
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": to_item({":pk": keys.tenant_users_key(tenant_id)}),
+        }
+        with storage_errors("list users"):
+            while True:
+                response = self.client.query(**request)
+                users.extend(User.model_validate(from_item(item)) for item in response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    return users
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
