@@ -6,6 +6,7 @@ refused inside parts, so a crafted id can never reach into another key space.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 SEPARATOR = "#"
@@ -54,5 +55,5 @@ def ticket_key(ticket_digest: str) -> str:
 
 
 def login_failures_key(username: str) -> str:
-    """The failed-login counter of a username (whether or not such a user exists)."""
-    return key("LOGIN", username)
+    """The failed-login counter of any attempted username, existing or not, keyed by its digest."""
+    return key("LOGIN", hashlib.sha256(username.encode("utf-8")).hexdigest())

@@ -7,6 +7,7 @@ credentials and registered secret values are replaced before anything is written
 from __future__ import annotations
 
 import re
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -55,6 +56,8 @@ def get_logger() -> Logger:
 @lru_cache(maxsize=1)
 def get_metrics() -> Metrics:
     """The function's EMF metrics (namespace from POWERTOOLS_METRICS_NAMESPACE)."""
+    # Most requests record no metric; Powertools would warn on every one of them.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     return Metrics()
 
 

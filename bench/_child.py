@@ -1,0 +1,76 @@
+"""One measured cold start, run by coldstart.py in a fresh interpreter (python -S -P, Lambda-like sys.path).
+
+Reads a JSON job on stdin: {"module", "attribute", "event", "warm", "function_name", "memory"}.
+Times the import of the handler module (init), then the first invocation, then `warm` more
+invocations, and prints one line `@@bench@@ {json}` on stdout (the handler logs to stdout too).
+Exits non-zero, with the response on stderr, when an invocation answers with a status >= 400.
+"""
+
+import json  # the Lambda runtime has json loaded before it imports the handler
+import sys
+import time
+
+MARKER = "@@bench@@ "
+
+
+class Context:
+    """The attributes of the Lambda context object that Powertools and Mangum read."""
+
+    def __init__(self, function_name: str, memory: int, request_id: str) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = memory
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "2025/01/01/[$LATEST]bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def check(response: object) -> None:
+    if isinstance(response, dict) and int(response.get("statusCode", 200)) >= 400:
+        print(json.dumps(response, indent=2), file=sys.stderr)
+        sys.exit(f"handler answered {response['statusCode']}")
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.read())
+    event_text = json.dumps(job["event"])
+    name, memory = job["function_name"], job["memory"]
+
+    t0 = time.perf_counter_ns()
+    __import__(job["module"])
+    handler = getattr(sys.modules[job["module"]], job["attribute"])
+    t1 = time.perf_counter_ns()
+    response = handler(json.loads(event_text), Context(name, memory, "00000000-0000-4000-8000-000000000000"))
+    t2 = time.perf_counter_ns()
+    first_at = time.monotonic_ns()  # system-wide clock: the parent compares it with the spawn time
+    check(response)
+
+    import statistics  # after the first response: not part of the cold start
+    import uuid
+
+    warm: list[int] = []
+    for _ in range(job["warm"]):
+        request_id = str(uuid.uuid4())
+        event = json.loads(event_text)
+        event["requestContext"]["requestId"] = request_id
+        context = Context(name, memory, request_id)
+        start = time.perf_counter_ns()
+        response = handler(event, context)
+        warm.append(time.perf_counter_ns() - start)
+        check(response)
+    result = {
+        "init_ns": t1 - t0,
+        "first_ns": t2 - t0,
+        "first_at_ns": first_at,
+        "warm_p50_ns": statistics.median(warm) if warm else None,
+        "warm_p90_ns": statistics.quantiles(warm, n=10)[-1] if len(warm) > 1 else None,
+    }
+    print(MARKER + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

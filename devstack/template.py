@@ -1,0 +1,90 @@
+"""Reading template.yaml: CloudFormation tags, resources by type, and DynamoDB table definitions.
+
+Tests, the bench and the local stack build their tables from here, so the schema they use
+is the one the template deploys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """SafeLoader that reads short-form intrinsics (!Ref X) as their long form ({"Ref": X})."""
+
+
+def _intrinsic(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as plain data, intrinsics in their long form."""
+    with path.open() as handle:
+        template: dict[str, Any] = yaml.load(handle, Loader=_CloudFormationLoader)  # noqa: S506 (SafeLoader subclass)
+    return template
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """Logical id -> resource, for every resource of one type."""
+    return {
+        logical_id: resource
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == resource_type
+    }
+
+
+def table_definition(resource: dict[str, Any], table_name: str) -> dict[str, Any]:
+    """CreateTable arguments for an AWS::DynamoDB::Table resource, under a local name."""
+    props = resource["Properties"]
+    definition: dict[str, Any] = {
+        "TableName": table_name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    indexes = [
+        {"IndexName": gsi["IndexName"], "KeySchema": gsi["KeySchema"], "Projection": gsi["Projection"]}
+        for gsi in props.get("GlobalSecondaryIndexes", [])
+    ]
+    if indexes:
+        definition["GlobalSecondaryIndexes"] = indexes
+    return definition
+
+
+def ttl_attribute(resource: dict[str, Any]) -> str | None:
+    """The table's TTL attribute, when TTL is enabled."""
+    ttl = resource["Properties"].get("TimeToLiveSpecification") or {}
+    return ttl.get("AttributeName") if ttl.get("Enabled") else None
+
+
+def create_tables(client: Any, template: dict[str, Any], name_of: Any = str) -> dict[str, str]:
+    """Create every table of the template with `client`; returns logical id -> table name."""
+    names: dict[str, str] = {}
+    for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        name = name_of(logical_id)
+        client.create_table(**table_definition(resource, name))
+        attribute = ttl_attribute(resource)
+        if attribute:
+            client.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute}
+            )
+        names[logical_id] = name
+    return names
