@@ -9,10 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-PLACEHOLDER_SECRETS = frozenset(
-    {"changeme", "change-me", "changethis", "secret", "jwt-secret", "dev-secret", "placeholder", "test"}
-)
+PLACEHOLDER_MARKERS = ("changeme", "change-me", "change_me", "changethis", "placeholder", "example", "xxxx")
 MIN_SECRET_LENGTH = 32
+MIN_DISTINCT_CHARACTERS = 10
 
 # Environment variable -> Settings field. One table, so the names are documented in one place.
 ENVIRONMENT = {
@@ -30,6 +29,12 @@ ENVIRONMENT = {
     "CORS_ORIGINS": "cors_origins",
     "MAX_BODY_BYTES": "max_body_bytes",
 }
+
+
+def is_placeholder(secret: str) -> bool:
+    """True for a secret that someone typed as a stand-in rather than generated."""
+    lowered = secret.lower()
+    return len(set(lowered)) < MIN_DISTINCT_CHARACTERS or any(marker in lowered for marker in PLACEHOLDER_MARKERS)
 
 
 class ConfigurationError(RuntimeError):
@@ -70,8 +75,8 @@ class Settings(BaseModel):
             secret = self.jwt_secret.get_secret_value()
             if len(secret) < MIN_SECRET_LENGTH:
                 raise ValueError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
-            if self.app_env != "local" and secret.lower() in PLACEHOLDER_SECRETS:
-                raise ValueError("JWT_SECRET is a placeholder; refusing to start outside local mode")
+            if self.app_env != "local" and is_placeholder(secret):
+                raise ValueError("JWT_SECRET looks like a placeholder; refusing to start outside local mode")
         return self
 
     @classmethod

@@ -1,0 +1,86 @@
+"""One warm process per function, as Lambda keeps one container warm.
+
+The child sets the function's environment, puts its code and the layer on sys.path,
+imports the handler once, and then answers invocations over a pipe, one at a time.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from devstack.template import ROOT
+
+LAYER = ROOT / "layers" / "common" / "python"
+
+
+def _serve(connection: Connection, code_uri: str, handler: str, environment: dict[str, str]) -> None:
+    os.environ.update(environment)
+    sys.path[:0] = [str(ROOT / code_uri), str(LAYER), str(ROOT)]
+    from devstack.functions import LambdaContext, load_handler
+
+    function = load_handler(code_uri, handler)
+    name = environment.get("AWS_LAMBDA_FUNCTION_NAME", code_uri)
+    connection.send(("ready", None))
+    while True:
+        try:
+            event = connection.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if event is None:
+            return
+        try:
+            connection.send(("ok", function(event, LambdaContext(name))))
+        except Exception as exc:  # the function raised: Lambda reports it as an invocation error
+            connection.send(("error", {"errorType": type(exc).__name__, "errorMessage": str(exc),
+                                       "stackTrace": traceback.format_exc().splitlines()}))  # fmt: skip
+
+
+class FunctionError(RuntimeError):
+    """The function raised instead of returning a response."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(f"{payload['errorType']}: {payload['errorMessage']}")
+        self.payload = payload
+
+
+class FunctionWorker:
+    """A warm function process; `invoke` is serialised, as one Lambda container serves one request."""
+
+    def __init__(self, name: str, code_uri: str, handler: str, environment: dict[str, str]) -> None:
+        self.name = name
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(child, code_uri, handler, environment), name=f"fn-{name}", daemon=True
+        )
+        self._lock = threading.Lock()
+        self._process.start()
+        child.close()
+        status, _ = self._connection.recv()
+        if status != "ready":
+            raise RuntimeError(f"function {name} did not start")
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """Run the handler on `event` and return its result; FunctionError when it raised."""
+        with self._lock:
+            self._connection.send(event)
+            status, payload = self._connection.recv()
+        if status == "error":
+            raise FunctionError(payload)
+        return payload
+
+    def stop(self) -> None:
+        with self._lock:
+            try:
+                self._connection.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.kill()

@@ -1,0 +1,121 @@
+"""The users command: create, set-role, disable, enable, set-password, show, list."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from alphapulse.users import main
+from tests.conftest import ROOT
+
+
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str = "") -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(["--table", "AuthTable", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_users_cli_lifecycle(aws: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run(
+        capsys, monkeypatch, "create", "--username", "bob", "--tenant", "acme", "--role", "viewer", "--password-stdin",
+        stdin="bob-long-password\n",
+    )  # fmt: skip
+    assert code == 0
+    assert json.loads(out) == {
+        "username": "bob", "tenant_id": "acme", "role": "viewer",
+        "permissions": ["view_metrics", "view_portfolio", "view_trades"],
+    }  # fmt: skip
+    assert "bob-long-password" not in out
+
+    code, out, _ = run(capsys, monkeypatch, "set-role", "--username", "bob", "--role", "trader")
+    assert code == 0 and json.loads(out)["role"] == "trader"
+
+    code, out, _ = run(capsys, monkeypatch, "disable", "--username", "bob")
+    assert code == 0
+    code, out, _ = run(capsys, monkeypatch, "list", "--tenant", "acme")
+    assert [(u["username"], u["disabled"]) for u in json.loads(out)] == [("bob", True)]
+    code, out, _ = run(capsys, monkeypatch, "enable", "--username", "bob")
+    code, out, _ = run(capsys, monkeypatch, "list", "--tenant", "acme")
+    assert json.loads(out)[0]["disabled"] is False
+    code, out, _ = run(capsys, monkeypatch, "list", "--tenant", "default")
+    assert json.loads(out) == []
+
+    code, _, _ = run(capsys, monkeypatch, "set-password", "--username", "bob", "--password-stdin", stdin="a-new-long-password\n")
+    assert code == 0
+    from alphapulse.passwords import verify_password
+    from alphapulse.repositories import auth_stores
+
+    stored = auth_stores("AuthTable").users.get("bob")
+    assert stored is not None and verify_password("a-new-long-password", stored.password_hash)
+    assert "a-new-long-password" not in stored.password_hash
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["create", "--username", "bad#name", "--tenant", "acme", "--role", "viewer", "--password-stdin"], "long-enough-pass\n", "username"),
+        (["create", "--username", "bob", "--tenant", "Acme!", "--role", "viewer", "--password-stdin"], "long-enough-pass\n", "tenant_id"),
+        (["create", "--username", "bob", "--tenant", "acme", "--role", "viewer", "--password-stdin"], "short\n", "12 characters"),
+        (["set-role", "--username", "nobody", "--role", "admin"], "", "not found"),
+        (["disable", "--username", "nobody"], "", "not found"),
+        (["show", "--username", "nobody"], "", "not found"),
+    ],
+)
+def test_users_cli_refuses_bad_commands(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], stdin: str, message: str
+) -> None:
+    code, out, err = run(capsys, monkeypatch, *args, stdin=stdin)
+    assert code == 1
+    assert message in err
+    assert out == ""
+
+
+def test_users_cli_duplicate_username_refused(aws: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    args = ["create", "--username", "bob", "--tenant", "acme", "--role", "viewer", "--password-stdin"]
+    assert run(capsys, monkeypatch, *args, stdin="long-enough-pass\n")[0] == 0
+    code, _, err = run(capsys, monkeypatch, *args, stdin="long-enough-pass\n")
+    assert code == 1 and "already exists" in err
+
+
+@pytest.fixture
+def moto_endpoint(app_env: None) -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    from alphapulse import clients
+    from devstack.template import create_tables, load_template
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("AWS_ENDPOINT_URL", endpoint)
+            clients.reset()
+            create_tables(clients.dynamodb(), load_template())
+        clients.reset()
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def test_users_cli_against_a_real_endpoint(moto_endpoint: str) -> None:
+    command = [sys.executable, "-m", "alphapulse.users", "--endpoint-url", moto_endpoint, "--table", "AuthTable"]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers/common/python"), "AWS_ACCESS_KEY_ID": "x",
+           "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    created = subprocess.run(
+        [*command, "create", "--username", "carol", "--tenant", "default", "--role", "admin", "--password-stdin"],
+        input="carol-long-password\n", capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    listed = subprocess.run([*command, "list", "--tenant", "default"], capture_output=True, text=True, env=env, check=False)
+    assert [user["username"] for user in json.loads(listed.stdout)] == ["carol"]
