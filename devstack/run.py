@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -74,7 +75,9 @@ class LocalStack:
         outputs: dict[str, str] = {}
         for name, output in self.template.get("Outputs", {}).items():
             value = output["Value"]
-            referenced = {value.get("Ref")} | set(_sub_names(value.get("Fn::Sub"))) if isinstance(value, dict) else set()
+            referenced = (
+                {value.get("Ref")} | set(_sub_names(value.get("Fn::Sub"))) if isinstance(value, dict) else set()
+            )
             api = referenced & apis
             outputs[name] = resolver.values[api.pop()] if api else str(resolver.resolve(value))
         return outputs
@@ -87,10 +90,8 @@ class LocalStack:
         clients.reset()
         stores = auth_stores(table)
         for username, tenant, role, password in DEMO_USERS:
-            try:
+            with contextlib.suppress(ConflictError):  # already seeded
                 accounts.create_user(stores, username=username, tenant_id=tenant, role=role, password=password)
-            except ConflictError:
-                pass
 
     # --- functions ---
 
@@ -149,7 +150,7 @@ class _RestHandler(BaseHTTPRequestHandler):
     local: LocalStack
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _reply(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:

@@ -71,7 +71,7 @@ class LocalResolver:
             return [self.resolve(v) for v in value]
         if not isinstance(value, dict) or len(value) != 1:
             return value
-        (name, argument), = value.items()
+        ((name, argument),) = value.items()
         if name == "Ref":
             return self.values.get(argument, argument)
         if name == "Fn::Sub":

@@ -6,6 +6,7 @@ imports the handler once, and then answers invocations over a pipe, one at a tim
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -76,11 +77,8 @@ class FunctionWorker:
         return payload
 
     def stop(self) -> None:
-        with self._lock:
-            try:
-                self._connection.send(None)
-            except (BrokenPipeError, OSError):
-                pass
+        with self._lock, contextlib.suppress(OSError):  # the process is already gone
+            self._connection.send(None)
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()

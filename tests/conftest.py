@@ -22,9 +22,12 @@ EVENTS = ROOT / "events"
 TEST_SECRET = "test-signing-secret-" + secrets.token_hex(16)
 
 
-def load_event(name: str) -> dict[str, Any]:
-    """A canned event from events/<name>.json."""
-    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+def load_event(name: str, **placeholders: str) -> dict[str, Any]:
+    """A canned event from events/<name>.json, with `{{name}}` placeholders (tokens) filled in."""
+    text = (EVENTS / f"{name}.json").read_text()
+    for key, value in placeholders.items():
+        text = text.replace("{{" + key + "}}", value)
+    event: dict[str, Any] = json.loads(text)
     return event
 
 

@@ -27,13 +27,22 @@ def test_login_form_returns_token_pair_and_user(api: RestClient) -> None:
         "tenant_id": "default",
         "role": "trader",
         "permissions": sorted(
-            ["view_metrics", "view_alerts", "acknowledge_alerts", "view_portfolio", "view_trades", "execute_trades"]
+            [
+                "view_metrics",
+                "view_alerts",
+                "acknowledge_alerts",
+                "view_portfolio",
+                "view_trades",
+                "execute_trades",
+            ]
         ),
     }
 
 
 def test_login_json_is_accepted(api: RestClient) -> None:
-    reply = api.request("POST", "/api/v1/auth/token", json_body={"username": "viewer", "password": "viewer-demo-password"})
+    reply = api.request(
+        "POST", "/api/v1/auth/token", json_body={"username": "viewer", "password": "viewer-demo-password"}
+    )
     assert reply.status == 200
     assert reply.json()["user"]["permissions"] == ["view_metrics", "view_portfolio", "view_trades"]
 
@@ -94,7 +103,9 @@ def test_refresh_race_same_token_one_wins_family_revoked(api: RestClient) -> Non
     ) as pool:
         replies = list(
             pool.map(
-                lambda _: api.request("POST", "/api/v1/auth/refresh", json_body={"refresh_token": tokens["refresh_token"]}),
+                lambda _: api.request(
+                    "POST", "/api/v1/auth/refresh", json_body={"refresh_token": tokens["refresh_token"]}
+                ),
                 range(2),
             )
         )
@@ -155,7 +166,9 @@ def test_disabled_user_cannot_login_or_refresh(api: RestClient, aws: dict[str, s
 
     tokens = login(api, "viewer")
     accounts.set_disabled(auth_stores(aws["AuthTable"]), "viewer", True)
-    assert api.request("POST", "/api/v1/auth/refresh", json_body={"refresh_token": tokens["refresh_token"]}).status == 401
+    assert (
+        api.request("POST", "/api/v1/auth/refresh", json_body={"refresh_token": tokens["refresh_token"]}).status == 401
+    )
     reply = api.request("POST", "/api/v1/auth/token", form={"username": "viewer", "password": "viewer-demo-password"})
     assert reply.status == 401
 
@@ -180,7 +193,12 @@ def test_failed_logins_throttled_after_five_with_retry_after(api: RestClient) ->
     assert reply.status == 429
     assert 1 <= int(reply.headers["retry-after"]) <= 300
     # Other usernames are not affected.
-    assert api.request("POST", "/api/v1/auth/token", form={"username": "viewer", "password": "viewer-demo-password"}).status == 200
+    assert (
+        api.request(
+            "POST", "/api/v1/auth/token", form={"username": "viewer", "password": "viewer-demo-password"}
+        ).status
+        == 200
+    )
 
 
 def test_throttle_window_expires(api: RestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,9 +210,15 @@ def test_throttle_window_expires(api: RestClient, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(accounts.time, "time", lambda: start)
     for _ in range(5):
         api.request("POST", "/api/v1/auth/token", form={"username": "admin", "password": "wrong"})
-    assert api.request("POST", "/api/v1/auth/token", form={"username": "admin", "password": "admin-demo-password"}).status == 429
+    assert (
+        api.request("POST", "/api/v1/auth/token", form={"username": "admin", "password": "admin-demo-password"}).status
+        == 429
+    )
     monkeypatch.setattr(accounts.time, "time", lambda: start + 301)
-    assert api.request("POST", "/api/v1/auth/token", form={"username": "admin", "password": "admin-demo-password"}).status == 200
+    assert (
+        api.request("POST", "/api/v1/auth/token", form={"username": "admin", "password": "admin-demo-password"}).status
+        == 200
+    )
 
 
 def test_unknown_usernames_are_throttled_too(api: RestClient) -> None:

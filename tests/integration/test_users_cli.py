@@ -15,14 +15,18 @@ from alphapulse.users import main
 from tests.conftest import ROOT
 
 
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str = "") -> tuple[int, str, str]:
+def run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str = ""
+) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
     code = main(["--table", "AuthTable", *args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
 
-def test_users_cli_lifecycle(aws: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_users_cli_lifecycle(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, out, _ = run(
         capsys, monkeypatch, "create", "--username", "bob", "--tenant", "acme", "--role", "viewer", "--password-stdin",
         stdin="bob-long-password\n",
@@ -47,7 +51,15 @@ def test_users_cli_lifecycle(aws: dict[str, str], capsys: pytest.CaptureFixture[
     code, out, _ = run(capsys, monkeypatch, "list", "--tenant", "default")
     assert json.loads(out) == []
 
-    code, _, _ = run(capsys, monkeypatch, "set-password", "--username", "bob", "--password-stdin", stdin="a-new-long-password\n")
+    code, _, _ = run(
+        capsys,
+        monkeypatch,
+        "set-password",
+        "--username",
+        "bob",
+        "--password-stdin",
+        stdin="a-new-long-password\n",
+    )
     assert code == 0
     from alphapulse.passwords import verify_password
     from alphapulse.repositories import auth_stores
@@ -60,16 +72,33 @@ def test_users_cli_lifecycle(aws: dict[str, str], capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [
-        (["create", "--username", "bad#name", "--tenant", "acme", "--role", "viewer", "--password-stdin"], "long-enough-pass\n", "username"),
-        (["create", "--username", "bob", "--tenant", "Acme!", "--role", "viewer", "--password-stdin"], "long-enough-pass\n", "tenant_id"),
-        (["create", "--username", "bob", "--tenant", "acme", "--role", "viewer", "--password-stdin"], "short\n", "12 characters"),
+        (
+            ["create", "--username", "bad#name", "--tenant", "acme", "--role", "viewer", "--password-stdin"],
+            "long-enough-pass\n",
+            "username",
+        ),
+        (
+            ["create", "--username", "bob", "--tenant", "Acme!", "--role", "viewer", "--password-stdin"],
+            "long-enough-pass\n",
+            "tenant_id",
+        ),
+        (
+            ["create", "--username", "bob", "--tenant", "acme", "--role", "viewer", "--password-stdin"],
+            "short\n",
+            "12 characters",
+        ),
         (["set-role", "--username", "nobody", "--role", "admin"], "", "not found"),
         (["disable", "--username", "nobody"], "", "not found"),
         (["show", "--username", "nobody"], "", "not found"),
     ],
 )
 def test_users_cli_refuses_bad_commands(
-    aws: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], stdin: str, message: str
+    aws: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    stdin: str,
+    message: str,
 ) -> None:
     code, out, err = run(capsys, monkeypatch, *args, stdin=stdin)
     assert code == 1
@@ -77,7 +106,9 @@ def test_users_cli_refuses_bad_commands(
     assert out == ""
 
 
-def test_users_cli_duplicate_username_refused(aws: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_users_cli_duplicate_username_refused(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     args = ["create", "--username", "bob", "--tenant", "acme", "--role", "viewer", "--password-stdin"]
     assert run(capsys, monkeypatch, *args, stdin="long-enough-pass\n")[0] == 0
     code, _, err = run(capsys, monkeypatch, *args, stdin="long-enough-pass\n")
@@ -109,7 +140,15 @@ def moto_endpoint(app_env: None) -> Iterator[str]:
 
 
 def test_users_cli_against_a_real_endpoint(moto_endpoint: str) -> None:
-    command = [sys.executable, "-m", "alphapulse.users", "--endpoint-url", moto_endpoint, "--table", "AuthTable"]
+    command = [
+        sys.executable,
+        "-m",
+        "alphapulse.users",
+        "--endpoint-url",
+        moto_endpoint,
+        "--table",
+        "AuthTable",
+    ]
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers/common/python"), "AWS_ACCESS_KEY_ID": "x",
            "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
     created = subprocess.run(
@@ -117,5 +156,7 @@ def test_users_cli_against_a_real_endpoint(moto_endpoint: str) -> None:
         input="carol-long-password\n", capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
-    listed = subprocess.run([*command, "list", "--tenant", "default"], capture_output=True, text=True, env=env, check=False)
+    listed = subprocess.run(
+        [*command, "list", "--tenant", "default"], capture_output=True, text=True, env=env, check=False
+    )
     assert [user["username"] for user in json.loads(listed.stdout)] == ["carol"]

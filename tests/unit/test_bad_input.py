@@ -66,7 +66,9 @@ def test_body_over_64kb_413(api: RestClient) -> None:
 
 @pytest.mark.parametrize("username", ["трейдер", "交易员", "trader\u0000", "👀", "trader\n", "../admin", "a#b"])
 def test_token_unicode_usernames_401(api: RestClient, username: str) -> None:
-    reply = api.request("POST", "/api/v1/auth/token", json_body={"username": username, "password": "trader-demo-password"})
+    reply = api.request(
+        "POST", "/api/v1/auth/token", json_body={"username": username, "password": "trader-demo-password"}
+    )
     assert reply.status == 401
 
 
@@ -78,26 +80,39 @@ def test_token_unicode_password_401(api: RestClient) -> None:
 @pytest.mark.parametrize("tenant", ["no-such-tenant", "acme", "DEFAULT", "x" * 64])
 def test_token_unknown_or_foreign_tenant_401(api: RestClient, tenant: str) -> None:
     reply = api.request(
-        "POST", "/api/v1/auth/token", json_body={"username": "trader", "password": "trader-demo-password", "tenant_id": tenant}
+        "POST",
+        "/api/v1/auth/token",
+        json_body={"username": "trader", "password": "trader-demo-password", "tenant_id": tenant},
     )
     assert reply.status == 401
 
 
 def test_token_matching_tenant_200(api: RestClient) -> None:
     reply = api.request(
-        "POST", "/api/v1/auth/token", json_body={"username": "acme-admin", "password": "acme-admin-demo-password", "tenant_id": "acme"}
+        "POST",
+        "/api/v1/auth/token",
+        json_body={"username": "acme-admin", "password": "acme-admin-demo-password", "tenant_id": "acme"},
     )
     assert reply.status == 200
     assert reply.json()["user"]["tenant_id"] == "acme"
 
 
 def test_token_oversized_tenant_422(api: RestClient) -> None:
-    reply = api.request("POST", "/api/v1/auth/token", json_body={"username": "trader", "password": "x", "tenant_id": "t" * 65})
+    reply = api.request(
+        "POST", "/api/v1/auth/token", json_body={"username": "trader", "password": "x", "tenant_id": "t" * 65}
+    )
     assert reply.status == 422
 
 
 @pytest.mark.parametrize(
-    "body", [b"{}", b'{"refresh_token": ""}', b'{"refresh_token": 42}', b"nope", b'{"refresh_token": "' + b"a" * 5000 + b'"}']
+    "body",
+    [
+        b"{}",
+        b'{"refresh_token": ""}',
+        b'{"refresh_token": 42}',
+        b"nope",
+        b'{"refresh_token": "' + b"a" * 5000 + b'"}',
+    ],
 )
 def test_refresh_malformed_body_422(api: RestClient, body: bytes) -> None:
     assert api.request("POST", "/api/v1/auth/refresh", body=body, headers=JSON).status == 422

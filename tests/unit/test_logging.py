@@ -33,7 +33,9 @@ def test_auth_flows_log_no_secret_or_token(
     seen: list[str] = []
     tokens = login(auth_api, "trader")
     seen += [tokens["access_token"], tokens["refresh_token"]]
-    rotated = auth_api.request("POST", "/api/v1/auth/refresh", json_body={"refresh_token": tokens["refresh_token"]}).json()
+    rotated = auth_api.request(
+        "POST", "/api/v1/auth/refresh", json_body={"refresh_token": tokens["refresh_token"]}
+    ).json()
     seen += [rotated["access_token"], rotated["refresh_token"]]
     auth_api.request("POST", "/api/v1/auth/refresh", json_body={"refresh_token": tokens["refresh_token"]})  # reuse
     ticket = auth_api.request("POST", "/api/v1/auth/ws-ticket", token=rotated["access_token"]).json()["ticket"]
@@ -53,7 +55,12 @@ def test_auth_flows_log_no_secret_or_token(
     assert any(line["message"] == "login" for line in lines)
     assert any("refresh token reuse" in line["message"] for line in lines)
     assert any(line.get("exception") for line in lines)
-    forbidden = [TEST_SECRET, "not-the-password", *seen, *(password for _, _, password in DEMO_USERS.values())]
+    forbidden = [
+        TEST_SECRET,
+        "not-the-password",
+        *seen,
+        *(password for _, _, password in DEMO_USERS.values()),
+    ]
     for value in forbidden:
         assert value not in output
     # Not even the JWT's signature part survives on its own.

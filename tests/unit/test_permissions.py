@@ -15,10 +15,10 @@ from devstack.functions import LambdaContext
 
 
 def test_role_table_matches_design() -> None:
-    assert ALL_PERMISSIONS == {
+    assert {
         "view_metrics", "view_alerts", "acknowledge_alerts", "view_portfolio", "view_trades",
         "view_system", "execute_trades", "manage_users", "view_audit_logs", "manage_alert_rules",
-    }  # fmt: skip
+    } == ALL_PERMISSIONS  # fmt: skip
     assert ROLE_PERMISSIONS["admin"] == ALL_PERMISSIONS
     assert ROLE_PERMISSIONS["trader"] == {
         "view_metrics", "view_alerts", "acknowledge_alerts", "view_portfolio", "view_trades", "execute_trades",

@@ -12,7 +12,9 @@ STRONG = secrets.token_urlsafe(36)
 
 
 def test_settings_defaults_match_design() -> None:
-    settings = Settings.from_environ({"APP_ENV": "dev", "JWT_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:x"})
+    settings = Settings.from_environ(
+        {"APP_ENV": "dev", "JWT_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:x"}
+    )
     assert settings.access_token_ttl_seconds == 900
     assert settings.refresh_token_ttl_seconds == 7 * 24 * 3600
     assert settings.ws_ticket_ttl_seconds == 60
@@ -22,7 +24,9 @@ def test_settings_defaults_match_design() -> None:
 
 
 def test_settings_split_cors_origins() -> None:
-    settings = Settings.from_environ({"APP_ENV": "local", "JWT_SECRET": STRONG, "CORS_ORIGINS": "https://a.example, https://b.example,"})
+    settings = Settings.from_environ(
+        {"APP_ENV": "local", "JWT_SECRET": STRONG, "CORS_ORIGINS": "https://a.example, https://b.example,"}
+    )
     assert settings.cors_origins == ("https://a.example", "https://b.example")
 
 
@@ -45,7 +49,12 @@ def test_settings_unusable_environment_refused(environ: dict[str, str]) -> None:
 
 def test_settings_placeholder_secret_refused_outside_local() -> None:
     # Long enough, but typed by a person as a stand-in: fine locally, refused in AWS.
-    for placeholder in ("changeme" * 4, "k" * 40, "please-change-me-before-production!", "x" * 8 + STRONG[:30]):
+    for placeholder in (
+        "changeme" * 4,
+        "k" * 40,
+        "please-change-me-before-production!",
+        "x" * 8 + STRONG[:30],
+    ):
         Settings.from_environ({"APP_ENV": "local", "JWT_SECRET": placeholder})
         for env in ("dev", "prod"):
             with pytest.raises(ConfigurationError):
@@ -68,5 +77,11 @@ def test_settings_not_read_at_import() -> None:
         "import alphapulse.accounts, alphapulse.api, alphapulse.auth, alphapulse.users, alphapulse.repositories.users;"
         "import runpy; runpy.run_path('functions/auth/app.py')"
     )
-    result = subprocess.run([sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin", "PYTHONPATH": "layers/common/python"}, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": "layers/common/python"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr

@@ -43,9 +43,7 @@ class Users(Protocol):
 
 
 class Sessions(Protocol):
-    def start(
-        self, session_id: str, *, username: str, tenant_id: str, jti: str, now: int, expires_at: int
-    ) -> None: ...
+    def start(self, session_id: str, *, username: str, tenant_id: str, jti: str, now: int, expires_at: int) -> None: ...
     def get(self, session_id: str) -> dict[str, Any] | None: ...
     def rotate(self, session_id: str, *, old_jti: str, new_jti: str, expires_at: int) -> bool: ...
     def revoke(self, session_id: str) -> None: ...
@@ -80,16 +78,29 @@ def _iso(epoch: int) -> str:
 
 def _public(user: User) -> UserPublic:
     return UserPublic(
-        username=user.username, tenant_id=user.tenant_id, role=user.role, permissions=permissions_of(user.role)
+        username=user.username,
+        tenant_id=user.tenant_id,
+        role=user.role,
+        permissions=permissions_of(user.role),
     )
 
 
 def _token_pair(user: User, session_id: str, *, now: int) -> tuple[TokenResponse, str]:
     access, _ = auth.issue_token(
-        typ="access", username=user.username, tenant_id=user.tenant_id, role=user.role, session_id=session_id, now=now
+        typ="access",
+        username=user.username,
+        tenant_id=user.tenant_id,
+        role=user.role,
+        session_id=session_id,
+        now=now,
     )
     refresh, refresh_claims = auth.issue_token(
-        typ="refresh", username=user.username, tenant_id=user.tenant_id, role=user.role, session_id=session_id, now=now
+        typ="refresh",
+        username=user.username,
+        tenant_id=user.tenant_id,
+        role=user.role,
+        session_id=session_id,
+        now=now,
     )
     response = TokenResponse(
         access_token=access,
@@ -218,7 +229,7 @@ def create_user(stores: AuthStores, *, username: str, tenant_id: str, role: str,
     user = User(
         username=username,
         tenant_id=tenant_id,
-        role=role,  # type: ignore[arg-type]  # checked against ROLES above
+        role=role,  # checked against ROLES above
         password_hash=hash_password(password),
         created_at=now,
         updated_at=now,

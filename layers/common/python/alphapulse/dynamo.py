@@ -39,7 +39,7 @@ def to_attribute(value: Any) -> dict[str, Any]:
 
 def from_attribute(attribute: Mapping[str, Any]) -> Any:
     """One DynamoDB attribute value as a Python value (numbers as int or Decimal)."""
-    (kind, value), = attribute.items()
+    ((kind, value),) = attribute.items()
     if kind == "S":
         return value
     if kind == "N":

@@ -43,7 +43,7 @@ def redact(text: str) -> str:
 class RedactingFormatter(LambdaPowertoolsFormatter):
     """Powertools' JSON formatter, redacting the serialized record."""
 
-    def serialize(self, log: dict[str, Any]) -> str:
+    def serialize(self, log: Any) -> str:
         return redact(super().serialize(log))
 
 

@@ -19,9 +19,7 @@ def _b64(data: bytes) -> str:
 def hash_password(password: str, *, n: int = N) -> str:
     """A new salted hash of `password`."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=n, r=R, p=P, dklen=KEY_LENGTH, maxmem=_MAX_MEMORY
-    )
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=R, p=P, dklen=KEY_LENGTH, maxmem=_MAX_MEMORY)
     return f"scrypt${n}${R}${P}${_b64(salt)}${_b64(digest)}"
 
 

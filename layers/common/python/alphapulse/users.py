@@ -84,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = accounts.get_user(stores, args.username)
         else:
             result = [
-                {**user.model_dump(), "disabled": disabled} for user, disabled in accounts.list_users(stores, args.tenant)
+                {**user.model_dump(), "disabled": disabled}
+                for user, disabled in accounts.list_users(stores, args.tenant)
             ]
     except AppError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)

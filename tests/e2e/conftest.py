@@ -1,0 +1,70 @@
+"""The local stack, started as `make run` starts it, on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, TEST_SECRET
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[str]
+    base_url: str
+    aws_endpoint: str
+
+
+def start_stack() -> RunningStack:
+    http_port, aws_port, ws_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "HTTP_PORT": str(http_port), "AWS_PORT": str(aws_port), "WS_PORT": str(ws_port),
+           "JWT_SECRET": TEST_SECRET, "DEMO_FEED": "0"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "run"], cwd=ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    base_url = f"http://127.0.0.1:{http_port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"local stack exited: {process.stdout.read() if process.stdout else ''}")
+        try:
+            if httpx.get(f"{base_url}/_local/outputs", timeout=1).status_code == 200:
+                return RunningStack(process, base_url, f"http://127.0.0.1:{aws_port}")
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("local stack did not answer within 60 s")
+
+
+def stop_stack(stack: RunningStack) -> int:
+    """Ctrl-C, as a person would; returns the exit code."""
+    stack.process.send_signal(signal.SIGINT)
+    try:
+        return stack.process.wait(timeout=20)
+    finally:
+        if stack.process.poll() is None:
+            os.killpg(stack.process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[RunningStack]:
+    stack = start_stack()
+    yield stack
+    stop_stack(stack)
