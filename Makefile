@@ -15,7 +15,7 @@ help:
 
 install: $(VENV)/.installed $(TOOLS)/.installed
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/common/python/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@# Make the layer package and the repo's tools importable, as the Lambda layer does in AWS.
