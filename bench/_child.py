@@ -1,12 +1,13 @@
 """One measured cold start, run by coldstart.py in a fresh interpreter (python -S -P, Lambda-like sys.path).
 
-Reads a JSON job on stdin: {"module", "attribute", "event", "warm", "function_name", "memory"}.
+Reads a JSON job on stdin: {"module", "attribute", "event", "warm", "tracing", "function_name", "memory"}.
 Times the import of the handler module (init), then the first invocation, then `warm` more
 invocations, and prints one line `@@bench@@ {json}` on stdout (the handler logs to stdout too).
 Exits non-zero, with the response on stderr, when an invocation answers with a status >= 400.
 """
 
 import json  # the Lambda runtime has json loaded before it imports the handler
+import os
 import sys
 import time
 
@@ -29,6 +30,12 @@ class Context:
         return 30_000
 
 
+def trace(sampled: bool) -> None:
+    """Set the invocation's X-Ray trace header, as the Lambda runtime does before each invocation."""
+    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    os.environ["_X_AMZN_TRACE_ID"] = f"Root={root};Parent={os.urandom(8).hex()};Sampled={int(sampled)}"
+
+
 def check(response: object) -> None:
     if isinstance(response, dict) and int(response.get("statusCode", 200)) >= 400:
         print(json.dumps(response, indent=2), file=sys.stderr)
@@ -44,6 +51,8 @@ def main() -> None:
     __import__(job["module"])
     handler = getattr(sys.modules[job["module"]], job["attribute"])
     t1 = time.perf_counter_ns()
+    if job["tracing"]:
+        trace(sampled=True)  # a cold start is the first request: within the sampling reservoir
     response = handler(json.loads(event_text), Context(name, memory, "00000000-0000-4000-8000-000000000000"))
     t2 = time.perf_counter_ns()
     first_at = time.monotonic_ns()  # system-wide clock: the parent compares it with the spawn time
@@ -53,7 +62,9 @@ def main() -> None:
     import uuid
 
     warm: list[int] = []
-    for _ in range(job["warm"]):
+    for index in range(job["warm"]):
+        if job["tracing"]:
+            trace(sampled=index % 20 == 0)  # the default sampling rule's 5%
         request_id = str(uuid.uuid4())
         event = json.loads(event_text)
         event["requestContext"]["requestId"] = request_id
