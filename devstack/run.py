@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 from devstack.apigw import rest_event
 from devstack.stack import REGION, STAGE, Function, LocalResolver, functions_of
 from devstack.template import create_tables, load_template, resources_of_type
+from devstack.secrets_extension import SecretsExtension
 from devstack.worker import FunctionError, FunctionWorker
 
 DEMO_USERS = (
@@ -40,6 +41,7 @@ class LocalStack:
         self.outputs: dict[str, str] = {}
         self._moto: Any = None
         self._http: ThreadingHTTPServer | None = None
+        self._extension: SecretsExtension | None = None
 
     # --- AWS emulation ---
 
@@ -96,12 +98,16 @@ class LocalStack:
     # --- functions ---
 
     def start_functions(self, resolver: LocalResolver) -> None:
+        """One warm process per function. Secrets come through the extension, as in AWS."""
+        session_token = secrets.token_urlsafe(24)
+        self._extension = SecretsExtension(aws_endpoint=self.aws_endpoint, session_token=session_token,
+                                           region=REGION, host=self.host).start()  # fmt: skip
         self.functions = functions_of(self.template, resolver)
         for logical_id, function in self.functions.items():
             environment = {**function.environment, **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.aws_endpoint,
-                           "APP_ENV": "local", "JWT_SECRET": self.jwt_secret,
+                           "AWS_SESSION_TOKEN": session_token, "APP_ENV": "local",
+                           "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(self._extension.port),
                            "AWS_LAMBDA_FUNCTION_NAME": logical_id}  # fmt: skip
-            environment.pop("JWT_SECRET_ARN", None)  # locally the key comes from configuration
             self.workers[logical_id] = FunctionWorker(logical_id, function.code_uri, function.handler, environment)
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
@@ -135,6 +141,8 @@ class LocalStack:
             self._http.server_close()
         for worker in self.workers.values():
             worker.stop()
+        if self._extension:
+            self._extension.stop()
         if self._moto:
             self._moto.stop()
 

@@ -80,6 +80,28 @@ def aws(app_env: None) -> Iterator[dict[str, str]]:
         yield create_tables(clients.dynamodb(), load_template())
 
 
+@pytest.fixture
+def moto_server(app_env: None) -> Iterator[str]:
+    """A moto server on a free loopback port (for code that talks HTTP, not botocore); its endpoint."""
+    import socket
+    import urllib.request
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        yield endpoint
+    finally:
+        # Servers in this process share moto's state with each other and with mock_aws: clear it.
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
+        server.stop()
+
+
 @dataclass
 class Reply:
     status: int

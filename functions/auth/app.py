@@ -22,7 +22,7 @@ from alphapulse.repositories import auth_stores
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def stores() -> AuthStores:
+async def stores() -> AuthStores:
     return auth_stores(get_settings().require_auth_table())
 
 
@@ -65,28 +65,28 @@ async def login_request(request: Request) -> LoginRequest:
     openapi_extra={"requestBody": _LOGIN_BODY},
     responses={401: {"description": "Wrong credentials"}, 429: {"description": "Too many failed attempts"}},
 )
-def token(credentials: Annotated[LoginRequest, Depends(login_request)], stores: Stores) -> TokenResponse:
+async def token(credentials: Annotated[LoginRequest, Depends(login_request)], stores: Stores) -> TokenResponse:
     return accounts.login(stores, credentials)
 
 
 @router.post("/refresh", response_model=TokenResponse, operation_id="refresh_token")
-def refresh(body: RefreshRequest, stores: Stores) -> TokenResponse:
+async def refresh(body: RefreshRequest, stores: Stores) -> TokenResponse:
     return accounts.refresh(stores, body.refresh_token)
 
 
 @router.post("/logout", status_code=204, response_class=Response, operation_id="logout")
-def logout(principal: CurrentPrincipal, stores: Stores) -> Response:
+async def logout(principal: CurrentPrincipal, stores: Stores) -> Response:
     accounts.logout(stores, principal)
     return Response(status_code=204)
 
 
 @router.get("/me", response_model=UserPublic, operation_id="me")
-def me(principal: CurrentPrincipal) -> UserPublic:
+async def me(principal: CurrentPrincipal) -> UserPublic:
     return principal.public()
 
 
 @router.post("/ws-ticket", response_model=WsTicketResponse, operation_id="ws_ticket")
-def ws_ticket(principal: CurrentPrincipal, stores: Stores) -> WsTicketResponse:
+async def ws_ticket(principal: CurrentPrincipal, stores: Stores) -> WsTicketResponse:
     return accounts.issue_ws_ticket(stores, principal)
 
 

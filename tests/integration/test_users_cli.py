@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -116,27 +114,13 @@ def test_users_cli_duplicate_username_refused(
 
 
 @pytest.fixture
-def moto_endpoint(app_env: None) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+def moto_endpoint(moto_server: str) -> str:
+    import boto3
 
-    from alphapulse import clients
     from devstack.template import create_tables, load_template
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("AWS_ENDPOINT_URL", endpoint)
-            clients.reset()
-            create_tables(clients.dynamodb(), load_template())
-        clients.reset()
-        yield endpoint
-    finally:
-        server.stop()
+    create_tables(boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1"), load_template())
+    return moto_server
 
 
 def test_users_cli_against_a_real_endpoint(moto_endpoint: str) -> None:

@@ -15,12 +15,12 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
-from alphapulse import clients
-from alphapulse.config import ConfigurationError, get_settings
+from alphapulse.config import MIN_SECRET_LENGTH, ConfigurationError, get_settings
 from alphapulse.errors import AuthenticationError, PermissionDeniedError
 from alphapulse.models.auth import Principal
 from alphapulse.observability import register_secret
 from alphapulse.permissions import Permission, permissions_of
+from alphapulse.secret_store import get_secret_string
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("sub", "tenant_id", "role", "permissions", "iat", "exp", "iss", "aud", "jti", "typ", "sid")
@@ -29,14 +29,13 @@ TokenType = Literal["access", "refresh"]
 
 @lru_cache(maxsize=1)
 def signing_key() -> str:
-    """The HMAC key: JWT_SECRET locally, or the Secrets Manager secret named by JWT_SECRET_ARN."""
+    """The HMAC key: JWT_SECRET, or the Secrets Manager secret named by JWT_SECRET_ARN."""
     settings = get_settings()
     if settings.jwt_secret is not None:
         key = settings.jwt_secret.get_secret_value()
     else:
-        response = clients.secretsmanager().get_secret_value(SecretId=str(settings.jwt_secret_arn))
-        key = response.get("SecretString", "")
-        if len(key) < 32:
+        key = get_secret_string(str(settings.jwt_secret_arn))
+        if len(key) < MIN_SECRET_LENGTH:
             raise ConfigurationError("the JWT signing secret is missing or shorter than 32 characters")
     register_secret(key)
     return key
@@ -114,7 +113,7 @@ def verify_access_token(token: str) -> Principal:
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/token")
 
 
-def current_principal(
+async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """FastAPI dependency: the authenticated caller, or 401."""
@@ -127,9 +126,14 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 def require(permission: Permission) -> Any:
-    """FastAPI dependency that admits only callers holding `permission` (401 without a token, else 403)."""
+    """FastAPI dependency that admits only callers holding `permission` (401 without a token, else 403).
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    Routes and dependencies are `async def` throughout: a Lambda container serves one request at a
+    time, so blocking calls inside them cost nothing, while FastAPI's thread hand-off for plain
+    `def` costs a new worker thread per invocation under Mangum (see docs/decisions.md).
+    """
+
+    async def check(principal: CurrentPrincipal) -> Principal:
         if permission not in principal.permissions:
             raise PermissionDeniedError(f"Missing permission: {permission}")
         return principal

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 # Sized for the fan-out pool of the broadcast module; botocore's default is 10.
 MAX_POOL_CONNECTIONS = 50
@@ -21,6 +20,11 @@ MAX_POOL_CONNECTIONS = 50
 def _session() -> Any:
     import botocore.session
 
+    from alphapulse.observability import get_tracer
+
+    # Traced here, when a client is first needed, rather than by the Tracer patching every
+    # library it knows at start-up (which imports botocore even on paths that never use it).
+    get_tracer().patch(["botocore"])
     return botocore.session.get_session()
 
 
@@ -43,15 +47,7 @@ def dynamodb() -> DynamoDBClient:
     return client
 
 
-@lru_cache(maxsize=1)
-def secretsmanager() -> SecretsManagerClient:
-    """The Secrets Manager client."""
-    client: SecretsManagerClient = _client("secretsmanager")
-    return client
-
-
 def reset() -> None:
     """Forget every client (tests switch endpoints and credentials between cases)."""
     _session.cache_clear()
     dynamodb.cache_clear()
-    secretsmanager.cache_clear()

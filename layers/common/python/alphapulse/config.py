@@ -28,6 +28,7 @@ ENVIRONMENT = {
     "LOGIN_WINDOW_SECONDS": "login_window_seconds",
     "CORS_ORIGINS": "cors_origins",
     "MAX_BODY_BYTES": "max_body_bytes",
+    "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "secrets_extension_port",
 }
 
 
@@ -59,6 +60,7 @@ class Settings(BaseModel):
     login_window_seconds: int = Field(default=300, ge=1)
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    secrets_extension_port: int = Field(default=2773, ge=1, le=65535)  # the extension's documented default
 
     @field_validator("cors_origins", mode="before")
     @classmethod

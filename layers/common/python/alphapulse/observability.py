@@ -63,8 +63,8 @@ def get_metrics() -> Metrics:
 
 @lru_cache(maxsize=1)
 def get_tracer() -> Tracer:
-    """The function's X-Ray tracer (a no-op outside Lambda)."""
-    return Tracer()
+    """The function's X-Ray tracer (a no-op outside Lambda); `clients` patches botocore when first used."""
+    return Tracer(auto_patch=False)
 
 
 def count(name: str, value: float = 1) -> None:
