@@ -1,6 +1,6 @@
 """One measured cold start, run by coldstart.py in a fresh interpreter (python -S -P, Lambda-like sys.path).
 
-Reads a JSON job on stdin: {"module", "attribute", "event", "warm", "tracing", "function_name", "memory"}.
+Reads a JSON job on stdin: {"module", "attribute", "event", "warm", "tracing", "cpu", "function_name", "memory"}.
 Times the import of the handler module (init), then the first invocation, then `warm` more
 invocations, and prints one line `@@bench@@ {json}` on stdout (the handler logs to stdout too).
 Exits non-zero, with the response on stderr, when an invocation answers with a status >= 400.
@@ -44,6 +44,8 @@ def check(response: object) -> None:
 
 def main() -> None:
     job = json.loads(sys.stdin.read())
+    if job["cpu"] is not None:
+        os.sched_setaffinity(0, {job["cpu"]})  # one CPU: thread hand-offs stay on one core, less noise
     event_text = json.dumps(job["event"])
     name, memory = job["function_name"], job["memory"]
 

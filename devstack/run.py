@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from devstack.apigw import rest_event
+from devstack.secrets_extension import SecretsExtension
 from devstack.stack import REGION, STAGE, Function, LocalResolver, functions_of
 from devstack.template import create_tables, load_template, resources_of_type
-from devstack.secrets_extension import SecretsExtension
 from devstack.worker import FunctionError, FunctionWorker
 
 DEMO_USERS = (

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
+TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"  # noqa: S105 (a header name)
 
 
 class SecretsExtension:
@@ -63,7 +63,7 @@ class SecretsExtension:
 class _Handler(BaseHTTPRequestHandler):
     owner: SecretsExtension
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:

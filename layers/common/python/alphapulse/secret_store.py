@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from alphapulse.config import ConfigurationError, get_settings
 
-TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
+TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"  # noqa: S105 (a header name)
 _ATTEMPTS = 3
 
 
