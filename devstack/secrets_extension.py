@@ -17,7 +17,6 @@ from urllib.parse import parse_qs, urlsplit
 from alphapulse.secret_store import TOKEN_HEADER
 
 
-
 class SecretsExtension:
     """Serves secrets and parameters from `aws_endpoint` on `host:port` (port 0 picks a free one)."""
 
