@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,37 +71,37 @@ def app_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_caches()
 
 
-@pytest.fixture
-def aws(app_env: None) -> Iterator[dict[str, str]]:
-    """moto with every table of template.yaml; yields logical id -> table name."""
-    from moto import mock_aws
-
-    from alphapulse import clients
-
-    with mock_aws():
-        yield create_tables(clients.dynamodb(), load_template())
-
-
-@pytest.fixture
-def moto_server(app_env: None) -> Iterator[str]:
-    """A moto server on a free loopback port (for code that talks HTTP, not botocore); its endpoint."""
-    import socket
-    import urllib.request
-
+@pytest.fixture(scope="session")
+def _moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_server(app_env: None, _moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto server (one per test session, emptied after each test), set as AWS_ENDPOINT_URL; its endpoint."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", _moto_endpoint)
+    reset_caches()
     try:
-        yield endpoint
+        yield _moto_endpoint
     finally:
-        # Servers in this process share moto's state with each other and with mock_aws: clear it.
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
-        server.stop()
+        request = urllib.request.Request(f"{_moto_endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request).close()  # noqa: S310 (our own loopback server)
+
+
+@pytest.fixture
+def aws(moto_server: str) -> dict[str, str]:
+    """Every table of template.yaml, created in moto; logical id -> table name."""
+    import boto3
+
+    return create_tables(boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1"), load_template())
 
 
 @dataclass

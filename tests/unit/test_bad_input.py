@@ -139,13 +139,15 @@ def test_unknown_route_404_and_wrong_method_405(api: RestClient) -> None:
 
 
 def test_storage_outage_is_503_not_500(api: RestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    from botocore.exceptions import EndpointConnectionError
+    import socket
 
-    from alphapulse import clients
+    from tests.conftest import reset_caches
 
-    def broken(**_: object) -> None:
-        raise EndpointConnectionError(endpoint_url="http://dynamodb")
-
-    monkeypatch.setattr(clients.dynamodb(), "get_item", broken)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed}")
+    reset_caches()
     reply = api.request("POST", "/api/v1/auth/token", form={"username": "trader", "password": "trader-demo-password"})
     assert reply.status == 503
+    assert reply.json() == {"detail": "storage unavailable during read login failures"}

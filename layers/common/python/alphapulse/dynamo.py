@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
+from alphapulse.dynamodb_client import DynamoDBConnectionError, DynamoDBError
 from alphapulse.errors import DataAccessError
 
 Item = dict[str, Any]
@@ -71,7 +72,7 @@ def from_item(item: Mapping[str, Any]) -> Item:
 
 
 def error_code(exc: Exception) -> str:
-    """The AWS error code of a botocore ClientError, or '' for anything else."""
+    """The AWS error code of a DynamoDBError (or botocore ClientError), or '' for anything else."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code", ""))
@@ -85,10 +86,8 @@ def is_condition_failure(exc: Exception) -> bool:
 
 @contextmanager
 def storage_errors(operation: str) -> Iterator[None]:
-    """Turn botocore failures into DataAccessError, keeping the cause."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
+    """Turn DynamoDB failures into DataAccessError, keeping the cause."""
     try:
         yield
-    except (ClientError, BotoCoreError) as exc:
+    except (DynamoDBError, DynamoDBConnectionError) as exc:
         raise DataAccessError(f"storage unavailable during {operation}") from exc

@@ -6,6 +6,7 @@ from typing import Any
 
 from alphapulse import clients, keys
 from alphapulse.dynamo import from_item, is_condition_failure, storage_errors, to_item
+from alphapulse.dynamodb_client import DynamoDBError
 from alphapulse.errors import DataAccessError
 
 FAILURES = "FAILURES"
@@ -48,7 +49,7 @@ class LoginAttemptRepository:
                         ReturnValues="UPDATED_NEW",
                     )
                     return int(from_item(response["Attributes"])["failures"])
-                except Exception as exc:
+                except DynamoDBError as exc:
                     if not is_condition_failure(exc):
                         raise
                 try:
@@ -62,7 +63,7 @@ class LoginAttemptRepository:
                         ExpressionAttributeValues=to_item({":now": now}),
                     )
                     return 1
-                except Exception as exc:
+                except DynamoDBError as exc:
                     if not is_condition_failure(exc):
                         raise
         raise DataAccessError("login failure counter kept racing")

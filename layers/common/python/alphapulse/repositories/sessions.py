@@ -9,6 +9,7 @@ from typing import Any
 
 from alphapulse import clients, keys
 from alphapulse.dynamo import Item, from_item, is_condition_failure, storage_errors, to_item
+from alphapulse.dynamodb_client import DynamoDBError
 
 SESSION = "SESSION"
 TICKET = "TICKET"
@@ -66,7 +67,7 @@ class SessionRepository:
                         {":new": new_jti, ":old": old_jti, ":exp": expires_at, ":false": False}
                     ),
                 )
-            except Exception as exc:
+            except DynamoDBError as exc:
                 if is_condition_failure(exc):
                     return False
                 raise
@@ -83,7 +84,7 @@ class SessionRepository:
                     ConditionExpression="attribute_exists(pk)",
                     ExpressionAttributeValues=to_item({":true": True}),
                 )
-            except Exception as exc:
+            except DynamoDBError as exc:
                 if not is_condition_failure(exc):
                     raise
 
@@ -117,7 +118,7 @@ class TicketRepository:
                     ConditionExpression="attribute_exists(pk)",
                     ReturnValues="ALL_OLD",
                 )
-            except Exception as exc:
+            except DynamoDBError as exc:
                 if is_condition_failure(exc):
                     return None
                 raise

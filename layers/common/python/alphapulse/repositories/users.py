@@ -6,6 +6,7 @@ from typing import Any
 
 from alphapulse import clients, keys
 from alphapulse.dynamo import from_item, is_condition_failure, storage_errors, to_item
+from alphapulse.dynamodb_client import DynamoDBError
 from alphapulse.errors import ConflictError, NotFoundError
 from alphapulse.models.auth import User
 
@@ -50,7 +51,7 @@ class UserRepository:
                     Item=to_item(item),
                     ConditionExpression="attribute_not_exists(pk)",
                 )
-            except Exception as exc:
+            except DynamoDBError as exc:
                 if is_condition_failure(exc):
                     raise ConflictError(f"User {user.username!r} already exists") from exc
                 raise
@@ -74,7 +75,7 @@ class UserRepository:
                     ExpressionAttributeValues=to_item(values),
                     ReturnValues="ALL_NEW",
                 )
-            except Exception as exc:
+            except DynamoDBError as exc:
                 if is_condition_failure(exc):
                     raise NotFoundError(f"User {username!r} not found") from exc
                 raise
