@@ -1,9 +1,11 @@
 """One measured cold start, run by coldstart.py in a fresh interpreter (python -S -P, Lambda-like sys.path).
 
-Reads a JSON job on stdin: {"module", "attribute", "event", "warm", "tracing", "cpu", "function_name", "memory"}.
-Times the import of the handler module (init), then the first invocation, then `warm` more
-invocations, and prints one line `@@bench@@ {json}` on stdout (the handler logs to stdout too).
-Exits non-zero, with the response on stderr, when an invocation answers with a status >= 400.
+Reads a JSON job on stdin: {"module", "attribute", "event", "warm", "tracing", "cpu", "context"}, where
+"context" holds the attributes of a devstack LambdaContext made by the parent: this process imports only the
+standard library and what the handler imports (devstack would bring PyYAML along). Times the import of the
+handler module (init), then the first invocation, then `warm` more invocations, and prints one line
+`@@bench@@ {json}` on stdout (the handler logs to stdout too). Exits non-zero, with the response on
+stderr, when an invocation answers with a status >= 400.
 """
 
 import json  # the Lambda runtime has json loaded before it imports the handler
@@ -15,19 +17,16 @@ MARKER = "@@bench@@ "
 
 
 class Context:
-    """The attributes of the Lambda context object that Powertools and Mangum read."""
+    """The Lambda context object: the attributes of devstack's LambdaContext, sent by the parent as data."""
 
-    def __init__(self, function_name: str, memory: int, request_id: str) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = memory
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+    def __init__(self, fields: dict, request_id: str) -> None:
+        attributes = dict(fields)
+        self._remaining_ms = int(attributes.pop("remaining_ms"))
+        self.__dict__.update(attributes)
         self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "2025/01/01/[$LATEST]bench"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return self._remaining_ms
 
 
 def trace(sampled: bool) -> None:
@@ -47,7 +46,7 @@ def main() -> None:
     if job["cpu"] is not None:
         os.sched_setaffinity(0, {job["cpu"]})  # one CPU: thread hand-offs stay on one core, less noise
     event_text = json.dumps(job["event"])
-    name, memory = job["function_name"], job["memory"]
+    fields = job["context"]
 
     t0 = time.perf_counter_ns()
     __import__(job["module"])
@@ -55,7 +54,7 @@ def main() -> None:
     t1 = time.perf_counter_ns()
     if job["tracing"]:
         trace(sampled=True)  # a cold start is the first request: within the sampling reservoir
-    response = handler(json.loads(event_text), Context(name, memory, "00000000-0000-4000-8000-000000000000"))
+    response = handler(json.loads(event_text), Context(fields, fields["aws_request_id"]))
     t2 = time.perf_counter_ns()
     first_at = time.monotonic_ns()  # system-wide clock: the parent compares it with the spawn time
     check(response)
@@ -70,7 +69,7 @@ def main() -> None:
         request_id = str(uuid.uuid4())
         event = json.loads(event_text)
         event["requestContext"]["requestId"] = request_id
-        context = Context(name, memory, request_id)
+        context = Context(fields, request_id)
         start = time.perf_counter_ns()
         response = handler(event, context)
         warm.append(time.perf_counter_ns() - start)

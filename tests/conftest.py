@@ -93,7 +93,7 @@ def moto_server(app_env: None, _moto_endpoint: str, monkeypatch: pytest.MonkeyPa
         yield _moto_endpoint
     finally:
         request = urllib.request.Request(f"{_moto_endpoint}/moto-api/reset", method="POST")
-        urllib.request.urlopen(request).close()  # noqa: S310 (our own loopback server)
+        urllib.request.urlopen(request).close()
 
 
 @pytest.fixture

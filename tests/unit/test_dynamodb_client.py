@@ -158,6 +158,7 @@ def test_client_does_not_retry_a_condition_failure(scripted: Any) -> None:
 def test_client_retries_server_errors(scripted: Any) -> None:
     server, client = scripted((500, {"__type": "InternalServerError"}, None), OK)
     assert client.query(TableName="t")["Item"]
+    assert len(server.requests) == 2
 
 
 def test_client_retries_a_corrupted_response(scripted: Any) -> None:
