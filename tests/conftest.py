@@ -60,6 +60,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "APP_ENV": "local",
         "JWT_SECRET": TEST_SECRET,
         "AUTH_TABLE": "AuthTable",
+        "DATA_TABLE": "DataTable",
         "POWERTOOLS_METRICS_NAMESPACE": "AlphaPulseTest",
         "POWERTOOLS_SERVICE_NAME": "test",
     }.items():
@@ -143,12 +144,16 @@ class RestClient:
         elif form is not None:
             body = urlencode(form).encode()
             all_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        proxy = path.removeprefix(f"/api/v1/{self.prefix}/")
+        base = f"/api/v1/{self.prefix}"
+        # API Gateway matches the bare path to its own resource, anything below it to {proxy+}.
+        resource, params = (
+            (base, None) if path == base else (f"{base}/{{proxy+}}", {"proxy": path.removeprefix(base + "/")})
+        )
         event = rest_event(
             method,
             path,
-            resource=f"/api/v1/{self.prefix}/{{proxy+}}",
-            path_parameters={"proxy": proxy},
+            resource=resource,
+            path_parameters=params,
             headers=list(all_headers.items()),
             query=query or [],
             body=body,

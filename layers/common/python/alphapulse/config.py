@@ -17,6 +17,8 @@ MIN_DISTINCT_CHARACTERS = 10
 ENVIRONMENT = {
     "APP_ENV": "app_env",
     "AUTH_TABLE": "auth_table",
+    "DATA_TABLE": "data_table",
+    "DATA_RETENTION_DAYS": "data_retention_days",
     "JWT_SECRET": "jwt_secret",
     "JWT_SECRET_ARN": "jwt_secret_arn",
     "JWT_ISSUER": "jwt_issuer",
@@ -49,6 +51,8 @@ class Settings(BaseModel):
 
     app_env: Literal["local", "dev", "prod"]
     auth_table: str | None = None
+    data_table: str | None = None
+    data_retention_days: int = Field(default=90, ge=1, le=3650)
     jwt_secret: SecretStr | None = None
     jwt_secret_arn: str | None = None
     jwt_issuer: str = "alphapulse"
@@ -95,6 +99,17 @@ class Settings(BaseModel):
         if not self.auth_table:
             raise ConfigurationError("AUTH_TABLE is not set")
         return self.auth_table
+
+    def require_data_table(self) -> str:
+        """The data table's name, or a clear error when the function was deployed without it."""
+        if not self.data_table:
+            raise ConfigurationError("DATA_TABLE is not set")
+        return self.data_table
+
+    @property
+    def retention_seconds(self) -> int:
+        """How long metric points and portfolio history are kept (TTL, in seconds)."""
+        return self.data_retention_days * 86400
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,8 @@
+"""Metrics function (DESIGN section 4). Routes are being built (issue 3)."""
+
+from __future__ import annotations
+
+from alphapulse.api import create_app, lambda_handler
+
+app = create_app("AlphaPulse metrics", routers=[])
+handler = lambda_handler(app)
