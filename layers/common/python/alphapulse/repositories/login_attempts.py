@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from alphapulse import clients, keys
-from alphapulse.dynamo import from_item, is_condition_failure, storage_errors, to_item
-from alphapulse.dynamodb_client import DynamoDBError
+from alphapulse import keys
+from alphapulse.dynamo import from_item, storage_errors, to_item
 from alphapulse.errors import DataAccessError
+from alphapulse.repositories.base import TableRepository
 
 FAILURES = "FAILURES"
 
 
-class LoginAttemptRepository:
+class LoginAttemptRepository(TableRepository):
     """Counts failed logins; a window starts at the first failure and lasts `window` seconds."""
-
-    def __init__(self, table: str, client: Any | None = None) -> None:
-        self.table = table
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or clients.dynamodb()
 
     def _key(self, username: str) -> dict[str, Any]:
         return to_item({"pk": keys.login_failures_key(username), "sk": FAILURES})
@@ -39,33 +31,27 @@ class LoginAttemptRepository:
         """Count one failure and return the failures in the live window."""
         with storage_errors("record login failure"):
             for _ in range(3):  # at most a couple of races between "increment" and "new window"
-                try:
-                    response = self.client.update_item(
-                        TableName=self.table,
-                        Key=self._key(username),
-                        UpdateExpression="ADD failures :one",
-                        ConditionExpression="window_end > :now",
-                        ExpressionAttributeValues=to_item({":one": 1, ":now": now}),
-                        ReturnValues="UPDATED_NEW",
-                    )
-                    return int(from_item(response["Attributes"])["failures"])
-                except DynamoDBError as exc:
-                    if not is_condition_failure(exc):
-                        raise
-                try:
-                    self.client.put_item(
-                        TableName=self.table,
-                        Item={
-                            **self._key(username),
-                            **to_item({"failures": 1, "window_end": now + window, "expires_at": now + window}),
-                        },
-                        ConditionExpression="attribute_not_exists(pk) OR window_end <= :now",
-                        ExpressionAttributeValues=to_item({":now": now}),
-                    )
+                counted = self.conditional(
+                    "update_item",
+                    Key=self._key(username),
+                    UpdateExpression="ADD failures :one",
+                    ConditionExpression="window_end > :now",
+                    ExpressionAttributeValues=to_item({":one": 1, ":now": now}),
+                    ReturnValues="UPDATED_NEW",
+                )
+                if counted is not None:
+                    return int(from_item(counted["Attributes"])["failures"])
+                started = self.conditional(
+                    "put_item",
+                    Item={
+                        **self._key(username),
+                        **to_item({"failures": 1, "window_end": now + window, "expires_at": now + window}),
+                    },
+                    ConditionExpression="attribute_not_exists(pk) OR window_end <= :now",
+                    ExpressionAttributeValues=to_item({":now": now}),
+                )
+                if started is not None:
                     return 1
-                except DynamoDBError as exc:
-                    if not is_condition_failure(exc):
-                        raise
         raise DataAccessError("login failure counter kept racing")
 
     def clear(self, username: str) -> None:

@@ -7,24 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from alphapulse import clients, keys
-from alphapulse.dynamo import Item, from_item, is_condition_failure, storage_errors, to_item
-from alphapulse.dynamodb_client import DynamoDBError
+from alphapulse import keys
+from alphapulse.dynamo import Item, from_item, storage_errors, to_item
+from alphapulse.repositories.base import TableRepository
 
 SESSION = "SESSION"
 TICKET = "TICKET"
 
 
-class SessionRepository:
+class SessionRepository(TableRepository):
     """Refresh families: which refresh token is current, and whether the family is revoked."""
-
-    def __init__(self, table: str, client: Any | None = None) -> None:
-        self.table = table
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or clients.dynamodb()
 
     def start(self, session_id: str, *, username: str, tenant_id: str, jti: str, now: int, expires_at: int) -> None:
         """Record a new family whose current refresh token is `jti`."""
@@ -57,48 +49,31 @@ class SessionRepository:
     def rotate(self, session_id: str, *, old_jti: str, new_jti: str, expires_at: int) -> bool:
         """Make `new_jti` current if `old_jti` still is and the family is live; False if it lost."""
         with storage_errors("rotate session"):
-            try:
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=to_item({"pk": keys.session_key(session_id), "sk": SESSION}),
-                    UpdateExpression="SET current_jti = :new, expires_at = :exp",
-                    ConditionExpression="current_jti = :old AND revoked = :false",
-                    ExpressionAttributeValues=to_item(
-                        {":new": new_jti, ":old": old_jti, ":exp": expires_at, ":false": False}
-                    ),
-                )
-            except DynamoDBError as exc:
-                if is_condition_failure(exc):
-                    return False
-                raise
-        return True
+            rotated = self.conditional(
+                "update_item",
+                Key=to_item({"pk": keys.session_key(session_id), "sk": SESSION}),
+                UpdateExpression="SET current_jti = :new, expires_at = :exp",
+                ConditionExpression="current_jti = :old AND revoked = :false",
+                ExpressionAttributeValues=to_item(
+                    {":new": new_jti, ":old": old_jti, ":exp": expires_at, ":false": False}
+                ),
+            )
+        return rotated is not None
 
     def revoke(self, session_id: str) -> None:
         """Revoke the family (idempotent; an unknown family stays unknown)."""
         with storage_errors("revoke session"):
-            try:
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=to_item({"pk": keys.session_key(session_id), "sk": SESSION}),
-                    UpdateExpression="SET revoked = :true",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues=to_item({":true": True}),
-                )
-            except DynamoDBError as exc:
-                if not is_condition_failure(exc):
-                    raise
+            self.conditional(
+                "update_item",
+                Key=to_item({"pk": keys.session_key(session_id), "sk": SESSION}),
+                UpdateExpression="SET revoked = :true",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=to_item({":true": True}),
+            )
 
 
-class TicketRepository:
+class TicketRepository(TableRepository):
     """Single-use WebSocket tickets, stored by the SHA-256 digest of the ticket."""
-
-    def __init__(self, table: str, client: Any | None = None) -> None:
-        self.table = table
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or clients.dynamodb()
 
     def put(self, digest: str, grant: dict[str, Any], *, expires_at: int) -> None:
         """Store a ticket's grant (who it admits, until when)."""
@@ -111,15 +86,10 @@ class TicketRepository:
     def consume(self, digest: str) -> Item | None:
         """Delete the ticket and return its grant; None when it was never issued or already used."""
         with storage_errors("consume ticket"):
-            try:
-                response = self.client.delete_item(
-                    TableName=self.table,
-                    Key=to_item({"pk": keys.ticket_key(digest), "sk": TICKET}),
-                    ConditionExpression="attribute_exists(pk)",
-                    ReturnValues="ALL_OLD",
-                )
-            except DynamoDBError as exc:
-                if is_condition_failure(exc):
-                    return None
-                raise
-        return from_item(response["Attributes"])
+            response = self.conditional(
+                "delete_item",
+                Key=to_item({"pk": keys.ticket_key(digest), "sk": TICKET}),
+                ConditionExpression="attribute_exists(pk)",
+                ReturnValues="ALL_OLD",
+            )
+        return from_item(response["Attributes"]) if response else None

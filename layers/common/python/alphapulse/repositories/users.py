@@ -4,25 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from alphapulse import clients, keys
-from alphapulse.dynamo import from_item, is_condition_failure, storage_errors, to_item
-from alphapulse.dynamodb_client import DynamoDBError
+from alphapulse import keys
+from alphapulse.dynamo import from_item, storage_errors, to_item
 from alphapulse.errors import ConflictError, NotFoundError
 from alphapulse.models.auth import User
+from alphapulse.repositories.base import TableRepository
 
 PROFILE = "PROFILE"
 
 
-class UserRepository:
+class UserRepository(TableRepository):
     """Reads and writes users."""
-
-    def __init__(self, table: str, client: Any | None = None) -> None:
-        self.table = table
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or clients.dynamodb()
 
     def get(self, username: str) -> User | None:
         """The user, or None."""
@@ -45,16 +37,9 @@ class UserRepository:
             **user.model_dump(),
         }
         with storage_errors("create user"):
-            try:
-                self.client.put_item(
-                    TableName=self.table,
-                    Item=to_item(item),
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
-            except DynamoDBError as exc:
-                if is_condition_failure(exc):
-                    raise ConflictError(f"User {user.username!r} already exists") from exc
-                raise
+            created = self.conditional("put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
+        if created is None:
+            raise ConflictError(f"User {user.username!r} already exists")
 
     def update(self, username: str, *, updated_at: str, **changes: Any) -> User:
         """Change fields of an existing user; NotFoundError when there is none."""
@@ -65,20 +50,17 @@ class UserRepository:
         values[":updated"] = updated_at
         assignments.append("#updated = :updated")
         with storage_errors("update user"):
-            try:
-                response = self.client.update_item(
-                    TableName=self.table,
-                    Key=to_item({"pk": keys.user_key(username), "sk": PROFILE}),
-                    UpdateExpression="SET " + ", ".join(assignments),
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=to_item(values),
-                    ReturnValues="ALL_NEW",
-                )
-            except DynamoDBError as exc:
-                if is_condition_failure(exc):
-                    raise NotFoundError(f"User {username!r} not found") from exc
-                raise
+            response = self.conditional(
+                "update_item",
+                Key=to_item({"pk": keys.user_key(username), "sk": PROFILE}),
+                UpdateExpression="SET " + ", ".join(assignments),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        if response is None:
+            raise NotFoundError(f"User {username!r} not found")
         return User.model_validate(from_item(response["Attributes"]))
 
     def list_tenant(self, tenant_id: str) -> list[User]:

@@ -1,0 +1,31 @@
+"""What every repository shares: its table, a lazily fetched client, and conditional writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alphapulse import clients
+from alphapulse.dynamo import is_condition_failure
+from alphapulse.dynamodb_client import DynamoDBClient, DynamoDBError
+
+
+class TableRepository:
+    """A repository over one table. The client is fetched at first use, never at construction."""
+
+    def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        return self._client or clients.dynamodb()
+
+    def conditional(self, operation: str, **params: Any) -> dict[str, Any] | None:
+        """Run a conditional write; its response, or None when the condition did not hold."""
+        try:
+            response: dict[str, Any] = getattr(self.client, operation)(TableName=self.table, **params)
+        except DynamoDBError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return response
