@@ -61,6 +61,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "JWT_SECRET": TEST_SECRET,
         "AUTH_TABLE": "AuthTable",
         "DATA_TABLE": "DataTable",
+        "CORS_ORIGINS": "http://localhost:5173",
         "POWERTOOLS_METRICS_NAMESPACE": "AlphaPulseTest",
         "POWERTOOLS_SERVICE_NAME": "test",
     }.items():

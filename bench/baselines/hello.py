@@ -1,4 +1,4 @@
-"""Baseline: the smallest FastAPI + Mangum Lambda handler (GET /hello)."""
+"""Baseline: the smallest FastAPI + Mangum Lambda handler (GET /hello), as FastAPI's tutorial writes it."""
 
 from fastapi import FastAPI
 from mangum import Mangum
@@ -7,7 +7,7 @@ app = FastAPI()
 
 
 @app.get("/hello")
-def hello() -> dict[str, str]:
+async def hello() -> dict[str, str]:
     return {"message": "hello"}
 
 

@@ -151,3 +151,38 @@ def test_storage_outage_is_503_not_500(api: RestClient, monkeypatch: pytest.Monk
     reply = api.request("POST", "/api/v1/auth/token", form={"username": "trader", "password": "trader-demo-password"})
     assert reply.status == 503
     assert reply.json() == {"detail": "storage unavailable during read login failures"}
+
+
+def test_unexpected_error_is_500_with_request_id_and_cors(api: RestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from alphapulse import accounts
+
+    def explode(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(accounts, "login", explode)
+    reply = api.request(
+        "POST",
+        "/api/v1/auth/token",
+        form={"username": "trader", "password": "x"},
+        headers={"Origin": "http://localhost:5173"},
+    )
+    assert reply.status == 500
+    assert reply.json() == {"detail": "Internal Server Error"}
+    assert reply.headers["x-request-id"]
+    assert reply.headers["access-control-allow-origin"] == "http://localhost:5173"
+
+
+def test_cors_foreign_origin_gets_no_allow_header(api: RestClient) -> None:
+    reply = api.request("GET", "/api/v1/auth/me", headers={"Origin": "https://evil.example"})
+    assert reply.status == 401
+    assert "access-control-allow-origin" not in reply.headers
+
+
+def test_cors_preflight_for_configured_origin(api: RestClient) -> None:
+    reply = api.request(
+        "OPTIONS",
+        "/api/v1/auth/token",
+        headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"},
+    )
+    assert reply.status == 200
+    assert reply.headers["access-control-allow-origin"] == "http://localhost:5173"

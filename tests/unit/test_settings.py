@@ -20,7 +20,6 @@ def test_settings_defaults_match_design() -> None:
     assert settings.ws_ticket_ttl_seconds == 60
     assert settings.login_max_failures == 5
     assert settings.login_window_seconds == 300
-    assert settings.max_body_bytes == 64 * 1024
 
 
 def test_settings_split_cors_origins() -> None:
@@ -39,7 +38,7 @@ def test_settings_split_cors_origins() -> None:
         {"APP_ENV": "dev", "JWT_SECRET": "short"},
         {"APP_ENV": "local", "JWT_SECRET": STRONG, "WS_TICKET_TTL_SECONDS": "61"},
         {"APP_ENV": "local", "JWT_SECRET": STRONG, "ACCESS_TOKEN_TTL_SECONDS": "abc"},
-        {"APP_ENV": "local", "JWT_SECRET": STRONG, "UNRELATED": "ignored", "MAX_BODY_BYTES": "10"},
+        {"APP_ENV": "local", "JWT_SECRET": STRONG, "UNRELATED": "ignored", "DATA_RETENTION_DAYS": "0"},
     ],
 )
 def test_settings_unusable_environment_refused(environ: dict[str, str]) -> None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import jwt
-from fastapi import Depends
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
 from pydantic import ValidationError
 
 from alphapulse.config import MIN_SECRET_LENGTH, ConfigurationError, get_settings
@@ -25,6 +26,8 @@ from alphapulse.secret_store import get_secret_string
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("sub", "tenant_id", "role", "permissions", "iat", "exp", "iss", "aud", "jti", "typ", "sid")
 TokenType = Literal["access", "refresh"]
+MAX_VERIFIED = 1024
+_verified: OrderedDict[tuple[str, str], Principal] = OrderedDict()
 
 
 @lru_cache(maxsize=1)
@@ -72,11 +75,15 @@ def issue_token(
 
 def decode_token(token: str, expected: TokenType) -> dict[str, Any]:
     """Verified claims of `token`, which must be of type `expected`; AuthenticationError otherwise."""
+    return _verify(token, expected, signing_key())
+
+
+def _verify(token: str, expected: TokenType, key: str) -> dict[str, Any]:
     settings = get_settings()
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            signing_key(),
+            key,
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
@@ -106,22 +113,36 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
 
 
 def verify_access_token(token: str) -> Principal:
-    """The principal of a valid access token."""
-    return principal_from_claims(decode_token(token, "access"))
+    """The principal of a valid access token.
+
+    A warm container sees the same token again and again, so principals are remembered (keyed
+    by the exact token and key, at most MAX_VERIFIED) until their token expires.
+    """
+    key = signing_key()
+    remembered = _verified.get((token, key))
+    if remembered is not None and remembered.expires_at > time.time():
+        _verified.move_to_end((token, key))
+        return remembered
+    principal = principal_from_claims(_verify(token, "access", key))
+    _verified[(token, key)] = principal
+    if len(_verified) > MAX_VERIFIED:
+        _verified.popitem(last=False)
+    return principal
 
 
-_bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/token")
+class _BearerPrincipal(HTTPBearer):
+    """The Bearer security scheme (as OpenAPI shows it) that also verifies the token: one dependency."""
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        credentials = await super().__call__(request)
+        if credentials is None:
+            raise AuthenticationError("Not authenticated")
+        return verify_access_token(credentials.credentials)
 
 
-async def current_principal(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """FastAPI dependency: the authenticated caller, or 401."""
-    if credentials is None:
-        raise AuthenticationError("Not authenticated")
-    return verify_access_token(credentials.credentials)
-
-
+current_principal = _BearerPrincipal(
+    auto_error=False, scheme_name="HTTPBearer", description="An access token from POST /api/v1/auth/token"
+)
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 

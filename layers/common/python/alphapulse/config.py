@@ -29,7 +29,6 @@ ENVIRONMENT = {
     "LOGIN_MAX_FAILURES": "login_max_failures",
     "LOGIN_WINDOW_SECONDS": "login_window_seconds",
     "CORS_ORIGINS": "cors_origins",
-    "MAX_BODY_BYTES": "max_body_bytes",
     "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "secrets_extension_port",
 }
 
@@ -63,7 +62,6 @@ class Settings(BaseModel):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
     cors_origins: tuple[str, ...] = ()
-    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     secrets_extension_port: int = Field(default=2773, ge=1, le=65535)  # the extension's documented default
 
     @field_validator("cors_origins", mode="before")

@@ -1,0 +1,664 @@
+"""Cold-start and warm-request benchmark of every Lambda function in template.yaml (`make bench`).
+
+Each measurement is a fresh interpreter run like Lambda runs a handler: the base Python with -S
+(no site-packages), and on sys.path only the function's code, the layer's third-party packages
+(pip-installed once from layers/common/python/requirements.txt into .bench/layer/python) and the layer's
+own package from the source tree. AWS calls go to a moto server started here, with the tables of
+the template and a Secrets Manager secret holding the JWT signing key, which functions read through
+the stand-in of the Parameters and Secrets Lambda Extension (devstack.secrets_extension), started
+here once, as the extension is already running when Lambda invokes a function.
+
+The template, the functions' environments and the baselines' API Gateway events come from devstack
+(template, stack, apigw, functions), so the bench reads template.yaml as the local stack does.
+
+Per subject, bench/_child.py reports: init (importing the handler module), first response
+(import + first invocation of a realistic API Gateway event) and the p50 of --warm invocations
+after it. Subjects run round-robin, in a shuffled order per round, so machine noise hits all alike;
+figures are medians over --runs rounds. Baselines: `python -c pass`, a hello-world FastAPI+Mangum
+handler and a naive one (boto3 resource at import, one GetItem per request).
+
+A warm-up round runs first and is not counted: it writes the .pyc files and warms moto. (In Lambda,
+pip-installed packages ship their .pyc but our own code compiles at each cold start: ~10 ms for auth.)
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import functools
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(ROOT))  # devstack, when run as a plain script
+
+from devstack.apigw import rest_event  # noqa: E402
+from devstack.functions import LambdaContext  # noqa: E402
+from devstack.secrets_extension import SecretsExtension  # noqa: E402
+from devstack.stack import REGION, Function, LocalResolver, functions_of  # noqa: E402
+from devstack.template import create_tables, load_template, resources_of_type, table_definition  # noqa: E402
+
+CACHE = ROOT / ".bench"
+LAYER_REQUIREMENTS = ROOT / "layers/common/python/requirements.txt"
+LAYER_SOURCE = ROOT / "layers/common/python"
+EVENTS = ROOT / "events"
+CHILD = BENCH / "_child.py"
+MARKER = "@@bench@@ "
+# The event cases to measure per function directory: the first is the function's row, the others extra rows.
+CASES = {"auth": ["me", "token"]}
+TOKEN_PLACEHOLDER = "{{access_token}}"  # noqa: S105 (replaced by a freshly minted token)
+# Users of the login events are created in this tenant and role; tokens are minted for the first of them.
+DEMO_TENANT, DEMO_ROLE, DEMO_USERNAME = "default", "trader", "trader"
+NAIVE_TABLE = "BenchNaiveTable"
+# What the baselines' events carry, like the events/*.json files of the functions (a browser via API Gateway).
+API_ID = "abcdef1234"
+API_DOMAIN = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+CLIENT_IP = "203.0.113.10"
+BASELINE_HEADERS = (
+    ("Accept", "application/json"),
+    ("Host", API_DOMAIN),
+    ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"),
+    ("X-Amzn-Trace-Id", "Root=1-674285c0-3f9d2c1b7a6e5d4c3b2a1f0e"),
+    ("X-Forwarded-For", CLIENT_IP),
+    ("X-Forwarded-Port", "443"),
+    ("X-Forwarded-Proto", "https"),
+)
+# Targets: first response of a REST function vs the naive handler; warm p50 vs hello-world.
+TARGET_FIRST_RATIO = 0.85
+TARGET_WARM_RATIO = 1.5
+
+
+@dataclass
+class Subject:
+    name: str
+    kind: str  # "function", "extra" (another event of a function) or "baseline"
+    module: str
+    attribute: str
+    env: dict[str, str]
+    event_text: str  # may hold TOKEN_PLACEHOLDER
+    rest: bool = True
+    tracing: bool = False  # Tracing: Active, so invocations carry an X-Ray trace header
+    lambda_runtime: str = ""  # the template's Runtime, e.g. python3.13
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def median(self, metric: str) -> float | None:
+        values = self.samples.get(metric) or []
+        return statistics.median(values) if values else None
+
+
+# --- the layer, as Lambda would see it ----------------------------------------------------------------------
+
+
+def layer_sources(template: dict[str, Any], template_dir: Path) -> tuple[Path, Path]:
+    """(the layer's own code, its requirements.txt): SAM's python builder installs the requirements.txt
+    found in the layer's ContentUri; until one is there, layers/common/python/requirements.txt."""
+    source = LAYER_SOURCE
+    for layer in resources_of_type(template, "AWS::Serverless::LayerVersion").values():
+        source = (template_dir / str(layer["Properties"]["ContentUri"])).resolve()
+        break
+    requirements = source / "requirements.txt"
+    return source, requirements if requirements.exists() else LAYER_REQUIREMENTS
+
+
+@functools.cache
+def python_version(python: str) -> str:
+    command = [python, "-c", "import sys; print(sys.version)"]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def build_layer(python: str, requirements: Path) -> Path:
+    """pip-install the layer's requirements once into .bench/layer/python, keyed by their hash."""
+    key = hashlib.sha256(requirements.read_bytes() + python_version(python).encode()).hexdigest()
+    layer, stamp = CACHE / "layer", CACHE / "layer" / "key"
+    if stamp.exists() and stamp.read_text() == key:
+        return layer / "python"
+    print("building the layer's packages into .bench/layer/python ...", file=sys.stderr)
+    shutil.rmtree(layer, ignore_errors=True)
+    pip = [sys.executable, "-m", "pip"] if python == base_python() else [python, "-m", "pip"]
+    command = [*pip, "install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location"]
+    command += ["-r", str(requirements), "--target", str(layer / "python")]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"pip install of the layer failed:\n{done.stdout}\n{done.stderr}")
+    stamp.write_text(key)
+    return layer / "python"
+
+
+# --- template.yaml ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Deployment:
+    """What the bench needs of a function beyond devstack's Function: where its code is and how it runs."""
+
+    function: Function
+    code_dir: Path
+    module: str
+    attribute: str
+    memory: int
+    tracing: bool  # Tracing: Active
+    runtime: str  # e.g. python3.13
+
+    @property
+    def rest(self) -> bool:
+        return bool(self.function.routes)
+
+
+def deployments(
+    template: dict[str, Any], template_dir: Path, resolver: LocalResolver
+) -> tuple[list[Deployment], list[str]]:
+    """Every zip-packaged function of the template (devstack's model plus memory, tracing, runtime), and
+    the functions left out (image or inline code: nothing to import from a CodeUri)."""
+    defaults = template.get("Globals", {}).get("Function", {})
+    resources = resources_of_type(template, "AWS::Serverless::Function")
+    left_out = {
+        logical_id: resource
+        for logical_id, resource in resources.items()
+        if resource.get("Properties", {}).get("PackageType", defaults.get("PackageType")) == "Image"
+        or "InlineCode" in resource.get("Properties", {})
+        or "CodeUri" not in resource.get("Properties", {})
+    }
+    zipped = {**template, "Resources": {k: v for k, v in template["Resources"].items() if k not in left_out}}
+    found = []
+    for logical_id, function in functions_of(zipped, resolver).items():
+        props = {**defaults, **resources[logical_id].get("Properties", {})}
+        module, attribute = function.handler.rsplit(".", 1)
+        found.append(
+            Deployment(
+                function=function,
+                code_dir=(template_dir / function.code_uri).resolve(),
+                module=module,
+                attribute=attribute,
+                memory=int(resolver.resolve(props.get("MemorySize", 128))),
+                tracing=resolver.resolve(props.get("Tracing")) == "Active",
+                runtime=str(resolver.resolve(props.get("Runtime", ""))),
+            )
+        )
+    return found, [f"{logical_id} (not a zip package with a CodeUri)" for logical_id in left_out]
+
+
+def stage_of(template: dict[str, Any]) -> str:
+    """The stage the bench deploys: the Stage parameter's default (the events/*.json files use it too)."""
+    return str(template.get("Parameters", {}).get("Stage", {}).get("Default", "dev"))
+
+
+# --- the local AWS ------------------------------------------------------------------------------------------
+
+
+def aws_env(endpoint: str, session_token: str) -> dict[str, str]:
+    """The credentials Lambda gives a function (any work with moto), its region and the moto endpoint.
+    The session token also authenticates calls to the secrets extension, as in AWS."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": session_token,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }
+
+
+@dataclass
+class Runtime:
+    """How every measured process runs: interpreter, layer paths and the moto endpoint."""
+
+    python: str
+    packages: Path  # the layer's third-party packages (.bench/layer/python)
+    source: Path  # the layer's own code (layers/common/python)
+    endpoint: str  # moto
+    session_token: str  # AWS_SESSION_TOKEN of every process, which the secrets extension checks
+    xray_daemon: str  # a UDP socket of ours that swallows the X-Ray segments
+    cpu: int | None  # the CPU every measured process is pinned to
+
+    def command(self, *args: str) -> list[str]:
+        """The interpreter without site-packages (-S) nor the script's directory on sys.path (-P)."""
+        return [self.python, "-S", "-P", "-X", "frozen_modules=on", *args]
+
+    def env(self, name: str, memory: int, code_dir: Path) -> dict[str, str]:
+        """What a process of the Lambda Python runtime has (and only that), pointed at moto."""
+        home = CACHE / "home"  # empty: no ~/.aws of the developer
+        home.mkdir(parents=True, exist_ok=True)
+        return {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "TZ": "UTC",
+            "HOME": str(home),
+            "PYTHONPATH": os.pathsep.join([str(code_dir), str(self.packages), str(self.source)]),
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python" + ".".join(python_version(self.python).split(".")[:2]),
+            # Libraries look for LAMBDA_TASK_ROOT to know they run in Lambda: without it the X-Ray SDK
+            # builds a sampler with two botocore clients at import (~100 ms) that Lambda never pays.
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "AWS_XRAY_DAEMON_ADDRESS": self.xray_daemon,
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "POWERTOOLS_SERVICE_NAME": name,
+            "POWERTOOLS_METRICS_NAMESPACE": "AlphaPulse",
+            **aws_env(self.endpoint, self.session_token),
+        }
+
+
+# --- events -------------------------------------------------------------------------------------------------
+
+
+def baseline_event(stage: str, path: str, resource: str, path_parameters: dict[str, str] | None) -> dict[str, Any]:
+    """A GET through API Gateway's REST proxy, with the headers a browser sends (as events/*.json have)."""
+    return rest_event(
+        "GET",
+        path,
+        resource=resource,
+        path_parameters=path_parameters,
+        headers=BASELINE_HEADERS,
+        stage=stage,
+        source_ip=CLIENT_IP,
+        api_id=API_ID,
+        domain_name=API_DOMAIN,
+    )
+
+
+def routed(function: Function, event: dict[str, Any]) -> bool:
+    """Whether API Gateway would send `event` to `function` (any event, for a function without API routes)."""
+    method, path = str(event.get("httpMethod", "")), str(event.get("path", ""))
+    return not function.routes or any(route.match(method, path) is not None for route in function.routes)
+
+
+def event_files(name: str, function: Function) -> list[tuple[str, Path]]:
+    """(case, file) to measure for a function whose code dir is `name`: the cases of CASES, else its first
+    events/<name>-*.json file; either way only events that one of the function's routes accepts."""
+    wanted = CASES.get(name)
+    if wanted:
+        paths = [EVENTS / f"{name}-{case}.json" for case in wanted]
+        for path in paths:
+            if not path.exists():
+                sys.exit(f"{function.logical_id}: missing event file {path.relative_to(ROOT)} (CASES)")
+    else:
+        paths = sorted(EVENTS.glob(f"{name}-*.json"))
+    found = []
+    for path in paths:
+        try:
+            event = json.loads(path.read_text())
+        except ValueError as exc:
+            sys.exit(f"{path.relative_to(ROOT)}: not JSON ({exc})")
+        if isinstance(event, dict) and routed(function, event):
+            found.append((path.stem.removeprefix(f"{name}-"), path))
+    return found if wanted else found[:1]
+
+
+def credentials_in(event: dict[str, Any]) -> dict[str, str] | None:
+    """Username and password of a login event's body (form or JSON), if it is one."""
+    body = event.get("body") or ""
+    try:
+        fields = json.loads(body) if body.lstrip().startswith("{") else dict(parse_qsl(body))
+    except ValueError:
+        return None
+    if isinstance(fields, dict) and "username" in fields and "password" in fields:
+        return {"username": str(fields["username"]), "password": str(fields["password"])}
+    return None
+
+
+# --- measuring ----------------------------------------------------------------------------------------------
+
+
+def base_python() -> str:
+    """The interpreter the venv was made from (its stdlib, none of its packages)."""
+    return str(getattr(sys, "_base_executable", sys.executable))
+
+
+def context_fields(subject: Subject) -> dict[str, Any]:
+    """devstack's LambdaContext for the subject, as data: the child rebuilds it without importing devstack
+    (which would put PyYAML and devstack on its path). `remaining_ms` answers get_remaining_time_in_millis()."""
+    name, memory = subject.env["AWS_LAMBDA_FUNCTION_NAME"], int(subject.env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
+    context = LambdaContext(function_name=name, memory_mb=memory)
+    return {**vars(context), "remaining_ms": context.get_remaining_time_in_millis()}
+
+
+def run_child(runtime: Runtime, subject: Subject, token: str, warm: int, importtime: bool = False) -> dict[str, Any]:
+    job = {
+        "module": subject.module,
+        "attribute": subject.attribute,
+        "event": json.loads(subject.event_text.replace(TOKEN_PLACEHOLDER, token)),
+        "warm": warm,
+        "tracing": subject.tracing,
+        "cpu": runtime.cpu,
+        "context": context_fields(subject),
+    }
+    command = runtime.command(*(["-X", "importtime"] if importtime else []), str(CHILD))
+    spawned = time.monotonic_ns()
+    done = subprocess.run(command, input=json.dumps(job), capture_output=True, text=True, env=subject.env, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(MARKER)]
+    if done.returncode != 0 or not lines:
+        sys.exit(f"{subject.name} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(lines[-1].removeprefix(MARKER))
+    result["process_first_ns"] = result["first_at_ns"] - spawned
+    result["stderr"] = done.stderr
+    return result
+
+
+def measure_pass(runtime: Runtime, env: dict[str, str]) -> float:
+    """Wall time of a whole `python -c pass` process, in ms."""
+    start = time.perf_counter_ns()
+    subprocess.run(runtime.command("-c", "pass"), env=env, check=True)
+    return (time.perf_counter_ns() - start) / 1e6
+
+
+def record(subject: Subject, result: dict[str, Any]) -> None:
+    for metric, value in (
+        ("init_ms", result["init_ns"] / 1e6),
+        ("first_ms", result["first_ns"] / 1e6),
+        ("process_first_ms", result["process_first_ns"] / 1e6),
+        ("warm_p50_us", result["warm_p50_ns"] / 1e3 if result["warm_p50_ns"] is not None else None),
+    ):
+        if value is not None:
+            subject.samples.setdefault(metric, []).append(value)
+
+
+def top_imports(stderr: str, count: int) -> tuple[list[tuple[int, int, str]], list[tuple[int, str]]]:
+    """From -X importtime output: the `count` slowest imports (cumulative us, self us, module, indented
+    by depth) and the `count` top-level packages with the most import time (self us summed)."""
+    rows, packages = [], collections.Counter[str]()
+    for line in stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (.*)$", line)
+        if match:
+            self_us, module = int(match.group(1)), match.group(3).rstrip()
+            rows.append((int(match.group(2)), self_us, module))
+            packages[module.strip().split(".")[0]] += self_us
+    return sorted(rows, reverse=True)[:count], [(us, name) for name, us in packages.most_common(count)]
+
+
+# --- output -------------------------------------------------------------------------------------------------
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args: argparse.Namespace) -> dict[str, Any]:
+    by_name = {subject.name: subject for subject in subjects}
+    naive_first = by_name["baseline/naive"].median("first_ms")
+    hello_warm = by_name["baseline/hello"].median("warm_p50_us")
+    header = (
+        f"{'name':<18} {'init ms':>8} {'first ms':>9} {'x naive':>8} {'proc ms':>8} "
+        f"{'warm p50 us':>12} {'x hello':>8}  targets"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    results: dict[str, Any] = {}
+    for subject in subjects:
+        first, warm = subject.median("first_ms"), subject.median("warm_p50_us")
+        first_ratio = first / naive_first if first is not None and naive_first else None
+        warm_ratio = warm / hello_warm if warm is not None and hello_warm else None
+        marks = []
+        if subject.kind == "function":
+            if subject.rest and first_ratio is not None:
+                ok = first_ratio <= TARGET_FIRST_RATIO
+                marks.append(f"first<={TARGET_FIRST_RATIO}x naive {'PASS' if ok else 'FAIL'}")
+            if warm_ratio is not None:
+                ok = warm_ratio <= TARGET_WARM_RATIO
+                marks.append(f"warm<={TARGET_WARM_RATIO}x hello {'PASS' if ok else 'FAIL'}")
+        elif subject.kind == "extra":
+            marks.append("(extra case, no target)")
+        print(
+            f"{subject.name:<18} {fmt(subject.median('init_ms'), '8.1f')} {fmt(first, '9.1f')} "
+            f"{fmt(first_ratio, '8.2f')} {fmt(subject.median('process_first_ms'), '8.1f')} "
+            f"{fmt(warm, '12.0f')} {fmt(warm_ratio, '8.2f')}  {'; '.join(marks)}"
+        )
+        results[subject.name] = {
+            "kind": subject.kind,
+            "rest": subject.rest,
+            "median": {metric: subject.median(metric) for metric in subject.samples},
+            "first_ratio_to_naive": first_ratio,
+            "warm_ratio_to_hello": warm_ratio,
+            "targets": marks,
+            "samples": subject.samples,
+        }
+    hello, naive = by_name["baseline/hello"], by_name["baseline/naive"]
+    print()
+    print(
+        f"Baselines (medians of {args.runs} runs): `python -c pass` {statistics.median(pass_ms):.1f} ms "
+        f"whole process; hello-world init {fmt(hello.median('init_ms'), '.1f')} ms, first response "
+        f"{fmt(hello.median('first_ms'), '.1f')} ms, warm p50 {fmt(hello.median('warm_p50_us'), '.0f')} us; "
+        f"naive init {fmt(naive.median('init_ms'), '.1f')} ms, first response "
+        f"{fmt(naive.median('first_ms'), '.1f')} ms, warm p50 {fmt(naive.median('warm_p50_us'), '.0f')} us."
+    )
+    print(
+        "init = importing the handler module; first = init + first invocation (both timed inside the "
+        "process);\nproc = from spawning the process to the first response (compare with `python -c pass`); "
+        f"warm p50 over {args.warm} invocations after the first."
+    )
+    measured = python_version(runtime.python)
+    deployed = sorted({subject.lambda_runtime for subject in subjects if subject.lambda_runtime})
+    print(f"Interpreter: Python {measured.split()[0]} ({runtime.python}); template runtime: {', '.join(deployed)}.")
+    return {
+        "python": measured,
+        "interpreter": runtime.python,
+        "template_runtimes": deployed,
+        "cpu": runtime.cpu,
+        "runs": args.runs,
+        "warm": args.warm,
+        "python_c_pass_ms": {"median": statistics.median(pass_ms), "samples": pass_ms},
+        "subjects": results,
+    }
+
+
+# --- main ---------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument("--runs", type=int, default=9, help="fresh processes per subject (>= 7)")
+    parser.add_argument("--warm", type=int, default=200, help="warm invocations after the first")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--importtime", type=int, default=0, metavar="N", help="print each subject's N slowest imports")
+    parser.add_argument("--python", default=base_python(), help="interpreter to measure (default: the venv's base)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the per-round order shuffle")
+    parser.add_argument("--cpu", type=int, help="pin measured processes to this CPU (default: the last; -1: no)")
+    args = parser.parse_args()
+    if args.runs < 7:
+        parser.error("--runs must be at least 7")
+
+    template_path = args.template.resolve()
+    template = load_template(template_path)
+    source, requirements = layer_sources(template, template_path.parent)
+    packages = build_layer(args.python, requirements)
+
+    # Measured processes get one CPU of their own (Lambda gives a function at most one vCPU's worth
+    # below 1769 MB); this process and moto keep the others.
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []  # Linux only
+    cpu = (cpus[-1] if cpus else None) if args.cpu is None else (None if args.cpu < 0 else args.cpu)
+    if cpu is not None and len(cpus) > 1:
+        os.sched_setaffinity(0, set(cpus) - {cpu})
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per moto request
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # port 0: a free one
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint, session_token = f"http://{host}:{port}", secrets.token_urlsafe(24)
+    # For the setup done in this process, and the extension's clients (they take credentials from here).
+    os.environ.update(aws_env(endpoint, session_token))
+    # The Parameters and Secrets extension runs beside the function in AWS, already up when the function is
+    # invoked: one stand-in for the whole bench, in this process (so off the measured CPU, like moto).
+    extension = SecretsExtension(aws_endpoint=endpoint, session_token=session_token, region=REGION).start()
+    xray_sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    xray_sink.bind(("127.0.0.1", 0))
+    try:
+        xray_daemon = f"127.0.0.1:{xray_sink.getsockname()[1]}"
+        runtime = Runtime(args.python, packages, source, endpoint, session_token, xray_daemon, cpu)
+        subjects, auth_table, skipped = setup(runtime, template, template_path.parent, extension.port)
+        mint = seed_and_minter(subjects, auth_table)
+        run_all(runtime, subjects, mint, args, skipped)
+    finally:
+        xray_sink.close()
+        extension.stop()
+        server.stop()
+
+
+def provision(template: dict[str, Any]) -> tuple[LocalResolver, str]:
+    """The template's tables and a JWT signing secret in moto, plus the naive baseline's table; returns the
+    resolver of the template's intrinsics (tables and secrets to their local names) and the secret's ARN."""
+    import boto3
+
+    dynamodb = boto3.client("dynamodb")
+    overrides = create_tables(dynamodb, template)  # logical id -> table name (the logical id)
+    naive = {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+             "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]}  # fmt: skip
+    dynamodb.create_table(**table_definition({"Properties": naive}, NAIVE_TABLE))
+    dynamodb.put_item(
+        TableName=NAIVE_TABLE,
+        Item={"pk": {"S": "item-1"}, "name": {"S": "AAPL"}, "price": {"N": "189.84"}, "qty": {"N": "100"}},
+    )
+    secret_arn = boto3.client("secretsmanager").create_secret(
+        Name="alphapulse/bench/jwt-signing-key", SecretString=secrets.token_urlsafe(48)
+    )["ARN"]
+    for logical_id in resources_of_type(template, "AWS::SecretsManager::Secret"):
+        overrides[logical_id] = secret_arn
+    # The stage the events are for; LocalResolver's own default is `make run`'s stage ("local").
+    overrides["Stage"] = stage_of(template)
+    return LocalResolver(template, overrides), secret_arn
+
+
+def setup(
+    runtime: Runtime, template: dict[str, Any], template_dir: Path, extension_port: int
+) -> tuple[list[Subject], str | None, list[str]]:
+    """Tables and secret in moto; the subjects to measure, with their environments and events."""
+    resolver, secret_arn = provision(template)
+    found, skipped = deployments(template, template_dir, resolver)  # skipped: listed as NOT MEASURED
+    # Rows are named after the code dir (events/<dir>-*.json), or the logical id when functions share one.
+    dirs = collections.Counter(deployment.code_dir.name for deployment in found)
+    subjects: list[Subject] = []
+    auth_table: str | None = None
+    for deployment in found:
+        function, code_dir = deployment.function, deployment.code_dir
+        env = runtime.env(function.logical_id, deployment.memory, code_dir)
+        env.update(function.environment)
+        # Deployed configuration: the signing key comes through the secrets extension, as in AWS.
+        env.pop("JWT_SECRET", None)
+        env.update(
+            APP_ENV="dev",
+            JWT_SECRET_ARN=secret_arn,
+            PARAMETERS_SECRETS_EXTENSION_HTTP_PORT=str(extension_port),
+            **aws_env(runtime.endpoint, runtime.session_token),
+        )
+        auth_table = auth_table or env.get("AUTH_TABLE")
+        cases = event_files(code_dir.name, function)
+        if not cases:
+            skipped.append(f"{function.logical_id} (no events/{code_dir.name}-*.json for its routes)")
+        prefix = code_dir.name if dirs[code_dir.name] == 1 else function.logical_id
+        for index, (case, path) in enumerate(cases):
+            subjects.append(
+                Subject(
+                    name=f"{prefix}/{case}",
+                    kind="function" if index == 0 else "extra",
+                    module=deployment.module,
+                    attribute=deployment.attribute,
+                    env=env,
+                    event_text=path.read_text(),
+                    rest=deployment.rest,
+                    tracing=deployment.tracing,
+                    lambda_runtime=deployment.runtime,
+                )
+            )
+    stage = stage_of(template)
+    for baseline, event in (
+        ("hello", baseline_event(stage, "/hello", "/hello", None)),
+        ("naive", baseline_event(stage, "/items/item-1", "/items/{item_id}", {"item_id": "item-1"})),
+    ):
+        env = {**runtime.env(f"bench-{baseline}", 128, BENCH / "baselines"), "NAIVE_TABLE": NAIVE_TABLE}
+        subjects.append(Subject(f"baseline/{baseline}", "baseline", baseline, "handler", env, json.dumps(event)))
+    return subjects, auth_table, skipped
+
+
+def seed_and_minter(subjects: list[Subject], auth_table: str | None) -> Callable[[], str]:
+    """Create the users of the login events; return a function that mints a fresh access token.
+
+    Runs the layer in this process with a function's settings (same secret ARN, issuer, audience): the key
+    comes through the secrets extension here too.
+    """
+    users = {c["username"]: c for s in subjects if (c := credentials_in(json.loads(s.event_text)))}
+    needing = [s for s in subjects if TOKEN_PLACEHOLDER in s.event_text]
+    if not needing:
+        return lambda: ""
+    os.environ.pop("JWT_SECRET", None)
+    settings = ("APP_ENV", "JWT_", "AUTH_", "PARAMETERS_SECRETS_", "AWS_SESSION_TOKEN")
+    os.environ.update({k: v for k, v in needing[0].env.items() if k.startswith(settings)})
+    from alphapulse.accounts import create_user
+    from alphapulse.auth import issue_token
+    from alphapulse.repositories import auth_stores
+
+    if auth_table:
+        for credentials in users.values():
+            create_user(auth_stores(auth_table), tenant_id=DEMO_TENANT, role=DEMO_ROLE, **credentials)
+    username = next(iter(users), DEMO_USERNAME)
+
+    def mint() -> str:
+        session_id = os.urandom(16).hex()
+        token, _ = issue_token(
+            typ="access", username=username, tenant_id=DEMO_TENANT, role=DEMO_ROLE, session_id=session_id
+        )
+        return token
+
+    return mint
+
+
+def run_all(
+    runtime: Runtime, subjects: list[Subject], mint: Callable[[], str], args: argparse.Namespace, skipped: list[str]
+) -> None:
+    pass_env = runtime.env("bench-pass", 128, BENCH / "baselines")
+    print(f"warm-up round ({len(subjects)} subjects, not counted) ...", file=sys.stderr)
+    for subject in subjects:
+        run_child(runtime, subject, mint(), warm=3)
+    measure_pass(runtime, pass_env)
+
+    shuffle = random.Random(args.seed)
+    pass_ms: list[float] = []
+    for round_number in range(1, args.runs + 1):
+        print(f"round {round_number}/{args.runs} ...", file=sys.stderr)
+        order: list[Subject | None] = [*subjects, None]  # None: `python -c pass`
+        shuffle.shuffle(order)
+        for subject in order:
+            if subject is None:
+                pass_ms.append(measure_pass(runtime, pass_env))
+            else:
+                record(subject, run_child(runtime, subject, mint(), warm=args.warm))
+
+    results = report(runtime, subjects, pass_ms, args)
+    results["not_measured"] = skipped
+    if skipped:
+        print("NOT MEASURED: " + "; ".join(skipped))
+    if args.importtime:
+        for subject in subjects:
+            print(f"\n{subject.name}: slowest imports, first call included (cumulative us, self us, module)")
+            stderr = run_child(runtime, subject, mint(), warm=0, importtime=True)["stderr"]
+            slowest, packages = top_imports(stderr, args.importtime)
+            for cumulative, self_us, module in slowest:
+                print(f"  {cumulative:>8} {self_us:>8}  {module}")
+            print("  by top-level package (self us summed): " + ", ".join(f"{n} {us}" for us, n in packages))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
