@@ -72,9 +72,11 @@ NAIVE_TABLE = "BenchNaiveTable"
 API_ID = "abcdef1234"
 API_DOMAIN = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
 CLIENT_IP = "203.0.113.10"
-BASELINE_HEADERS = (
+BASELINE_HEADERS = (  # the browser request of events/auth-me.json, less its Authorization
     ("Accept", "application/json"),
     ("Host", API_DOMAIN),
+    ("Origin", "https://dashboard.alphapulse.example"),
+    ("Referer", "https://dashboard.alphapulse.example/"),
     ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"),
     ("X-Amzn-Trace-Id", "Root=1-674285c0-3f9d2c1b7a6e5d4c3b2a1f0e"),
     ("X-Forwarded-For", CLIENT_IP),
