@@ -51,7 +51,7 @@ user: $(VENV)/.installed
 	$(PY) -m alphapulse.users $(ARGS)
 
 openapi: $(VENV)/.installed
-	$(PY) -m devstack openapi > docs/openapi.json
+	$(PY) -m devstack.openapi --write
 
 deploy: $(TOOLS)/.installed
 	$(TOOLS)/bin/sam build && $(TOOLS)/bin/sam deploy --config-env $${ENV:-dev}

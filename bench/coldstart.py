@@ -63,10 +63,18 @@ EVENTS = ROOT / "events"
 CHILD = BENCH / "_child.py"
 MARKER = "@@bench@@ "
 # The event cases to measure per function directory: the first is the function's row, the others extra rows.
-CASES = {"auth": ["me", "token"]}
+CASES = {
+    "auth": ["me", "token"],
+    "metrics": ["list"],
+    "alerts": ["list"],
+    "portfolio": ["get"],
+    "trades": ["list"],
+    "system": ["status"],
+}
 TOKEN_PLACEHOLDER = "{{access_token}}"  # noqa: S105 (replaced by a freshly minted token)
-# Users of the login events are created in this tenant and role; tokens are minted for the first of them.
-DEMO_TENANT, DEMO_ROLE, DEMO_USERNAME = "default", "trader", "trader"
+# The login events' users get the role of the same name; tokens are minted for an admin, whose
+# permissions let every route's event through.
+DEMO_TENANT, TOKEN_ROLE, TOKEN_USERNAME = "default", "admin", "admin"
 NAIVE_TABLE = "BenchNaiveTable"
 # What the baselines' events carry, like the events/*.json files of the functions (a browser via API Gateway).
 API_ID = "abcdef1234"
@@ -607,17 +615,18 @@ def seed_and_minter(subjects: list[Subject], auth_table: str | None) -> Callable
     os.environ.update({k: v for k, v in needing[0].env.items() if k.startswith(settings)})
     from alphapulse.accounts import create_user
     from alphapulse.auth import issue_token
+    from alphapulse.permissions import ROLES
     from alphapulse.repositories import auth_stores
 
     if auth_table:
         for credentials in users.values():
-            create_user(auth_stores(auth_table), tenant_id=DEMO_TENANT, role=DEMO_ROLE, **credentials)
-    username = next(iter(users), DEMO_USERNAME)
+            role = credentials["username"] if credentials["username"] in ROLES else "viewer"
+            create_user(auth_stores(auth_table), tenant_id=DEMO_TENANT, role=role, **credentials)
 
     def mint() -> str:
         session_id = os.urandom(16).hex()
         token, _ = issue_token(
-            typ="access", username=username, tenant_id=DEMO_TENANT, role=DEMO_ROLE, session_id=session_id
+            typ="access", username=TOKEN_USERNAME, tenant_id=DEMO_TENANT, role=TOKEN_ROLE, session_id=session_id
         )
         return token
 

@@ -23,7 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     invoke = commands.add_parser("invoke", help="run one function on one event, like `sam local invoke`")
     invoke.add_argument("function", help="the function's logical id in template.yaml, e.g. AuthFunction")
     invoke.add_argument("-e", "--event", required=True, help="event JSON file")
+    openapi = commands.add_parser("openapi", help="print the merged OpenAPI document")
+    openapi.add_argument("--write", action="store_true", help="write docs/openapi.json and the layer's copy")
+    openapi.add_argument("--check", action="store_true", help="exit 1 when a committed copy is out of date")
     args = parser.parse_args(argv)
+
+    if args.command == "openapi":
+        from devstack.openapi import main as openapi_main
+
+        return openapi_main(["--write"] if args.write else ["--check"] if args.check else [])
 
     if args.command == "run":
         from devstack.run import main as run

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from devstack.apigw import rest_event
+from devstack.moto_atomic import make_dynamodb_atomic
 from devstack.secrets_extension import SecretsExtension
 from devstack.stack import REGION, STAGE, Function, LocalResolver, functions_of
 from devstack.template import create_tables, load_template, resources_of_type
@@ -51,6 +52,7 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
+        make_dynamodb_atomic()
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self._moto.start()
         os.environ.update({**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.aws_endpoint})

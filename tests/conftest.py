@@ -77,6 +77,9 @@ def app_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def _moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    from devstack.moto_atomic import make_dynamodb_atomic
+
+    make_dynamodb_atomic()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -123,6 +126,15 @@ class RestClient:
     def __init__(self, code_uri: str, prefix: str) -> None:
         self.handler = load_handler(code_uri)
         self.prefix = prefix
+
+    def request_raw(self, method: str, path: str, *, resource: str, token: str | None = None) -> Reply:
+        """A request to a route outside the function's prefix (such as /api/v1/health)."""
+        headers = [("Host", "api.test")] + ([("Authorization", f"Bearer {token}")] if token else [])
+        response = self.handler(
+            rest_event(method, path, resource=resource, headers=headers), LambdaContext(self.prefix)
+        )
+        pairs = response_headers(response)
+        return Reply(response["statusCode"], {k.lower(): v for k, v in pairs}, response_body(response), pairs)
 
     def request(
         self,

@@ -1,8 +1,97 @@
-"""Portfolio function (DESIGN section 4). Routes are being built (issue 3)."""
+"""Portfolio function: the latest valuation and the history of the totals (DESIGN section 4)."""
 
 from __future__ import annotations
 
-from alphapulse.api import create_app, lambda_handler
+from functools import lru_cache
+from typing import Annotated
 
-app = create_app("AlphaPulse portfolio", routers=[])
+from fastapi import APIRouter, Depends, Query
+
+from alphapulse import portfolio
+from alphapulse.api import create_app, lambda_handler
+from alphapulse.auth import require
+from alphapulse.config import get_settings
+from alphapulse.models.auth import Principal
+from alphapulse.models.portfolio import Portfolio, PortfolioHistory
+from alphapulse.models.trades import QueryTimeRange
+from alphapulse.repositories.portfolio import PortfolioRepository
+
+router = APIRouter(prefix="/portfolio", tags=["portfolio"])
+
+Viewer = Annotated[Principal, require("view_portfolio")]
+_AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
+    401: {"description": "Missing, invalid or expired access token"},
+    403: {"description": "The token lacks the view_portfolio permission"},
+}
+# Four points are the least that hold the first, the last, the minimum and the maximum.
+MIN_POINTS = 4
+
+
+@lru_cache(maxsize=4)
+def portfolio_repository(table: str, retention_seconds: int) -> PortfolioRepository:
+    return PortfolioRepository(table, retention_seconds=retention_seconds)
+
+
+async def portfolio_store() -> PortfolioRepository:
+    settings = get_settings()
+    return portfolio_repository(settings.require_data_table(), settings.retention_seconds)
+
+
+Store = Annotated[PortfolioRepository, Depends(portfolio_store)]
+
+
+@router.get(
+    "",
+    response_model=Portfolio,
+    response_model_exclude_unset=True,
+    operation_id="get_portfolio",
+    summary="Current portfolio",
+    description=(
+        "The latest snapshot with values, pnl, pnl percentages and weights computed by the backend "
+        "(money rounded to cents; `total_value == cash + positions_value` exactly). Before the first "
+        "snapshot: `updated_at` null, totals 0, no positions, metrics null. With `include_history=true` "
+        "the response also has `history`: the totals of the last 30 days ending now, oldest first, "
+        "downsampled to at most `history_points` points keeping the first, the last, the minimum and "
+        "the maximum. Without it, `history` is absent."
+    ),
+    responses=_AUTH_RESPONSES,
+)
+async def get_portfolio(
+    principal: Viewer,
+    store: Store,
+    include_history: Annotated[bool, Query(description="Add the last 30 days of history")] = False,
+    history_points: Annotated[
+        int, Query(ge=MIN_POINTS, le=1000, description="At most this many history points (4-1000)")
+    ] = 100,
+) -> Portfolio:
+    return portfolio.get_portfolio(
+        store, principal.tenant_id, include_history=include_history, history_points=history_points
+    )
+
+
+@router.get(
+    "/history",
+    response_model=PortfolioHistory,
+    operation_id="get_portfolio_history",
+    summary="Portfolio history",
+    description=(
+        "Total value, cash and positions value of every snapshot between `start_time` and `end_time` "
+        "(both inclusive; by default the last 30 days ending now), OLDEST FIRST, downsampled to at most "
+        "`max_points` points. Downsampling keeps the first and the last point and the points of minimum "
+        "and maximum `total_value`, plus the lowest and highest point of each of equal runs in between. "
+        "History is kept for the retention period (DATA_RETENTION_DAYS, default 90). `start_time` after "
+        "`end_time` is a 422."
+    ),
+    responses=_AUTH_RESPONSES,
+)
+async def get_portfolio_history(
+    principal: Viewer,
+    store: Store,
+    window: QueryTimeRange,
+    max_points: Annotated[int, Query(ge=MIN_POINTS, le=5000, description="At most this many points (4-5000)")] = 500,
+) -> PortfolioHistory:
+    return portfolio.get_history(store, principal.tenant_id, requested=window, max_points=max_points)
+
+
+app = create_app("AlphaPulse portfolio", routers=[router])
 handler = lambda_handler(app)

@@ -1,8 +1,86 @@
-"""Trades function (DESIGN section 4). Routes are being built (issue 3)."""
+"""Trades function: the tenant's executed trades (DESIGN section 4, Portfolio, trades and system)."""
 
 from __future__ import annotations
 
-from alphapulse.api import create_app, lambda_handler
+from functools import lru_cache
+from typing import Annotated
 
-app = create_app("AlphaPulse trades", routers=[])
+from fastapi import APIRouter, Depends
+
+from alphapulse import trades
+from alphapulse.api import create_app, lambda_handler
+from alphapulse.auth import require
+from alphapulse.config import get_settings
+from alphapulse.models.auth import Principal
+from alphapulse.models.common import Cursor, Limit, Page
+from alphapulse.models.trades import QueryTimeRange, Trade, TradeId, TradeSide, TradeSymbol
+from alphapulse.repositories.trades import TradeRepository
+
+router = APIRouter(prefix="/trades", tags=["trades"])
+
+Viewer = Annotated[Principal, require("view_trades")]
+_AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
+    401: {"description": "Missing, invalid or expired access token"},
+    403: {"description": "The token lacks the view_trades permission"},
+}
+
+
+@lru_cache(maxsize=4)
+def trade_repository(table: str) -> TradeRepository:
+    return TradeRepository(table)
+
+
+async def trade_store() -> TradeRepository:
+    return trade_repository(get_settings().require_data_table())
+
+
+Store = Annotated[TradeRepository, Depends(trade_store)]
+
+
+@router.get(
+    "",
+    response_model=Page[Trade],
+    operation_id="list_trades",
+    summary="List trades",
+    description=(
+        "The tenant's trades executed between `start_time` and `end_time` (both inclusive; by default "
+        "the last 7 days ending now), newest first, optionally only one `symbol` and/or `side`. Pass "
+        "`next_cursor` back as `cursor`, with the same filters, for the next page; it keeps the first "
+        "page's window. `start_time` after `end_time` is a 422."
+    ),
+    responses={
+        **_AUTH_RESPONSES,
+        400: {"description": "Malformed cursor, or a cursor of another tenant or of other filters"},
+    },
+)
+async def list_trades(
+    principal: Viewer,
+    store: Store,
+    window: QueryTimeRange,
+    symbol: TradeSymbol = None,
+    side: TradeSide = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[Trade]:
+    return trades.list_trades(
+        store, principal.tenant_id, symbol=symbol, side=side, requested=window, limit=limit, cursor=cursor
+    )
+
+
+@router.get(
+    "/{trade_id}",
+    response_model=Trade,
+    operation_id="get_trade",
+    summary="Get a trade",
+    description="One trade of the tenant. 404 when it has none with this id; 422 for an id no trade can have.",
+    responses={
+        **_AUTH_RESPONSES,
+        404: {"description": "The tenant has no trade with this id"},
+    },
+)
+async def get_trade(principal: Viewer, store: Store, trade_id: TradeId) -> Trade:
+    return trades.get_trade(store, principal.tenant_id, trade_id)
+
+
+app = create_app("AlphaPulse trades", routers=[router])
 handler = lambda_handler(app)

@@ -36,6 +36,7 @@ def create_app(title: str, *, routers: list[Any]) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         separate_input_output_schemas=False,
+        redirect_slashes=False,  # a redirect's Location would drop API Gateway's stage
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

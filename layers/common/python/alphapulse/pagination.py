@@ -49,7 +49,8 @@ def decode_cursor(cursor: str, *, tenant_id: str, query: str) -> dict[str, Any]:
     if len(cursor) > MAX_CURSOR_LENGTH or cursor.count(".") != 1:
         raise invalid
     payload, signature = cursor.split(".")
-    if not hmac.compare_digest(signature, _signature(payload.encode(), tenant_id, query)):
+    expected = _signature(payload.encode(), tenant_id, query)
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
         raise invalid
     try:
         start_key = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

@@ -11,13 +11,22 @@ def utcnow() -> datetime:
 
 
 def to_utc(moment: datetime) -> datetime:
-    """`moment` in UTC; a naive datetime is taken to be UTC already."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """`moment` in UTC; a naive datetime is taken to be UTC already.
+
+    ValueError (a 422 where pydantic validates) when the UTC time falls outside year 1-9999.
+    """
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("time out of range") from exc
 
 
 def iso(moment: datetime) -> str:
-    """`2026-11-24T02:30:00.123456Z`: fixed width, so stored strings sort in time order."""
-    return to_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """`2026-11-24T02:30:00.123456Z`: fixed width (years zero-padded), so stored strings sort in time order."""
+    utc = to_utc(moment)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 def parse_iso(text: str) -> datetime:
