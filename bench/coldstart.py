@@ -80,11 +80,12 @@ NAIVE_TABLE = "BenchNaiveTable"
 API_ID = "abcdef1234"
 API_DOMAIN = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
 CLIENT_IP = "203.0.113.10"
+DASHBOARD_ORIGIN = "https://dashboard.alphapulse.example"
 BASELINE_HEADERS = (  # the browser request of events/auth-me.json, less its Authorization
     ("Accept", "application/json"),
     ("Host", API_DOMAIN),
-    ("Origin", "https://dashboard.alphapulse.example"),
-    ("Referer", "https://dashboard.alphapulse.example/"),
+    ("Origin", DASHBOARD_ORIGIN),
+    ("Referer", f"{DASHBOARD_ORIGIN}/"),
     ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"),
     ("X-Amzn-Trace-Id", "Root=1-674285c0-3f9d2c1b7a6e5d4c3b2a1f0e"),
     ("X-Forwarded-For", CLIENT_IP),
@@ -567,6 +568,8 @@ def setup(
         env.pop("JWT_SECRET", None)
         env.update(
             APP_ENV="dev",
+            # The events come from the deployed dashboard's origin, which a deployment allows.
+            CORS_ORIGINS=DASHBOARD_ORIGIN,
             JWT_SECRET_ARN=secret_arn,
             PARAMETERS_SECRETS_EXTENSION_HTTP_PORT=str(extension_port),
             **aws_env(runtime.endpoint, runtime.session_token),

@@ -58,6 +58,12 @@ async def login_request(request: Request) -> LoginRequest:
         raise RequestValidationError(exc.errors(include_input=False)) from exc
 
 
+# `me` first: it is by far the most frequent call, and routes are matched in order.
+@router.get("/me", response_model=UserPublic, operation_id="me")
+async def me(principal: CurrentPrincipal) -> UserPublic:
+    return principal.public
+
+
 @router.post(
     "/token",
     response_model=TokenResponse,
@@ -78,11 +84,6 @@ async def refresh(body: RefreshRequest, stores: Stores) -> TokenResponse:
 async def logout(principal: CurrentPrincipal, stores: Stores) -> Response:
     accounts.logout(stores, principal)
     return Response(status_code=204)
-
-
-@router.get("/me", response_model=UserPublic, operation_id="me")
-async def me(principal: CurrentPrincipal) -> UserPublic:
-    return principal.public()
 
 
 @router.post("/ws-ticket", response_model=WsTicketResponse, operation_id="ws_ticket")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,7 +46,9 @@ class Principal(BaseModel):
     session_id: str
     expires_at: int
 
+    @cached_property
     def public(self) -> UserPublic:
+        """The caller as the API shows it (computed once: principals are cached per token)."""
         return UserPublic(
             username=self.username,
             tenant_id=self.tenant_id,
