@@ -134,6 +134,12 @@ class LocalStack:
         auth_table = self.outputs.get("AuthTableName")
         if auth_table:
             self.seed_demo_users(auth_table)
+        data_table = self.outputs.get("DataTableName")
+        if data_table:
+            from devstack import demo_data
+
+            for tenant in sorted({tenant for _, tenant, _, _ in DEMO_USERS}):
+                demo_data.seed(data_table, tenant)
         self.start_functions(resolver)
         self.serve_http()
 
