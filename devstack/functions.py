@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from devstack.template import ROOT
@@ -19,9 +20,8 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 @cache
-def load_handler(code_uri: str, handler: str = "app.handler") -> Handler:
-    """Import `<code_uri>/<module>.py` once and return its handler."""
-    module_name, _, attribute = handler.rpartition(".")
+def load_module(code_uri: str, module_name: str = "app") -> ModuleType:
+    """Import `<code_uri>/<module_name>.py` once, under a module name of its own."""
     path = ROOT / code_uri / f"{module_name}.py"
     unique = f"_fn_{Path(code_uri).name}_{module_name}"
     spec = importlib.util.spec_from_file_location(unique, path)
@@ -30,7 +30,13 @@ def load_handler(code_uri: str, handler: str = "app.handler") -> Handler:
     module = importlib.util.module_from_spec(spec)
     sys.modules[unique] = module
     spec.loader.exec_module(module)
-    result: Handler = getattr(module, attribute)
+    return module
+
+
+def load_handler(code_uri: str, handler: str = "app.handler") -> Handler:
+    """The handler of a function (`<module>.<attribute>`), its module imported once."""
+    module_name, _, attribute = handler.rpartition(".")
+    result: Handler = getattr(load_module(code_uri, module_name), attribute)
     return result
 
 

@@ -13,13 +13,11 @@ definitions, is an error: the document must describe exactly one API.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
-from functools import cache
-from pathlib import Path
 from typing import Any
 
+from devstack.functions import load_module
 from devstack.template import ROOT, load_template, resources_of_type
 
 TITLE = "AlphaPulse dashboard API"
@@ -35,23 +33,9 @@ class OpenApiConflict(ValueError):
     """Two functions describe the same route, or the same component differently."""
 
 
-@cache
 def load_app(code_uri: str, handler: str = "app.handler") -> Any:
-    """The `app` attribute of a function's handler module, loaded under a name of its own.
-
-    Every function's module is called `app`, so each is loaded from its file under a distinct
-    module name (as `devstack.functions.load_handler` does), and none shadows another.
-    """
-    module_name = handler.rpartition(".")[0]
-    path = ROOT / code_uri / f"{module_name}.py"
-    unique = f"_openapi_{Path(code_uri).name}_{module_name}"
-    spec = importlib.util.spec_from_file_location(unique, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[unique] = module
-    spec.loader.exec_module(module)
-    return getattr(module, "app", None)
+    """The `app` attribute of a function's handler module (loaded as `devstack.functions` loads it)."""
+    return getattr(load_module(code_uri, handler.rpartition(".")[0]), "app", None)
 
 
 def function_apps(template: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
 
 from alphapulse import alerts
-from alphapulse.api import create_app, lambda_handler
+from alphapulse.api import create_app, data_repository, lambda_handler
 from alphapulse.auth import require
-from alphapulse.config import get_settings
 from alphapulse.models.alerts import (
     ID_MAX_LENGTH,
     ID_PATTERN,
@@ -32,26 +30,8 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 MIN_YEAR = 1000  # stored times sort as text: timeutil.iso writes years below 1000 with fewer digits
 
 
-@lru_cache(maxsize=4)
-def alert_repository(table: str) -> AlertRepository:
-    return AlertRepository(table)
-
-
-@lru_cache(maxsize=4)
-def rule_repository(table: str) -> RuleRepository:
-    return RuleRepository(table)
-
-
-async def alert_store() -> AlertRepository:
-    return alert_repository(get_settings().require_data_table())
-
-
-async def rule_store() -> RuleRepository:
-    return rule_repository(get_settings().require_data_table())
-
-
-Alerts = Annotated[AlertRepository, Depends(alert_store)]
-Rules = Annotated[RuleRepository, Depends(rule_store)]
+Alerts = Annotated[AlertRepository, data_repository(AlertRepository)]
+Rules = Annotated[RuleRepository, data_repository(RuleRepository)]
 Viewer = Annotated[Principal, require("view_alerts")]
 Responder = Annotated[Principal, require("acknowledge_alerts")]
 RuleAdmin = Annotated[Principal, require("manage_alert_rules")]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
 from alphapulse import metrics
-from alphapulse.api import create_app, lambda_handler
+from alphapulse.api import create_app, data_repository, lambda_handler
 from alphapulse.auth import require
-from alphapulse.config import get_settings
 from alphapulse.models.auth import Principal
 from alphapulse.models.metrics import METRIC_NAME_PATTERN, Aggregation, Interval, MetricList, MetricSeries, MetricValue
 from alphapulse.repositories.metrics import MetricRepository
@@ -20,16 +18,7 @@ from alphapulse.timeutil import utcnow
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
 
-@lru_cache(maxsize=4)
-def metric_repository(table: str) -> MetricRepository:
-    return MetricRepository(table)
-
-
-async def metric_store() -> MetricRepository:
-    return metric_repository(get_settings().require_data_table())
-
-
-Store = Annotated[MetricRepository, Depends(metric_store)]
+Store = Annotated[MetricRepository, data_repository(MetricRepository)]
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, invalid or expired access token"},
     403: {"description": "The token lacks the view_metrics permission"},

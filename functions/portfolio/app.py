@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from alphapulse import portfolio
-from alphapulse.api import create_app, lambda_handler
+from alphapulse.api import create_app, data_repository, lambda_handler
 from alphapulse.auth import require
-from alphapulse.config import get_settings
 from alphapulse.models.auth import Principal
 from alphapulse.models.portfolio import Portfolio, PortfolioHistory
 from alphapulse.models.trades import QueryTimeRange
@@ -27,17 +25,7 @@ _AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
 MIN_POINTS = 4
 
 
-@lru_cache(maxsize=4)
-def portfolio_repository(table: str, retention_seconds: int) -> PortfolioRepository:
-    return PortfolioRepository(table, retention_seconds=retention_seconds)
-
-
-async def portfolio_store() -> PortfolioRepository:
-    settings = get_settings()
-    return portfolio_repository(settings.require_data_table(), settings.retention_seconds)
-
-
-Store = Annotated[PortfolioRepository, Depends(portfolio_store)]
+Store = Annotated[PortfolioRepository, data_repository(PortfolioRepository)]
 
 
 @router.get(

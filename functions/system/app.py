@@ -3,15 +3,13 @@ OpenAPI document (DESIGN section 4, Portfolio, trades and system)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
 from alphapulse import system
-from alphapulse.api import create_app, lambda_handler
+from alphapulse.api import create_app, data_repository, lambda_handler
 from alphapulse.auth import require
-from alphapulse.config import get_settings
 from alphapulse.models.auth import Principal
 from alphapulse.models.system import HealthStatus, SystemStatus
 from alphapulse.repositories.system import SystemRepository
@@ -21,16 +19,7 @@ router = APIRouter(prefix="/system", tags=["system"])
 public = APIRouter(tags=["system"])
 
 
-@lru_cache(maxsize=4)
-def system_repository(table: str) -> SystemRepository:
-    return SystemRepository(table)
-
-
-async def system_store() -> SystemRepository:
-    return system_repository(get_settings().require_data_table())
-
-
-Store = Annotated[SystemRepository, Depends(system_store)]
+Store = Annotated[SystemRepository, data_repository(SystemRepository)]
 Operator = Annotated[Principal, require("view_system")]
 
 _STATUS_DESCRIPTION = (

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from alphapulse import trades
-from alphapulse.api import create_app, lambda_handler
+from alphapulse.api import create_app, data_repository, lambda_handler
 from alphapulse.auth import require
-from alphapulse.config import get_settings
 from alphapulse.models.auth import Principal
 from alphapulse.models.common import Cursor, Limit, Page
 from alphapulse.models.trades import QueryTimeRange, Trade, TradeId, TradeSide, TradeSymbol
@@ -25,16 +23,7 @@ _AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
 }
 
 
-@lru_cache(maxsize=4)
-def trade_repository(table: str) -> TradeRepository:
-    return TradeRepository(table)
-
-
-async def trade_store() -> TradeRepository:
-    return trade_repository(get_settings().require_data_table())
-
-
-Store = Annotated[TradeRepository, Depends(trade_store)]
+Store = Annotated[TradeRepository, data_repository(TradeRepository)]
 
 
 @router.get(

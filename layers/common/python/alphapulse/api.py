@@ -10,9 +10,9 @@ import json
 import uuid
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -24,6 +24,7 @@ API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 64 * 1024  # no dashboard request comes near it; larger bodies get 413
 REQUEST_ID_HEADER = "x-request-id"
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+R = TypeVar("R")
 
 
 def create_app(title: str, *, routers: list[Any]) -> FastAPI:
@@ -43,6 +44,16 @@ def create_app(title: str, *, routers: list[Any]) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
+
+
+def data_repository(repository: Callable[[str], R]) -> Any:
+    """FastAPI dependency: `repository(<data table>)`, created at the first request and then reused."""
+    created = lru_cache(maxsize=1)(repository)
+
+    async def dependency() -> R:
+        return created(get_settings().require_data_table())
+
+    return Depends(dependency)
 
 
 def lambda_handler(app: FastAPI) -> LambdaHandler:

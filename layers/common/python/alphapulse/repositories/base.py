@@ -29,3 +29,22 @@ class TableRepository:
                 return None
             raise
         return response
+
+
+class RetainingRepository(TableRepository):
+    """A repository whose items expire: `retention_seconds` after their time (TTL, epoch seconds)."""
+
+    def __init__(
+        self, table: str, client: DynamoDBClient | None = None, *, retention_seconds: int | None = None
+    ) -> None:
+        super().__init__(table, client)
+        self._retention_seconds = retention_seconds
+
+    @property
+    def retention_seconds(self) -> int:
+        """The given retention, else the settings' (DATA_RETENTION_DAYS)."""
+        if self._retention_seconds is not None:
+            return self._retention_seconds
+        from alphapulse.config import get_settings
+
+        return get_settings().retention_seconds

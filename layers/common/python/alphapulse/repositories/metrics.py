@@ -17,11 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from alphapulse import keys
-from alphapulse.config import get_settings
 from alphapulse.dynamo import from_item, storage_errors, to_item
-from alphapulse.dynamodb_client import DynamoDBClient
 from alphapulse.models.metrics import METRIC_NAME_PATTERN, MetricValue
-from alphapulse.repositories.base import TableRepository
+from alphapulse.repositories.base import RetainingRepository
 from alphapulse.timeutil import iso, parse_iso, to_utc
 
 LATEST = "LATEST"
@@ -71,21 +69,8 @@ def _metric_value(item: Mapping[str, Any]) -> MetricValue:
     )
 
 
-class MetricRepository(TableRepository):
+class MetricRepository(RetainingRepository):
     """Reads and idempotent writes of metric points and latest values."""
-
-    def __init__(
-        self, table: str, client: DynamoDBClient | None = None, *, retention_seconds: int | None = None
-    ) -> None:
-        super().__init__(table, client)
-        self._retention_seconds = retention_seconds
-
-    @property
-    def retention_seconds(self) -> int:
-        """How long points are kept; the settings' retention unless the repository was given one."""
-        if self._retention_seconds is not None:
-            return self._retention_seconds
-        return get_settings().retention_seconds
 
     def put_points(
         self,

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from alphapulse import clients, keys
+from alphapulse import keys
 from alphapulse.dynamo import from_item, is_condition_failure, storage_errors, to_item
 from alphapulse.dynamodb_client import DynamoDBError
 from alphapulse.models.portfolio import HistoryRow, PortfolioSnapshot, value_snapshot
+from alphapulse.repositories.base import RetainingRepository
 from alphapulse.timeutil import iso
 
 PORTFOLIO = "PORTFOLIO"
@@ -39,17 +40,8 @@ def snapshot_sort_key(as_of: str) -> str:
     return keys.key(SNAP, as_of)
 
 
-class PortfolioRepository:
+class PortfolioRepository(RetainingRepository):
     """Reads and writes a tenant's portfolio snapshots; history is kept `retention_seconds`."""
-
-    def __init__(self, table: str, *, retention_seconds: int, client: Any | None = None) -> None:
-        self.table = table
-        self.retention_seconds = retention_seconds
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or clients.dynamodb()
 
     def latest(self, tenant_id: str) -> PortfolioSnapshot | None:
         """The newest snapshot, or None before the first."""

@@ -12,12 +12,13 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from alphapulse import clients, keys
+from alphapulse import keys
 from alphapulse.dynamo import Item, from_item, is_condition_failure, storage_errors, to_item
 from alphapulse.dynamodb_client import DynamoDBError
 from alphapulse.errors import DataAccessError
 from alphapulse.models.trades import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN, TRADE_ID_MAX_LENGTH, TRADE_ID_PATTERN, Trade
 from alphapulse.pagination import query_page
+from alphapulse.repositories.base import TableRepository
 from alphapulse.timeutil import iso
 
 TRADE = "TRADE"
@@ -75,16 +76,8 @@ def _trade(item: Item) -> Trade:
     return Trade.model_validate(item)
 
 
-class TradeRepository:
+class TradeRepository(TableRepository):
     """Reads and writes a tenant's trades."""
-
-    def __init__(self, table: str, client: Any | None = None) -> None:
-        self.table = table
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or clients.dynamodb()
 
     def get(self, tenant_id: str, trade_id: str) -> Trade | None:
         """The trade, or None when the tenant has no trade with this id."""
