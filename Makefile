@@ -11,7 +11,7 @@ help:
 	@echo "make run    start the whole app locally (moto server, REST, demo data)"
 	@echo "make test   lint, types, tests, cfn-lint, sam validate --lint, sam build"
 	@echo "make bench  cold-start and warm benchmarks (bench/)"
-	@echo "make user ARGS='create --username bob --tenant default --role trader'"
+	@echo "make user ARGS='--endpoint-url http://127.0.0.1:4566 --table AuthTable list --tenant default'"
 
 install: $(VENV)/.installed $(TOOLS)/.installed
 

@@ -144,3 +144,15 @@ def test_users_cli_against_a_real_endpoint(moto_endpoint: str) -> None:
         [*command, "list", "--tenant", "default"], capture_output=True, text=True, env=env, check=False
     )
     assert [user["username"] for user in json.loads(listed.stdout)] == ["carol"]
+
+
+def test_users_cli_local_endpoint_needs_no_credentials(moto_endpoint: str) -> None:
+    # A newcomer following the README has no AWS credentials at all.
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers/common/python"), "HOME": "/nonexistent"}
+    listed = subprocess.run(
+        [sys.executable, "-m", "alphapulse.users", "--endpoint-url", moto_endpoint, "--table", "AuthTable",
+         "list", "--tenant", "default"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []

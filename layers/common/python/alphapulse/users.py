@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m alphapulse.users", description=__doc__.splitlines()[0])
     parser.add_argument("--table", default=os.environ.get("AUTH_TABLE"), help="auth table (env AUTH_TABLE)")
     parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. http://127.0.0.1:4566 (env AWS_ENDPOINT_URL)")
-    parser.add_argument("--region", help="AWS region (env AWS_DEFAULT_REGION)")
+    parser.add_argument("--region", help="AWS region (env AWS_REGION or AWS_DEFAULT_REGION)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     create = commands.add_parser("create", help="create a user")
@@ -64,6 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
+        if args.endpoint_url.startswith(("http://127.0.0.1", "http://localhost")):
+            # The local stack accepts any credentials; a newcomer may have none configured.
+            os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+            os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     if args.region:
         os.environ["AWS_DEFAULT_REGION"] = args.region
     clients.reset()
