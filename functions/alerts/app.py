@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
 
 from alphapulse import alerts
-from alphapulse.api import create_app, data_repository, lambda_handler
+from alphapulse.api import MALFORMED_BODY, create_app, data_repository, lambda_handler
 from alphapulse.auth import require
 from alphapulse.models.alerts import (
     ID_MAX_LENGTH,
@@ -86,12 +86,23 @@ async def list_rules(principal: Viewer, store: Rules, cursor: Cursor = None, lim
     return alerts.list_rules(store, principal.tenant_id, limit=limit, cursor=cursor)
 
 
-@router.post("/rules", status_code=201, response_model=AlertRule, operation_id="create_alert_rule", responses=_AUTH)
+@router.post(
+    "/rules",
+    status_code=201,
+    response_model=AlertRule,
+    operation_id="create_alert_rule",
+    responses={**_AUTH, **MALFORMED_BODY},
+)
 async def create_rule(principal: RuleAdmin, store: Rules, rule: AlertRuleInput) -> AlertRule:
     return alerts.create_rule(store, principal.tenant_id, rule)
 
 
-@router.put("/rules/{rule_id}", response_model=AlertRule, operation_id="replace_alert_rule", responses=_RULE)
+@router.put(
+    "/rules/{rule_id}",
+    response_model=AlertRule,
+    operation_id="replace_alert_rule",
+    responses={**_RULE, **MALFORMED_BODY},
+)
 async def replace_rule(principal: RuleAdmin, store: Rules, rule_id: RuleIdPath, rule: AlertRuleInput) -> AlertRule:
     return alerts.replace_rule(store, principal.tenant_id, rule_id, rule)
 
@@ -124,7 +135,7 @@ async def get_alert(principal: Viewer, store: Alerts, alert_id: AlertIdPath) -> 
     "/{alert_id}/acknowledge",
     response_model=Alert,
     operation_id="acknowledge_alert",
-    responses={**_ALERT, 409: {"description": "Already acknowledged or resolved"}},
+    responses={**_ALERT, **MALFORMED_BODY, 409: {"description": "Already acknowledged or resolved"}},
 )
 async def acknowledge(principal: Responder, store: Alerts, alert_id: AlertIdPath, body: NoteBody = None) -> Alert:
     note = body.note if body else None
@@ -135,7 +146,7 @@ async def acknowledge(principal: Responder, store: Alerts, alert_id: AlertIdPath
     "/{alert_id}/resolve",
     response_model=Alert,
     operation_id="resolve_alert",
-    responses={**_ALERT, 409: {"description": "Already resolved"}},
+    responses={**_ALERT, **MALFORMED_BODY, 409: {"description": "Already resolved"}},
 )
 async def resolve(principal: Responder, store: Alerts, alert_id: AlertIdPath, body: NoteBody = None) -> Alert:
     note = body.note if body else None

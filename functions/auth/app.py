@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from alphapulse import accounts
 from alphapulse.accounts import AuthStores
-from alphapulse.api import create_app, lambda_handler
+from alphapulse.api import MALFORMED_BODY, UNAUTHENTICATED, create_app, lambda_handler
 from alphapulse.auth import CurrentPrincipal
 from alphapulse.config import get_settings
 from alphapulse.errors import UnsupportedMediaTypeError
@@ -59,7 +59,7 @@ async def login_request(request: Request) -> LoginRequest:
 
 
 # `me` first: it is by far the most frequent call, and routes are matched in order.
-@router.get("/me", response_model=UserPublic, operation_id="me")
+@router.get("/me", response_model=UserPublic, operation_id="me", responses=UNAUTHENTICATED)
 async def me(principal: CurrentPrincipal) -> UserPublic:
     return principal.public
 
@@ -69,24 +69,34 @@ async def me(principal: CurrentPrincipal) -> UserPublic:
     response_model=TokenResponse,
     operation_id="login",
     openapi_extra={"requestBody": _LOGIN_BODY},
-    responses={401: {"description": "Wrong credentials"}, 429: {"description": "Too many failed attempts"}},
+    responses={
+        401: {"description": "Wrong credentials"},
+        415: {"description": "Neither form data nor JSON"},
+        422: {"description": "A missing, empty or oversized field"},
+        429: {"description": "Too many failed attempts"},
+    },
 )
 async def token(credentials: Annotated[LoginRequest, Depends(login_request)], stores: Stores) -> TokenResponse:
     return accounts.login(stores, credentials)
 
 
-@router.post("/refresh", response_model=TokenResponse, operation_id="refresh_token")
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    operation_id="refresh_token",
+    responses={**MALFORMED_BODY, 401: {"description": "Invalid, expired, revoked or reused refresh token"}},
+)
 async def refresh(body: RefreshRequest, stores: Stores) -> TokenResponse:
     return accounts.refresh(stores, body.refresh_token)
 
 
-@router.post("/logout", status_code=204, response_class=Response, operation_id="logout")
+@router.post("/logout", status_code=204, response_class=Response, operation_id="logout", responses=UNAUTHENTICATED)
 async def logout(principal: CurrentPrincipal, stores: Stores) -> Response:
     accounts.logout(stores, principal)
     return Response(status_code=204)
 
 
-@router.post("/ws-ticket", response_model=WsTicketResponse, operation_id="ws_ticket")
+@router.post("/ws-ticket", response_model=WsTicketResponse, operation_id="ws_ticket", responses=UNAUTHENTICATED)
 async def ws_ticket(principal: CurrentPrincipal, stores: Stores) -> WsTicketResponse:
     return accounts.issue_ws_ticket(stores, principal)
 

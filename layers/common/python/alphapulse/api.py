@@ -26,6 +26,10 @@ REQUEST_ID_HEADER = "x-request-id"
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 R = TypeVar("R")
 
+# Response descriptions that several routes share (the body is always `{"detail": ...}`).
+UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {401: {"description": "Missing, invalid or expired access token"}}
+MALFORMED_BODY: dict[int | str, dict[str, Any]] = {400: {"description": "The body is not UTF-8 text"}}
+
 
 def create_app(title: str, *, routers: list[Any]) -> FastAPI:
     """A FastAPI app with the shared middleware and error handlers, serving `routers` under /api/v1."""
