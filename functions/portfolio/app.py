@@ -10,8 +10,8 @@ from alphapulse import portfolio
 from alphapulse.api import create_app, data_repository, lambda_handler
 from alphapulse.auth import require
 from alphapulse.models.auth import Principal
+from alphapulse.models.common import QueryTimeRange
 from alphapulse.models.portfolio import Portfolio, PortfolioHistory
-from alphapulse.models.trades import QueryTimeRange
 from alphapulse.repositories.portfolio import PortfolioRepository
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])

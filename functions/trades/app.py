@@ -10,8 +10,8 @@ from alphapulse import trades
 from alphapulse.api import create_app, data_repository, lambda_handler
 from alphapulse.auth import require
 from alphapulse.models.auth import Principal
-from alphapulse.models.common import Cursor, Limit, Page
-from alphapulse.models.trades import QueryTimeRange, Trade, TradeId, TradeSide, TradeSymbol
+from alphapulse.models.common import Cursor, Limit, Page, QueryTimeRange
+from alphapulse.models.trades import Trade, TradeId, TradeSide, TradeSymbol
 from alphapulse.repositories.trades import TradeRepository
 
 router = APIRouter(prefix="/trades", tags=["trades"])

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alphapulse import portfolio
+from alphapulse.models.common import TimeRange
 from alphapulse.models.portfolio import HistoryRow, PortfolioSnapshot
-from alphapulse.models.trades import TimeRange
 from alphapulse.timeutil import iso
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

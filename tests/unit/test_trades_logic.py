@@ -10,7 +10,8 @@ import pytest
 
 from alphapulse import trades
 from alphapulse.errors import BadRequestError, NotFoundError
-from alphapulse.models.trades import EARLIEST, TimeRange, Trade
+from alphapulse.models.common import EARLIEST, TimeRange
+from alphapulse.models.trades import Trade
 from alphapulse.pagination import encode_cursor, fingerprint
 from alphapulse.timeutil import iso
 

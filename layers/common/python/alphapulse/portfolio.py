@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
+from alphapulse.models.common import TimeRange
 from alphapulse.models.portfolio import (
     HistoryRow,
     Portfolio,
@@ -15,7 +16,6 @@ from alphapulse.models.portfolio import (
     Position,
     value_snapshot,
 )
-from alphapulse.models.trades import TimeRange
 from alphapulse.timeutil import iso, utcnow
 
 DEFAULT_HISTORY_WINDOW = timedelta(days=30)

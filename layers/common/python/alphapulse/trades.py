@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from alphapulse.errors import BadRequestError, NotFoundError
-from alphapulse.models.common import Page
-from alphapulse.models.trades import Side, TimeRange, Trade
+from alphapulse.models.common import Page, TimeRange
+from alphapulse.models.trades import Side, Trade
 from alphapulse.pagination import decode_cursor, encode_cursor, fingerprint
 from alphapulse.timeutil import iso, parse_iso, utcnow
 
