@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from alphapulse import clients
@@ -19,6 +20,16 @@ class TableRepository:
     @property
     def client(self) -> DynamoDBClient:
         return self._client or clients.dynamodb()
+
+    def query_all(self, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every raw item a Query matches, page after page (for reads known to be small or bounded)."""
+        request = {"TableName": self.table, **params}
+        while True:
+            response = self.client.query(**request)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def conditional(self, operation: str, **params: Any) -> dict[str, Any] | None:
         """Run a conditional write; its response, or None when the condition did not hold."""

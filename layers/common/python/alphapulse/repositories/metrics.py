@@ -125,21 +125,16 @@ class MetricRepository(RetainingRepository):
 
     def latest_all(self, tenant_id: str) -> list[MetricValue]:
         """The latest value of every metric of the tenant, by name."""
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": to_item(
-                {":pk": _latest_partition(tenant_id), ":prefix": keys.key(LATEST, "")}
-            ),
-        }
-        values: list[MetricValue] = []
         with storage_errors("list latest metrics"):
-            while True:
-                response = self.client.query(**request)
-                values.extend(_metric_value(from_item(item)) for item in response.get("Items", []))
-                if "LastEvaluatedKey" not in response:
-                    return values
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            return [
+                _metric_value(from_item(item))
+                for item in self.query_all(
+                    KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                    ExpressionAttributeValues=to_item(
+                        {":pk": _latest_partition(tenant_id), ":prefix": keys.key(LATEST, "")}
+                    ),
+                )
+            ]
 
     def latest(self, tenant_id: str, metric: str) -> MetricValue | None:
         """The latest value of one metric, or None (also for a name that could never be stored)."""

@@ -57,10 +57,9 @@ class PortfolioRepository(RetainingRepository):
 
         Points whose TTL has passed are left out even before DynamoDB deletes them.
         """
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :start AND :end",
-            "ExpressionAttributeValues": to_item(
+        items = self.query_all(
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :end",
+            ExpressionAttributeValues=to_item(
                 {
                     ":pk": portfolio_partition(tenant_id),
                     ":start": snapshot_sort_key(start),
@@ -68,31 +67,23 @@ class PortfolioRepository(RetainingRepository):
                 }
             ),
             # Names, not words: no attribute name can ever collide with DynamoDB's reserved words.
-            "ProjectionExpression": ", ".join(f"#{name}" for name in HISTORY_ATTRIBUTES),
-            "ExpressionAttributeNames": {f"#{name}": name for name in HISTORY_ATTRIBUTES},
-            "ScanIndexForward": True,
-        }
-        rows: list[HistoryRow] = []
+            ProjectionExpression=", ".join(f"#{name}" for name in HISTORY_ATTRIBUTES),
+            ExpressionAttributeNames={f"#{name}": name for name in HISTORY_ATTRIBUTES},
+            ScanIndexForward=True,
+        )
         with storage_errors("read portfolio history"):
-            while True:
-                response = self.client.query(**request)
-                # Read straight from the attribute values: a 90-day window can hold ~100k points,
-                # and only the few that survive downsampling become response models.
-                for item in response.get("Items", []):
-                    expires_at = item.get("expires_at")
-                    if expires_at is not None and int(expires_at["N"]) <= now:
-                        continue
-                    rows.append(
-                        HistoryRow(
-                            item["as_of"]["S"],
-                            float(item["total_value"]["N"]),
-                            float(item["cash"]["N"]),
-                            float(item["positions_value"]["N"]),
-                        )
-                    )
-                if "LastEvaluatedKey" not in response:
-                    return rows
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            # Read straight from the attribute values: a 90-day window can hold ~100k points,
+            # and only the few that survive downsampling become response models.
+            return [
+                HistoryRow(
+                    item["as_of"]["S"],
+                    float(item["total_value"]["N"]),
+                    float(item["cash"]["N"]),
+                    float(item["positions_value"]["N"]),
+                )
+                for item in items
+                if "expires_at" not in item or int(item["expires_at"]["N"]) > now
+            ]
 
     def put_snapshot(self, tenant_id: str, snapshot: PortfolioSnapshot) -> SnapshotWrite:
         """Record a snapshot: a history point, and the latest snapshot if it is newer than the stored one.

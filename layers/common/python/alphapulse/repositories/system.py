@@ -133,23 +133,17 @@ class SystemRepository(TableRepository):
 
     def latest_metric_at(self, tenant_id: str) -> datetime | None:
         """The newest timestamp among the tenant's latest metric values, or None."""
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": to_item(
-                {":pk": keys.tenant_key(tenant_id, "METRICS"), ":prefix": keys.key(LATEST, "")}
-            ),
-            "ProjectionExpression": "#ts",
-            "ExpressionAttributeNames": {"#ts": "timestamp"},
-        }
         newest: datetime | None = None
         with storage_errors("read latest metric times"):
-            while True:
-                response = self.client.query(**request)
-                for raw in response.get("Items", []):
-                    moment = _time(from_item(raw).get("timestamp"))
-                    if moment is not None and (newest is None or moment > newest):
-                        newest = moment
-                if "LastEvaluatedKey" not in response:
-                    return newest
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            for raw in self.query_all(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues=to_item(
+                    {":pk": keys.tenant_key(tenant_id, "METRICS"), ":prefix": keys.key(LATEST, "")}
+                ),
+                ProjectionExpression="#ts",
+                ExpressionAttributeNames={"#ts": "timestamp"},
+            ):
+                moment = _time(from_item(raw).get("timestamp"))
+                if moment is not None and (newest is None or moment > newest):
+                    newest = moment
+        return newest

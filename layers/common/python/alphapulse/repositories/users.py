@@ -65,17 +65,12 @@ class UserRepository(TableRepository):
 
     def list_tenant(self, tenant_id: str) -> list[User]:
         """Every user of a tenant, by username (a Query on the index, never a Scan)."""
-        users: list[User] = []
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": to_item({":pk": keys.tenant_users_key(tenant_id)}),
-        }
         with storage_errors("list users"):
-            while True:
-                response = self.client.query(**request)
-                users.extend(User.model_validate(from_item(item)) for item in response.get("Items", []))
-                if "LastEvaluatedKey" not in response:
-                    return users
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            return [
+                User.model_validate(from_item(item))
+                for item in self.query_all(
+                    IndexName="gsi1",
+                    KeyConditionExpression="gsi1pk = :pk",
+                    ExpressionAttributeValues=to_item({":pk": keys.tenant_users_key(tenant_id)}),
+                )
+            ]
