@@ -1,0 +1,622 @@
+"""The template's messaging in the local stack: queues, topics and buses in moto, and the routing
+of EventBridge events, SNS messages and SQS batches to the functions the template subscribes.
+
+moto is the transport. Every bus with a function target gets one catch-all rule whose target is an
+internal SQS queue, every topic with a function subscriber one internal SQS subscription; a poller
+reads them, matches the template's rules and filter policies itself (devstack.event_patterns), and
+hands the events to the function's asynchronous invocation queue, which retries as Lambda does and
+sends what still fails to the function's destinations and dead-letter queue. SQS event sources are
+polled like Lambda's event source mappings. Rules and subscriptions with other targets (an SQS
+queue, a log group) are created in moto as they are, and moto delivers them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from devstack.event_patterns import filter_policy_matches, matches
+from devstack.event_shapes import (
+    batch_item_failures,
+    check_input_path,
+    dead_letter_attributes,
+    eventbridge_event,
+    invocation_record,
+    sns_record,
+    sqs_record,
+    target_input,
+)
+from devstack.stack import ACCOUNT_ID, REGION, LocalResolver
+from devstack.template import resources_of_type
+
+log = logging.getLogger(__name__)
+
+INTERNAL = "devstack-"  # prefix of the queues, rules and subscriptions the router adds
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_EVENT_AGE = 21600.0  # six hours
+QUEUE_ATTRIBUTES = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
+                    "VisibilityTimeout", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
+                    "FifoThroughputLimit", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds",
+                    "SqsManagedSseEnabled")  # fmt: skip
+TOPIC_ATTRIBUTES = ("DisplayName", "KmsMasterKeyId", "FifoTopic", "ContentBasedDeduplication", "SignatureVersion",
+                    "TracingConfig")  # fmt: skip
+
+
+def function_arn(name: str, region: str = REGION) -> str:
+    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
+
+
+def _attribute(value: Any) -> str:
+    """A CloudFormation property as an SQS/SNS attribute string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+def _bus_name(value: str | None) -> str:
+    """A bus given by name or ARN, as its name."""
+    if not value:
+        return "default"
+    return value.split(":event-bus/", 1)[1] if value.startswith("arn:") else value
+
+
+def _json(value: Any) -> Any:
+    """Patterns and filter policies may be written as objects or as JSON strings."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+class _Clients:
+    """boto3 clients for the moto endpoint, created once (boto3 clients are safe to share between threads)."""
+
+    def __init__(self, endpoint: str, region: str) -> None:
+        import boto3
+
+        # moto takes any credentials; explicit ones keep the router independent of the environment.
+        session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106
+                                        region_name=region)  # fmt: skip
+        self.sqs, self.sns, self.events, self.ssm = (
+            session.client(name, endpoint_url=endpoint) for name in ("sqs", "sns", "events", "ssm")
+        )
+        self._urls: dict[str, str] = {}
+
+    def queue_url(self, queue_arn: str) -> str:
+        if queue_arn not in self._urls:
+            self._urls[queue_arn] = self.sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])["QueueUrl"]
+        return self._urls[queue_arn]
+
+
+# --- provisioning ---
+
+
+def provision_messaging(template: dict[str, Any], aws_endpoint: str, *, region: str = REGION) -> dict[str, str]:
+    """Create the template's SQS queues, SNS topics, EventBridge buses and SSM parameters in moto.
+
+    Returns what a LocalResolver needs for them and for the functions: `<Queue>` (URL),
+    `<Queue>.Arn|QueueName|QueueUrl`, `<Topic>` (ARN), `<Topic>.TopicName|TopicArn`, `<Bus>` (name),
+    `<Bus>.Name|Arn`, `<Parameter>` (name), `<Parameter>.Type|Value`, `<Function>` (name), `<Function>.Arn`.
+    """
+    clients = _Clients(aws_endpoint, region)
+    resolver = LocalResolver(template, {})
+    values: dict[str, str] = {}
+
+    def remember(found: dict[str, str]) -> None:
+        values.update(found)
+        resolver.values.update(found)  # later resources may refer to earlier ones
+
+    for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+        name = str(resolver.resolve(resource["Properties"].get("FunctionName", logical_id)))
+        remember({logical_id: name, f"{logical_id}.Arn": function_arn(name, region)})
+    for logical_id, resource in resources_of_type(template, "AWS::Events::EventBus").items():
+        name = str(resolver.resolve(resource["Properties"]["Name"]))
+        if name != "default":
+            clients.events.create_event_bus(Name=name)
+        arn = f"arn:aws:events:{region}:{ACCOUNT_ID}:event-bus/{name}"
+        remember({logical_id: name, f"{logical_id}.Name": name, f"{logical_id}.Arn": arn})
+    for logical_id, resource in resources_of_type(template, "AWS::SNS::Topic").items():
+        props = _resolved(resolver, resource.get("Properties", {}))
+        name = props.get("TopicName") or logical_id + (".fifo" if props.get("FifoTopic") else "")
+        attributes = {key: _attribute(props[key]) for key in TOPIC_ATTRIBUTES if key in props}
+        arn = clients.sns.create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        remember({logical_id: arn, f"{logical_id}.TopicArn": arn, f"{logical_id}.TopicName": name})
+    queues = resources_of_type(template, "AWS::SQS::Queue")
+    for logical_id, resource in queues.items():
+        props = _resolved(resolver, resource.get("Properties", {}))
+        name = props.get("QueueName") or logical_id + (".fifo" if props.get("FifoQueue") else "")
+        attributes = {key: _attribute(props[key]) for key in QUEUE_ATTRIBUTES if key in props}
+        url = clients.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{name}"
+        remember({logical_id: url, f"{logical_id}.QueueUrl": url, f"{logical_id}.Arn": arn,
+                  f"{logical_id}.QueueName": name})  # fmt: skip
+    for logical_id, resource in queues.items():  # after every queue exists: a redrive policy names its DLQ
+        props = _resolved(resolver, resource.get("Properties", {}))
+        policies = {key: _attribute(props[key]) for key in ("RedrivePolicy", "RedriveAllowPolicy") if key in props}
+        if policies:
+            clients.sqs.set_queue_attributes(QueueUrl=values[logical_id], Attributes=policies)
+    for logical_id, resource in resources_of_type(template, "AWS::SSM::Parameter").items():
+        props = _resolved(resolver, resource["Properties"])
+        name = props.get("Name") or logical_id
+        clients.ssm.put_parameter(Name=name, Value=str(props["Value"]), Type=props["Type"], Overwrite=True)
+        remember({logical_id: name, f"{logical_id}.Type": props["Type"], f"{logical_id}.Value": str(props["Value"])})
+    return values
+
+
+def _resolved(resolver: LocalResolver, value: Any) -> Any:
+    """`value` with every intrinsic inside it resolved."""
+    value = resolver.resolve(value)
+    if isinstance(value, dict):
+        return {key: _resolved(resolver, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolved(resolver, item) for item in value]
+    return value
+
+
+# --- what the template routes ---
+
+
+@dataclass(frozen=True)
+class Target:
+    """A rule target the router delivers itself: a function or an SNS topic (by ARN)."""
+
+    arn: str
+    constant: Any = None  # Input
+    path: str | None = None  # InputPath
+
+
+@dataclass
+class Rule:
+    name: str
+    bus: str
+    pattern: dict[str, Any]
+    enabled: bool
+    targets: list[Target] = field(default_factory=list)
+    moto_targets: list[dict[str, Any]] = field(default_factory=list)  # SQS queues, log groups...: moto delivers
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """An SNS subscription of a function."""
+
+    topic_arn: str
+    function: str
+    filter_policy: dict[str, Any]
+    scope: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class SqsSource:
+    """An SQS event source mapping."""
+
+    function: str
+    queue_arn: str
+    batch_size: int = 10
+    window: float = 0.0
+    report_failures: bool = False
+
+
+@dataclass
+class AsyncConfig:
+    """A function's asynchronous invocation settings (EventInvokeConfig and DeadLetterQueue)."""
+
+    max_retries: int = DEFAULT_MAX_RETRIES
+    max_age: float = DEFAULT_MAX_EVENT_AGE
+    on_success: str | None = None
+    on_failure: str | None = None
+    dead_letter: str | None = None
+
+
+@dataclass
+class Routes:
+    functions: dict[str, str] = field(default_factory=dict)  # function ARN -> logical id
+    rules: list[Rule] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    sqs_subscriptions: list[dict[str, Any]] = field(default_factory=list)  # to queues: moto delivers
+    sources: list[SqsSource] = field(default_factory=list)
+    configs: dict[str, AsyncConfig] = field(default_factory=dict)
+
+
+def read_routes(template: dict[str, Any], resolver: LocalResolver, region: str = REGION) -> Routes:
+    """Every rule, subscription, event source and async setting of the template, resolved."""
+    routes = Routes()
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    for logical_id in functions:
+        routes.functions[function_arn(str(resolver.resolve({"Ref": logical_id})), region)] = logical_id
+    defaults = template.get("Globals", {}).get("Function", {})
+    for logical_id, resource in functions.items():
+        props = {**defaults, **resource["Properties"]}
+        routes.configs[logical_id] = _async_config(_resolved(resolver, props))
+        arn = function_arn(str(resolver.resolve({"Ref": logical_id})), region)
+        for event_name, event in props.get("Events", {}).items():
+            _read_function_event(routes, logical_id, arn, event_name, event["Type"],
+                                 _resolved(resolver, event.get("Properties", {})))  # fmt: skip
+    for logical_id, resource in resources_of_type(template, "AWS::Events::Rule").items():
+        props = _resolved(resolver, resource["Properties"])
+        if "EventPattern" not in props:
+            log.warning("rule %s has no event pattern (schedules are not run locally); skipped", logical_id)
+            continue
+        rule = Rule(props.get("Name") or logical_id, _bus_name(props.get("EventBusName")), _json(props["EventPattern"]),
+                    props.get("State", "ENABLED") == "ENABLED")  # fmt: skip
+        for target in props.get("Targets", []):
+            _add_target(rule, target, logical_id)
+        routes.rules.append(rule)
+    for logical_id, resource in resources_of_type(template, "AWS::SNS::Subscription").items():
+        _read_subscription(routes, logical_id, _resolved(resolver, resource["Properties"]))
+    for logical_id, resource in resources_of_type(template, "AWS::SNS::Topic").items():
+        topic_arn = str(resolver.resolve({"Ref": logical_id}))
+        for index, inline in enumerate(_resolved(resolver, resource.get("Properties", {})).get("Subscription", [])):
+            _read_subscription(routes, f"{logical_id}{index}", {**inline, "TopicArn": topic_arn})
+    for resource in resources_of_type(template, "AWS::Lambda::EventInvokeConfig").values():
+        props = _resolved(resolver, resource["Properties"])
+        function = _function_of(routes, props["FunctionName"], region)
+        routes.configs[function] = _async_config({"EventInvokeConfig": props,
+                                                  "DeadLetterQueue": routes.configs[function].dead_letter})  # fmt: skip
+    for resource in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values():
+        props = _resolved(resolver, resource["Properties"])
+        if ":sqs:" in props.get("EventSourceArn", ""):
+            _add_source(routes, _function_of(routes, props["FunctionName"], region), props["EventSourceArn"], props)
+    return routes
+
+
+def _read_function_event(routes: Routes, function: str, arn: str, name: str, kind: str, props: dict[str, Any]) -> None:
+    if kind in ("EventBridgeRule", "CloudWatchEvent"):
+        if "Schedule" in props or "Pattern" not in props:
+            raise ValueError(f"{function}.{name}: only pattern rules are routed locally")
+        enabled = props.get("State", "ENABLED" if props.get("Enabled", True) else "DISABLED") == "ENABLED"
+        rule = Rule(props.get("RuleName") or f"{function}{name}", _bus_name(props.get("EventBusName")),
+                    _json(props["Pattern"]), enabled)  # fmt: skip
+        _add_target(rule, {"Arn": arn, **props}, f"{function}.{name}")
+        routes.rules.append(rule)
+    elif kind == "SNS":
+        if props.get("SqsSubscription"):
+            raise ValueError(f"{function}.{name}: SqsSubscription is not supported by the local stack")
+        _read_subscription(routes, f"{function}{name}", {"TopicArn": props["Topic"], "Protocol": "lambda",
+                                                         "Endpoint": arn, **props})  # fmt: skip
+    elif kind == "SQS":
+        _add_source(routes, function, props["Queue"], props)
+
+
+def _add_target(rule: Rule, target: dict[str, Any], where: str) -> None:
+    if "InputTransformer" in target:
+        raise ValueError(f"{where}: InputTransformer is not supported by the local stack")
+    service = target["Arn"].split(":")[2]
+    if service in ("lambda", "sns"):
+        check_input_path(target.get("InputPath", "$"))
+        constant = json.loads(target["Input"]) if "Input" in target else None
+        rule.targets.append(Target(target["Arn"], constant, target.get("InputPath")))
+    else:
+        rule.moto_targets.append({key: target[key] for key in ("Id", "Arn", "Input", "InputPath") if key in target})
+
+
+def _read_subscription(routes: Routes, name: str, props: dict[str, Any]) -> None:
+    topic_arn, protocol, endpoint = props["TopicArn"], props["Protocol"], props["Endpoint"]
+    policy = _json(props.get("FilterPolicy") or {})
+    scope = props.get("FilterPolicyScope") or "MessageAttributes"
+    if protocol == "lambda":
+        function = routes.functions.get(endpoint)
+        if function is None:
+            raise ValueError(f"{name}: the subscribed function {endpoint} is not in the template")
+        arn = f"{topic_arn}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{topic_arn}/{function}/{name}')}"
+        routes.subscriptions.append(Subscription(topic_arn, function, policy, scope, arn))
+    elif protocol == "sqs":
+        attributes = {"FilterPolicyScope": scope, "FilterPolicy": json.dumps(policy)} if policy else {}
+        if props.get("RawMessageDelivery"):
+            attributes["RawMessageDelivery"] = "true"
+        routes.sqs_subscriptions.append({"TopicArn": topic_arn, "Protocol": "sqs", "Endpoint": endpoint,
+                                         "Attributes": attributes})  # fmt: skip
+    else:
+        log.warning("%s: %s subscriptions are not delivered locally", name, protocol)
+
+
+def _add_source(routes: Routes, function: str, queue_arn: str, props: dict[str, Any]) -> None:
+    if props.get("Enabled", True) in (False, "false"):
+        return
+    routes.sources.append(SqsSource(function, queue_arn, int(props.get("BatchSize", 10)),
+                                    float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                                    "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])))  # fmt: skip
+
+
+def _function_of(routes: Routes, name_or_arn: str, region: str) -> str:
+    arn = name_or_arn if name_or_arn.startswith("arn:") else function_arn(name_or_arn, region)
+    return routes.functions[arn]
+
+
+def _async_config(props: dict[str, Any]) -> AsyncConfig:
+    invoke = props.get("EventInvokeConfig") or {}
+    destinations = invoke.get("DestinationConfig") or {}
+    dead_letter = props.get("DeadLetterQueue")
+    return AsyncConfig(
+        max_retries=int(invoke.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES)),
+        max_age=float(invoke.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE)),
+        on_success=(destinations.get("OnSuccess") or {}).get("Destination"),
+        on_failure=(destinations.get("OnFailure") or {}).get("Destination"),
+        dead_letter=dead_letter.get("TargetArn") if isinstance(dead_letter, dict) else dead_letter,
+    )
+
+
+# --- routing ---
+
+
+@dataclass(order=True)
+class _Pending:
+    """One asynchronous invocation waiting in a function's queue."""
+
+    due: float
+    order: int
+    event: Any = field(compare=False)
+    received: float = field(compare=False)  # epoch seconds, for MaximumEventAgeInSeconds
+    request_id: str = field(compare=False)
+    attempts: int = field(compare=False, default=0)
+    error: dict[str, Any] | None = field(compare=False, default=None)
+
+
+class EventRouter:
+    """Delivers the template's events to its functions while the local stack runs."""
+
+    def __init__(
+        self,
+        template: dict[str, Any],
+        resolver: LocalResolver,
+        aws_endpoint: str,
+        invoke: Callable[[str, dict[str, Any]], Any],
+        *,
+        retry_delays: Sequence[float] = (60.0, 120.0),
+        poll_wait: float = 1.0,
+        region: str = REGION,
+    ) -> None:
+        """`invoke(logical_id, event)` runs a function and raises when it failed.
+
+        `retry_delays` are the waits before each async retry (Lambda's are about 1 and 2 minutes;
+        the last one repeats). An empty poll of a queue waits `poll_wait` seconds: a long poll from
+        1 s up, a pause after a short poll below that.
+        """
+        self.routes = read_routes(template, resolver, region)
+        self.region = region
+        self._endpoint = aws_endpoint
+        self._invoke = invoke
+        self._delays = tuple(retry_delays)
+        self._poll_wait = poll_wait
+        self._clients: _Clients | None = None
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Condition()  # guards every function's pending invocations
+        self._pending: dict[str, list[_Pending]] = {}
+        self._order = itertools.count()
+
+    @property
+    def clients(self) -> _Clients:
+        if self._clients is None:
+            raise RuntimeError("the router is not started")
+        return self._clients
+
+    def start(self) -> EventRouter:
+        """Create the rules, subscriptions and internal queues in moto, then start polling."""
+        self._clients = clients = _Clients(self._endpoint, self.region)
+        for rule in self.routes.rules:
+            clients.events.put_rule(Name=rule.name, EventBusName=rule.bus, EventPattern=json.dumps(rule.pattern),
+                                    State="ENABLED" if rule.enabled else "DISABLED")  # fmt: skip
+            if rule.moto_targets and rule.enabled:  # moto would deliver to them even when disabled
+                targets = [{"Id": f"Target{index}", **target} for index, target in enumerate(rule.moto_targets)]
+                clients.events.put_targets(Rule=rule.name, EventBusName=rule.bus, Targets=targets)
+        for subscription in self.routes.sqs_subscriptions:
+            clients.sns.subscribe(**subscription)
+        for bus in sorted({rule.bus for rule in self.routes.rules if rule.targets}):
+            url, arn = self._internal_queue(f"bus-{bus}")
+            clients.events.put_rule(Name=f"{INTERNAL}router", EventBusName=bus,
+                                    EventPattern=json.dumps({"source": [{"prefix": ""}]}))  # fmt: skip
+            clients.events.put_targets(
+                Rule=f"{INTERNAL}router", EventBusName=bus, Targets=[{"Id": "router", "Arn": arn}]
+            )
+            self._spawn(f"events-bus-{bus}", self._poll, url, lambda body, _bus=bus: self._route_event(_bus, body))
+        for topic_arn in sorted({subscription.topic_arn for subscription in self.routes.subscriptions}):
+            url, arn = self._internal_queue(f"topic-{topic_arn.rsplit(':', 1)[1]}")
+            clients.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+            self._spawn(f"events-topic-{topic_arn}", self._poll, url,
+                        lambda body, _topic=topic_arn: self._route_message(_topic, body))  # fmt: skip
+        for source in self.routes.sources:
+            self._spawn(f"events-sqs-{source.function}", self._poll_source, source)
+        for function in sorted(self._async_functions()):
+            self._pending[function] = []
+            self._spawn(f"events-async-{function}", self._run_async, function)
+        return self
+
+    def stop(self) -> None:
+        """Stop polling and invoking; returns once every thread has ended."""
+        self._stopping.set()
+        with self._lock:
+            self._lock.notify_all()
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+        left = sum(len(pending) for pending in self._pending.values())
+        if left:
+            log.warning("stopped with %d asynchronous invocations still waiting for a retry", left)
+
+    def _async_functions(self) -> set[str]:
+        """The functions something invokes asynchronously: rule targets, subscribers, Lambda destinations."""
+        arns = {target.arn for rule in self.routes.rules for target in rule.targets}
+        for config in self.routes.configs.values():
+            arns.update(arn for arn in (config.on_success, config.on_failure) if arn)
+        found = {self.routes.functions[arn] for arn in arns if arn in self.routes.functions}
+        return found | {subscription.function for subscription in self.routes.subscriptions}
+
+    def invoke_async(self, function: str, event: Any, received: float | None = None) -> None:
+        """Queue an asynchronous invocation, as Lambda's Invoke with InvocationType Event does."""
+        pending = _Pending(time.monotonic(), next(self._order), event, received or time.time(), str(uuid.uuid4()))
+        with self._lock:
+            heapq.heappush(self._pending[function], pending)
+            self._lock.notify_all()
+
+    # --- polling ---
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _internal_queue(self, suffix: str) -> tuple[str, str]:
+        name = INTERNAL + re.sub(r"[^A-Za-z0-9_-]", "_", suffix)[: 80 - len(INTERNAL)]
+        url = self.clients.sqs.create_queue(QueueName=name)["QueueUrl"]
+        return url, f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{name}"
+
+    def _receive(self, url: str, count: int) -> list[dict[str, Any]]:
+        wait = int(self._poll_wait) if self._poll_wait >= 1 else 0
+        try:
+            reply = self.clients.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(count, 10),
+                                                     WaitTimeSeconds=wait, AttributeNames=["All"],
+                                                     MessageAttributeNames=["All"])  # fmt: skip
+        except Exception:  # moto restarting or gone: wait and poll again
+            if not self._stopping.is_set():
+                log.exception("receiving from %s failed", url)
+            self._stopping.wait(max(self._poll_wait, 0.1))
+            return []
+        messages: list[dict[str, Any]] = reply.get("Messages", [])
+        if not messages and not wait:
+            self._stopping.wait(self._poll_wait)
+        return messages
+
+    def _poll(self, url: str, route: Callable[[dict[str, Any]], None]) -> None:
+        """Read an internal queue; a message is deleted once routed (accepted by the async queues)."""
+        while not self._stopping.is_set():
+            for message in self._receive(url, 10):
+                try:
+                    route(message)
+                    self.clients.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                except Exception:  # left on the queue: it comes back after the visibility timeout
+                    log.exception("routing message %s failed", message["MessageId"])
+
+    def _route_event(self, bus: str, message: dict[str, Any]) -> None:
+        event = eventbridge_event(json.loads(message["Body"]), ACCOUNT_ID)
+        received = int(message["Attributes"]["SentTimestamp"]) / 1000
+        for rule in self.routes.rules:
+            if rule.bus != bus or not rule.enabled or not matches(rule.pattern, event):
+                continue
+            for target in rule.targets:
+                payload = target_input(event, constant=target.constant, path=target.path)
+                if ":lambda:" in target.arn:
+                    self.invoke_async(self.routes.functions[target.arn], payload, received)
+                else:
+                    self.clients.sns.publish(TopicArn=target.arn, Message=json.dumps(payload))
+
+    def _route_message(self, topic_arn: str, message: dict[str, Any]) -> None:
+        envelope = json.loads(message["Body"])
+        received = int(message["Attributes"]["SentTimestamp"]) / 1000
+        attributes = envelope.get("MessageAttributes") or {}
+        for subscription in self.routes.subscriptions:
+            if subscription.topic_arn == topic_arn and filter_policy_matches(
+                subscription.filter_policy, subscription.scope, envelope["Message"], attributes
+            ):
+                event = {"Records": [sns_record(envelope, subscription.arn, self.region)]}
+                self.invoke_async(subscription.function, event, received)
+
+    def _poll_source(self, source: SqsSource) -> None:
+        """An SQS event source mapping: batches in, failures left for the queue's visibility timeout."""
+        url = self.clients.queue_url(source.queue_arn)
+        while not self._stopping.is_set():
+            batch = self._receive(url, source.batch_size)
+            deadline = time.monotonic() + source.window
+            while batch and len(batch) < source.batch_size and time.monotonic() < deadline:
+                batch += self._receive(url, source.batch_size - len(batch))
+            if not batch:
+                continue
+            event = {"Records": [sqs_record(message, source.queue_arn, self.region) for message in batch]}
+            try:
+                response = self._invoke(source.function, event)
+            except Exception as exc:  # the whole batch returns to the queue
+                log.warning("%s failed on a batch of %d from %s: %s", source.function, len(batch), url, exc)
+                continue
+            ids = {message["MessageId"] for message in batch}
+            failed = batch_item_failures(response, ids) if source.report_failures else set()
+            if failed is None:
+                log.warning("%s returned an invalid batchItemFailures response; the batch is retried", source.function)
+                continue
+            done = [message for message in batch if message["MessageId"] not in failed]
+            for start in range(0, len(done), 10):
+                entries = [{"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                           for index, message in enumerate(done[start : start + 10])]  # fmt: skip
+                self.clients.sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+
+    # --- asynchronous invocation ---
+
+    def _run_async(self, function: str) -> None:
+        """Run one function's queued invocations, one at a time, retries when due."""
+        queue = self._pending[function]
+        while True:
+            with self._lock:
+                while not self._stopping.is_set() and (not queue or queue[0].due > time.monotonic()):
+                    self._lock.wait(queue[0].due - time.monotonic() if queue else None)
+                if self._stopping.is_set():
+                    return
+                pending = heapq.heappop(queue)
+            self._attempt(function, pending)
+
+    def _attempt(self, function: str, pending: _Pending) -> None:
+        config = self.routes.configs[function]
+        if time.time() - pending.received > config.max_age:
+            self._failed(function, pending, "EventAgeExceeded")
+            return
+        pending.attempts += 1
+        try:
+            response = self._invoke(function, pending.event)
+        except Exception as exc:
+            pending.error = getattr(exc, "payload", None) or {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+            if pending.attempts > config.max_retries:
+                self._failed(function, pending, "RetriesExhausted")
+                return
+            delay = self._delays[min(pending.attempts, len(self._delays)) - 1] if self._delays else 0.0
+            pending.due = time.monotonic() + delay
+            with self._lock:
+                heapq.heappush(self._pending[function], pending)
+            return
+        if config.on_success:
+            record = invocation_record(request_id=pending.request_id, function_arn=self._arn(function),
+                                       condition="Success", invoke_count=pending.attempts,
+                                       request_payload=pending.event, response=response)  # fmt: skip
+            self._send(config.on_success, record, success=True, function=function)
+
+    def _failed(self, function: str, pending: _Pending, condition: str) -> None:
+        config = self.routes.configs[function]
+        if not (config.on_failure or config.dead_letter):
+            log.warning("%s: event %s discarded (%s, no destination)", function, pending.request_id, condition)
+        if config.on_failure:
+            record = invocation_record(request_id=pending.request_id, function_arn=self._arn(function),
+                                       condition=condition, invoke_count=pending.attempts,
+                                       request_payload=pending.event, error=pending.error)  # fmt: skip
+            self._send(config.on_failure, record, success=False, function=function)
+        if config.dead_letter:
+            attributes = dead_letter_attributes(pending.request_id, pending.error)
+            body = json.dumps(pending.event)
+            if ":sns:" in config.dead_letter:
+                self.clients.sns.publish(TopicArn=config.dead_letter, Message=body, MessageAttributes=attributes)
+            else:
+                self.clients.sqs.send_message(QueueUrl=self.clients.queue_url(config.dead_letter), MessageBody=body,
+                                              MessageAttributes=attributes)  # fmt: skip
+
+    def _send(self, destination: str, record: dict[str, Any], *, success: bool, function: str) -> None:
+        """An invocation record to an OnSuccess/OnFailure destination (SQS, SNS, EventBridge or Lambda)."""
+        service, body = destination.split(":")[2], json.dumps(record)
+        if service == "lambda" and destination in self.routes.functions:
+            self.invoke_async(self.routes.functions[destination], record)
+        elif service == "sqs":
+            self.clients.sqs.send_message(QueueUrl=self.clients.queue_url(destination), MessageBody=body)
+        elif service == "sns":
+            self.clients.sns.publish(TopicArn=destination, Message=body)
+        elif service == "events":
+            outcome = "Success" if success else "Failure"
+            self.clients.events.put_events(Entries=[{
+                "Source": "lambda", "DetailType": f"Lambda Function Invocation Result - {outcome}", "Detail": body,
+                "EventBusName": destination, "Resources": [self._arn(function)],
+            }])  # fmt: skip
+        else:
+            log.warning("%s: destination %s is not supported locally; record dropped", function, destination)
+
+    def _arn(self, function: str) -> str:
+        return next(arn for arn, logical_id in self.routes.functions.items() if logical_id == function)
