@@ -23,6 +23,7 @@ from alphapulse.models.alerts import (
 )
 from alphapulse.models.auth import Principal
 from alphapulse.models.common import Cursor, Limit, Page
+from alphapulse.observability import get_logger
 from alphapulse.repositories.alerts import AlertRepository, RuleRepository
 from alphapulse.timeutil import to_utc
 
@@ -46,6 +47,17 @@ _AUTH: dict[int | str, dict[str, Any]] = {
 _LIST = {**_AUTH, 400: {"description": "Malformed cursor, or one from another tenant or query"}}
 _ALERT = {**_AUTH, 404: {"description": "No such alert"}}
 _RULE = {**_AUTH, 404: {"description": "No such rule"}}
+
+
+def push_update(tenant_id: str, alert: Alert) -> None:
+    """Push an operator's change on the `alerts` channel. The change is already stored and answered, so a
+    failed push is logged rather than turned into an error (dashboards catch up on their next read)."""
+    try:
+        from alphapulse import broadcast
+
+        broadcast.publish(tenant_id, "alerts", "alert_update", alert.model_dump(mode="json"))
+    except Exception:
+        get_logger().exception("alert_update push failed", extra={"tenant_id": tenant_id, "alert_id": alert.alert_id})
 
 
 def _invalid(name: str, message: str) -> RequestValidationError:
@@ -139,7 +151,9 @@ async def get_alert(principal: Viewer, store: Alerts, alert_id: AlertIdPath) -> 
 )
 async def acknowledge(principal: Responder, store: Alerts, alert_id: AlertIdPath, body: NoteBody = None) -> Alert:
     note = body.note if body else None
-    return alerts.acknowledge_alert(store, principal.tenant_id, alert_id, username=principal.username, note=note)
+    alert = alerts.acknowledge_alert(store, principal.tenant_id, alert_id, username=principal.username, note=note)
+    push_update(principal.tenant_id, alert)
+    return alert
 
 
 @router.post(
@@ -150,7 +164,9 @@ async def acknowledge(principal: Responder, store: Alerts, alert_id: AlertIdPath
 )
 async def resolve(principal: Responder, store: Alerts, alert_id: AlertIdPath, body: NoteBody = None) -> Alert:
     note = body.note if body else None
-    return alerts.resolve_alert(store, principal.tenant_id, alert_id, username=principal.username, note=note)
+    alert = alerts.resolve_alert(store, principal.tenant_id, alert_id, username=principal.username, note=note)
+    push_update(principal.tenant_id, alert)
+    return alert
 
 
 app = create_app("AlphaPulse alerts", routers=[router])

@@ -21,6 +21,8 @@ from alphapulse.dynamodb_client import DynamoDBError
 from alphapulse.models.alerts import ID_MAX_LENGTH, ID_PATTERN, AlertRecord, AlertRule, AlertStatus
 from alphapulse.pagination import query_page
 from alphapulse.repositories.base import TableRepository
+from alphapulse.repositories.push_claims import PUSH_PENDING, Claim, ClaimingRepository
+from alphapulse.rules_engine import RuleState
 from alphapulse.timeutil import iso
 
 ALERT = "ALERT"
@@ -28,6 +30,7 @@ ACTIVE = "ACTIVE"
 LAST = "LAST"
 SEEDED = "SEEDED"
 RULE_PREFIX = "RULE#"
+STATE_PREFIX = "STATE#"
 INDEX_KEYS = {"gsi1": ("pk", "sk", "gsi1pk", "gsi1sk"), "gsi2": ("pk", "sk", "gsi2pk", "gsi2sk")}
 _ID = re.compile(ID_PATTERN)
 _ALERT_TIMES = ("first_seen", "last_seen", "created_at", "acknowledged_at", "resolved_at")
@@ -95,8 +98,12 @@ def _reasons(exc: DynamoDBError) -> list[str]:
     return [str(reason.get("Code", "None")) for reason in exc.response.get("CancellationReasons", [])]
 
 
-class AlertRepository(TableRepository):
-    """Reads and writes a tenant's alerts and the dedup-key items that drive their lifecycle."""
+class AlertRepository(ClaimingRepository):
+    """Reads and writes a tenant's alerts and the dedup-key items that drive their lifecycle.
+
+    A claiming repository (`claiming`) stores its claim on the alert with every create, bump and
+    resolve: the change it owes a push for.
+    """
 
     def get(self, tenant_id: str, alert_id: str) -> AlertRecord | None:
         """The alert, or None when the tenant has no alert with this id."""
@@ -179,7 +186,7 @@ class AlertRepository(TableRepository):
         """
         put_alert: dict[str, Any] = {
             "TableName": self.table,
-            "Item": alert_item(tenant_id, alert),
+            "Item": {**alert_item(tenant_id, alert), **to_item(self.claim_attributes())},
             "ConditionExpression": "attribute_not_exists(pk)",
         }
         with storage_errors("create alert"):
@@ -230,13 +237,18 @@ class AlertRepository(TableRepository):
         if metric_value is not None:
             assignments.append("metric_value = :value")
             values[":value"] = metric_value
+        names = {"#count": "count", "#status": "status"}
+        if self._claim is not None:
+            assignments.append("#pending = :claim")
+            names["#pending"] = PUSH_PENDING
+            values[":claim"] = str(self._claim)
         with storage_errors("bump alert"):
             response = self.conditional(
                 "update_item",
                 Key=alert_key(tenant_id, alert_id),
                 UpdateExpression=f"SET {', '.join(assignments)} ADD #count :one",
                 ConditionExpression="#status IN (:firing, :ack) AND last_event_at < :at",
-                ExpressionAttributeNames={"#count": "count", "#status": "status"},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(values),
                 ReturnValues="ALL_NEW",
             )
@@ -298,10 +310,11 @@ class AlertRepository(TableRepository):
                     "last_event_at = :last",
                     "gsi2pk = :gsi2pk",
                     *(["resolve_note = :note"] if note is not None else []),
+                    *(["#pending = :claim"] if self._claim is not None else []),
                 ]
             ),
             "ConditionExpression": "#status = :seen_status AND last_event_at = :seen_last",
-            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeNames": {"#status": "status", **({"#pending": PUSH_PENDING} if self._claim else {})},
             "ExpressionAttributeValues": to_item(
                 {
                     ":resolved": "resolved",
@@ -312,6 +325,7 @@ class AlertRepository(TableRepository):
                     ":note": note,
                     ":seen_status": alert.status,
                     ":seen_last": alert.last_event_at,
+                    ":claim": str(self._claim) if self._claim is not None else None,
                 }
             ),
         }
@@ -468,3 +482,61 @@ class RuleRepository(TableRepository):
                 "delete_item", Key=rule_key(tenant_id, rule_id), ConditionExpression="attribute_exists(pk)"
             )
         return response is not None
+
+
+def state_key(tenant_id: str, rule_id: str) -> dict[str, Any]:
+    return to_item({"pk": rules_partition(tenant_id), "sk": STATE_PREFIX + rule_id})
+
+
+class RuleStateRepository(ClaimingRepository):
+    """The rules engine's state of each rule (`T#<t>#RULES` / `STATE#<rule_id>`, next to the rules)."""
+
+    def get(self, tenant_id: str, rule_id: str) -> RuleState | None:
+        """The rule's state (a strongly consistent read), or None before its first change."""
+        with storage_errors("get rule state"):
+            response = self.client.get_item(
+                TableName=self.table, Key=state_key(tenant_id, rule_id), ConsistentRead=True
+            )
+        if "Item" not in response:
+            return None
+        item = from_item(response["Item"])
+        pending = item.get(PUSH_PENDING)
+        return RuleState(
+            firing=bool(item.get("firing")),
+            fired_at=item.get("fired_at"),
+            changed_at=str(item["changed_at"]),
+            pending=Claim.parse(pending) if isinstance(pending, str) else None,
+            pending_message=item.get("pending_message"),
+        )
+
+    def change(self, tenant_id: str, rule_id: str, *, seen: RuleState | None, new: RuleState) -> bool:
+        """Store `new` if the state is still `seen` (and owes no message); False when it changed meanwhile."""
+        item = {
+            **state_key(tenant_id, rule_id),
+            **to_item(
+                {
+                    "firing": new.firing,
+                    "fired_at": new.fired_at,
+                    "changed_at": new.changed_at,
+                    PUSH_PENDING: str(new.pending) if new.pending else None,
+                    "pending_message": new.pending_message,
+                }
+            ),
+        }
+        request: dict[str, Any] = {"Item": item}
+        if seen is None:
+            request["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            request["ConditionExpression"] = "changed_at = :seen AND attribute_not_exists(#pending)"
+            request["ExpressionAttributeNames"] = {"#pending": PUSH_PENDING}
+            request["ExpressionAttributeValues"] = to_item({":seen": seen.changed_at})
+        with storage_errors("change rule state"):
+            return self.conditional("put_item", **request) is not None
+
+    def take_over_message(self, tenant_id: str, rule_id: str, seen: Claim, claim: Claim) -> bool:
+        """Take the rule's owed message over from `seen`."""
+        return self.take_over(state_key(tenant_id, rule_id), seen, claim)
+
+    def release_message(self, tenant_id: str, rule_id: str, claim: Claim) -> bool:
+        """The rule's message was published: clear it."""
+        return self.release(state_key(tenant_id, rule_id), claim, remove=("pending_message",))

@@ -12,17 +12,25 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from alphapulse import keys
 from alphapulse.dynamo import from_item, storage_errors, to_item
+from alphapulse.dynamodb_client import DynamoDBError
+from alphapulse.errors import DataAccessError
 from alphapulse.models.metrics import METRIC_NAME_PATTERN, MetricValue
 from alphapulse.repositories.base import RetainingRepository
+from alphapulse.repositories.push_claims import PUSH_PENDING, Claim, ClaimingRepository
+from alphapulse.repositories.transactions import MAX_ATTEMPTS, cancellation_reasons
 from alphapulse.timeutil import iso, parse_iso, to_utc
 
 LATEST = "LATEST"
+MAX_METRICS_PER_WRITE = 50
+"""Two items per metric (point and latest value) in one transaction, whose limit is 100 items."""
+BATCH_GET_SIZE = 100
 _METRIC_NAME = re.compile(METRIC_NAME_PATTERN)
 # DynamoDB numbers: magnitudes from 1e-130 to below 1e126 (and zero).
 _LARGEST = 1e125
@@ -60,6 +68,36 @@ def _latest_partition(tenant_id: str) -> str:
     return keys.tenant_key(tenant_id, "METRICS")
 
 
+def point_key(tenant_id: str, metric: str, timestamp: datetime, labels: Mapping[str, str]) -> dict[str, Any]:
+    """The key of one point: metric, time and label set."""
+    return to_item({"pk": _metric_key(tenant_id, metric), "sk": keys.key(iso(timestamp), labels_digest(labels))})
+
+
+def latest_key(tenant_id: str, metric: str) -> dict[str, Any]:
+    """The key of a metric's latest value."""
+    return to_item({"pk": _latest_partition(tenant_id), "sk": keys.key(LATEST, metric)})
+
+
+def _key_id(item: Mapping[str, Any]) -> tuple[str, str]:
+    return str(item["pk"]["S"]), str(item["sk"]["S"])
+
+
+def _put(
+    table: str,
+    item: dict[str, Any],
+    condition: str,
+    *,
+    names: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    put: dict[str, Any] = {"TableName": table, "Item": item, "ConditionExpression": condition}
+    if names:
+        put["ExpressionAttributeNames"] = names
+    if values:
+        put["ExpressionAttributeValues"] = values
+    return {"Put": put}
+
+
 def _metric_value(item: Mapping[str, Any]) -> MetricValue:
     return MetricValue(
         metric=item["metric"],
@@ -69,7 +107,7 @@ def _metric_value(item: Mapping[str, Any]) -> MetricValue:
     )
 
 
-class MetricRepository(RetainingRepository):
+class MetricRepository(RetainingRepository, ClaimingRepository):
     """Reads and idempotent writes of metric points and latest values."""
 
     def put_points(
@@ -83,10 +121,12 @@ class MetricRepository(RetainingRepository):
 
         Idempotent: a point is keyed by (name, timestamp, labels digest) and written only if absent,
         so a redelivered event changes nothing (the first value stored wins). The metric's latest
-        value is replaced only by a strictly newer timestamp (a conditional write, so out-of-order
-        and concurrent deliveries cannot move it backwards). Points expire `retention_seconds`
-        after their timestamp (TTL in epoch seconds). ValueError for a name or value that cannot
-        be stored, before anything is written.
+        value is replaced only by a strictly newer timestamp, so out-of-order deliveries cannot move
+        it backwards. Atomic: after one consistent read of what exists, the new points and the latest
+        values they advance are written in one transaction (so at most MAX_METRICS_PER_WRITE metrics);
+        a transaction that lost a race is retried on a fresh read. A claiming repository stores its
+        claim on each new point. Points expire `retention_seconds` after their timestamp (TTL in epoch
+        seconds). ValueError for a name or value that cannot be stored, before anything is written.
         """
         moment = to_utc(timestamp)
         label_map = dict(labels or {})
@@ -98,30 +138,84 @@ class MetricRepository(RetainingRepository):
             if not isinstance(name, str) or not valid_metric_name(name):
                 raise ValueError(f"invalid metric name {name!r}")
             values[name] = storable_value(value)
+        if len(values) > MAX_METRICS_PER_WRITE:
+            raise ValueError(f"at most {MAX_METRICS_PER_WRITE} metrics can be written at once")
         stamp = iso(moment)
-        sort_key = keys.key(stamp, labels_digest(label_map))
         expires_at = int(moment.timestamp()) + self.retention_seconds
-        stored: list[str] = []
         with storage_errors("put metric points"):
-            for name, value in values.items():
-                body = {"metric": name, "value": value, "timestamp": stamp, "labels": label_map}
-                created = self.conditional(
-                    "put_item",
-                    Item=to_item(
-                        {"pk": _metric_key(tenant_id, name), "sk": sort_key, **body, "expires_at": expires_at}
-                    ),
-                    ConditionExpression="attribute_not_exists(pk)",
+            for _ in range(MAX_ATTEMPTS):
+                found = self._read(
+                    [point_key(tenant_id, name, moment, label_map) for name in values]
+                    + [latest_key(tenant_id, name) for name in values]
                 )
-                if created is not None:
-                    stored.append(name)
-                self.conditional(
-                    "put_item",
-                    Item=to_item({"pk": _latest_partition(tenant_id), "sk": keys.key(LATEST, name), **body}),
-                    ConditionExpression="attribute_not_exists(pk) OR #ts < :ts",
-                    ExpressionAttributeNames={"#ts": "timestamp"},
-                    ExpressionAttributeValues=to_item({":ts": stamp}),
-                )
-        return stored
+                new = [name for name in values if _key_id(point_key(tenant_id, name, moment, label_map)) not in found]
+                if not new:
+                    return []
+                writes: list[dict[str, Any]] = []
+                for name in new:
+                    body = {"metric": name, "value": values[name], "timestamp": stamp, "labels": label_map}
+                    point = {**point_key(tenant_id, name, moment, label_map), **to_item(body)}
+                    point.update(to_item({"expires_at": expires_at, **self.claim_attributes()}))
+                    writes.append(_put(self.table, point, "attribute_not_exists(pk)"))
+                    seen = found.get(_key_id(latest_key(tenant_id, name)))
+                    if seen is None or str(from_item(seen).get("timestamp", "")) < stamp:
+                        writes.append(
+                            _put(
+                                self.table,
+                                {**latest_key(tenant_id, name), **to_item(body)},
+                                "attribute_not_exists(pk) OR #ts < :ts",
+                                names={"#ts": "timestamp"},
+                                values=to_item({":ts": stamp}),
+                            )
+                        )
+                try:
+                    self.client.transact_write_items(TransactItems=writes)
+                except DynamoDBError as exc:
+                    if cancellation_reasons(exc) is None:
+                        raise
+                    continue  # another writer got there between our read and our write: read again
+                return new
+        raise DataAccessError("storage kept conflicting while writing metric points")
+
+    def pending_claims(
+        self, tenant_id: str, timestamp: datetime, names: Iterable[str], labels: Mapping[str, str]
+    ) -> dict[str, Claim]:
+        """The pending claims on the points of one report (a consistent read), by metric name."""
+        moment = to_utc(timestamp)
+        keyed = {_key_id(point_key(tenant_id, name, moment, labels)): name for name in names}
+        with storage_errors("read pending pushes"):
+            found = self._read([point_key(tenant_id, name, moment, labels) for name in keyed.values()])
+        claims: dict[str, Claim] = {}
+        for key_id, item in found.items():
+            text = from_item(item).get(PUSH_PENDING)
+            claim = Claim.parse(text) if isinstance(text, str) else None
+            if claim is not None:
+                claims[keyed[key_id]] = claim
+        return claims
+
+    def _read(self, item_keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The existing items among `item_keys` (key, timestamp and pending claim only), consistently read."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(item_keys), BATCH_GET_SIZE):
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": item_keys[start : start + BATCH_GET_SIZE],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "pk, sk, #ts, #pending",
+                    "ExpressionAttributeNames": {"#ts": "timestamp", "#pending": PUSH_PENDING},
+                }
+            }
+            for attempt in range(MAX_ATTEMPTS):
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    found[_key_id(item)] = item
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+            else:
+                raise DataAccessError("storage kept throttling a read of metric points")
+        return found
 
     def latest_all(self, tenant_id: str) -> list[MetricValue]:
         """The latest value of every metric of the tenant, by name."""

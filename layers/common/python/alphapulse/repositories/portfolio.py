@@ -13,10 +13,13 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from alphapulse import keys
-from alphapulse.dynamo import from_item, is_condition_failure, storage_errors, to_item
+from alphapulse.dynamo import from_item, storage_errors, to_item
 from alphapulse.dynamodb_client import DynamoDBError
+from alphapulse.errors import DataAccessError
 from alphapulse.models.portfolio import HistoryRow, PortfolioSnapshot, value_snapshot
 from alphapulse.repositories.base import RetainingRepository
+from alphapulse.repositories.push_claims import ClaimingRepository
+from alphapulse.repositories.transactions import CONDITION_FAILED, MAX_ATTEMPTS, cancellation_reasons
 from alphapulse.timeutil import iso
 
 PORTFOLIO = "PORTFOLIO"
@@ -40,7 +43,12 @@ def snapshot_sort_key(as_of: str) -> str:
     return keys.key(SNAP, as_of)
 
 
-class PortfolioRepository(RetainingRepository):
+def latest_key(tenant_id: str) -> dict[str, Any]:
+    """The key of the tenant's latest snapshot."""
+    return to_item({"pk": portfolio_partition(tenant_id), "sk": LATEST})
+
+
+class PortfolioRepository(RetainingRepository, ClaimingRepository):
     """Reads and writes a tenant's portfolio snapshots; history is kept `retention_seconds`."""
 
     def latest(self, tenant_id: str) -> PortfolioSnapshot | None:
@@ -88,8 +96,10 @@ class PortfolioRepository(RetainingRepository):
     def put_snapshot(self, tenant_id: str, snapshot: PortfolioSnapshot) -> SnapshotWrite:
         """Record a snapshot: a history point, and the latest snapshot if it is newer than the stored one.
 
-        Both writes are conditional, so a duplicate (or a retry after a partial failure) changes
-        nothing that is already there, and an older snapshot arriving late never replaces a newer one.
+        One transaction writes both, so a failure leaves neither. When a newer snapshot is already the
+        latest (a late arrival), the history point is written alone. Both writes are conditional, so a
+        duplicate changes nothing and an older snapshot never replaces a newer one. A claiming
+        repository stores its claim on the latest snapshot (what a push shows).
         """
         as_of = iso(snapshot.as_of)
         partition = portfolio_partition(tenant_id)
@@ -110,22 +120,30 @@ class PortfolioRepository(RetainingRepository):
             "cash": snapshot.cash,
             "positions": [position.model_dump() for position in snapshot.positions],
             "metrics": snapshot.metrics.model_dump() if snapshot.metrics is not None else None,
+            **self.claim_attributes(),
+        }
+        put_point = {"TableName": self.table, "Item": to_item(point), "ConditionExpression": "attribute_not_exists(pk)"}
+        put_latest = {
+            "TableName": self.table,
+            "Item": to_item(latest),
+            "ConditionExpression": "attribute_not_exists(pk) OR as_of < :as_of",
+            "ExpressionAttributeValues": to_item({":as_of": as_of}),
         }
         with storage_errors("put portfolio snapshot"):
-            stored = self._put_if(point, "attribute_not_exists(pk)", {})
-            became_latest = self._put_if(
-                latest, "attribute_not_exists(pk) OR as_of < :as_of", to_item({":as_of": as_of})
-            )
-        return SnapshotWrite(stored=stored, latest=became_latest)
-
-    def _put_if(self, item: dict[str, Any], condition: str, values: dict[str, Any]) -> bool:
-        request: dict[str, Any] = {"TableName": self.table, "Item": to_item(item), "ConditionExpression": condition}
-        if values:
-            request["ExpressionAttributeValues"] = values
-        try:
-            self.client.put_item(**request)
-        except DynamoDBError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+            for _ in range(MAX_ATTEMPTS):
+                try:
+                    self.client.transact_write_items(TransactItems=[{"Put": put_point}, {"Put": put_latest}])
+                    return SnapshotWrite(stored=True, latest=True)
+                except DynamoDBError as exc:
+                    reasons = cancellation_reasons(exc)
+                    if reasons is None:
+                        raise
+                    if reasons[:1] == [CONDITION_FAILED]:
+                        return SnapshotWrite(stored=False, latest=False)  # a duplicate
+                    if reasons[1:2] == [CONDITION_FAILED]:
+                        stored = self.conditional(
+                            "put_item", Item=put_point["Item"], ConditionExpression="attribute_not_exists(pk)"
+                        )
+                        return SnapshotWrite(stored=stored is not None, latest=False)
+                    # a conflicting transaction on the same items: try again
+        raise DataAccessError("storage kept conflicting while writing a portfolio snapshot")

@@ -20,7 +20,7 @@ from typing import Any
 from alphapulse import keys
 from alphapulse.dynamo import from_item, storage_errors, to_item
 from alphapulse.models.system import TradingSystemStatus
-from alphapulse.repositories.base import TableRepository
+from alphapulse.repositories.push_claims import ClaimingRepository
 from alphapulse.timeutil import iso, parse_iso
 
 LATEST = "LATEST"
@@ -44,6 +44,11 @@ def _portfolio_key(tenant_id: str) -> str:
     return keys.tenant_key(tenant_id, "PORTFOLIO")
 
 
+def status_key(tenant_id: str) -> dict[str, Any]:
+    """The key of the tenant's latest system status."""
+    return to_item({"pk": _system_key(tenant_id), "sk": LATEST})
+
+
 def _storable(value: Any) -> Any:
     if isinstance(value, float) and abs(value) < _SMALLEST:
         return 0.0
@@ -62,18 +67,19 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-class SystemRepository(TableRepository):
+class SystemRepository(ClaimingRepository):
     """The latest system status (read and idempotent write) and the event-feed freshness reads."""
 
     def put_status(self, tenant_id: str, status: TradingSystemStatus) -> bool:
         """Store `status` as the tenant's latest unless a report at least as new is stored; True when stored.
 
         A conditional write on `reported_at`, so redeliveries and out-of-order reports never move
-        the latest status backwards.
+        the latest status backwards. A claiming repository stores its claim with the status.
         """
         reported_at = iso(status.reported_at)
         body = _storable(status.model_dump(exclude={"reported_at"}))
         item = {"pk": _system_key(tenant_id), "sk": LATEST, **body, "reported_at": reported_at}
+        item.update(self.claim_attributes())
         with storage_errors("put system status"):
             response = self.conditional(
                 "put_item",

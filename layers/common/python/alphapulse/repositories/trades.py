@@ -18,7 +18,7 @@ from alphapulse.dynamodb_client import DynamoDBError
 from alphapulse.errors import DataAccessError
 from alphapulse.models.trades import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN, TRADE_ID_MAX_LENGTH, TRADE_ID_PATTERN, Trade
 from alphapulse.pagination import query_page
-from alphapulse.repositories.base import TableRepository
+from alphapulse.repositories.push_claims import ClaimingRepository
 from alphapulse.timeutil import iso
 
 TRADE = "TRADE"
@@ -76,7 +76,7 @@ def _trade(item: Item) -> Trade:
     return Trade.model_validate(item)
 
 
-class TradeRepository(TableRepository):
+class TradeRepository(ClaimingRepository):
     """Reads and writes a tenant's trades."""
 
     def get(self, tenant_id: str, trade_id: str) -> Trade | None:
@@ -89,12 +89,15 @@ class TradeRepository(TableRepository):
         return _trade(from_item(item)) if item else None
 
     def put_trade(self, tenant_id: str, trade: Trade) -> bool:
-        """Store a trade unless its id is already stored; True when it was new (a duplicate is a no-op)."""
+        """Store a trade unless its id is already stored; True when it was new (a duplicate is a no-op).
+
+        A claiming repository stores its claim with the trade (see `push_claims`).
+        """
         with storage_errors("put trade"):
             try:
                 self.client.put_item(
                     TableName=self.table,
-                    Item=trade_item(tenant_id, trade),
+                    Item={**trade_item(tenant_id, trade), **to_item(self.claim_attributes())},
                     ConditionExpression="attribute_not_exists(pk)",
                 )
             except DynamoDBError as exc:

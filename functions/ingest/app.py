@@ -1,0 +1,38 @@
+"""Ingest function: the trading engine's EventBridge events, stored once and pushed once (DESIGN section 6).
+
+An invalid event raises InvalidEventError: Lambda retries it twice (it cannot be told not to) and
+then puts it, with the error, on IngestDeadLetterQueue. Nothing is written for it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from alphapulse import ingest
+from alphapulse.config import get_settings
+from alphapulse.models.events import InvalidEventError, parse_trading_event
+from alphapulse.observability import get_logger
+
+
+@lru_cache(maxsize=1)
+def stores(table: str) -> ingest.IngestStores:
+    return ingest.IngestStores.of(table)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from alphapulse import broadcast
+
+    logger = get_logger()
+    logger.set_correlation_id(event.get("id") if isinstance(event, dict) else None)
+    try:
+        detail = parse_trading_event(event)
+    except InvalidEventError as exc:
+        logger.error("invalid event rejected", extra={"reason": str(exc)})
+        raise
+    table = get_settings().require_data_table()
+    pushes = ingest.ingest_trading_event(
+        detail, stores(table), broadcast.publish, lease_seconds=ingest.lease_of(context)
+    )
+    logger.info("event ingested", extra={"tenant_id": detail.tenant_id, "pushed": len(pushes)})
+    return {"pushed": len(pushes)}

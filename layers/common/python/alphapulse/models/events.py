@@ -1,0 +1,213 @@
+"""Events in (DESIGN section 6): the EventBridge details of the trading engine and the SNS alert messages.
+
+`parse_trading_event` and `parse_alert_messages` turn a Lambda event into validated models, or raise
+InvalidEventError with a reason that is safe to log (it names fields, never their values).
+
+The envelopes are our own minimal models rather than Powertools' `EventBridgeModel`/`SnsModel`:
+those require fields (signatures, unsubscribe URLs, account, region) that nothing here reads, and
+that a replayed or hand-made event may not carry.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from alphapulse.keys import DEFAULT_TENANT, valid_tenant_id
+from alphapulse.models.alerts import AlertEvent, Labels
+from alphapulse.models.common import EARLIEST, UtcDatetime
+from alphapulse.models.metrics import METRIC_NAME_PATTERN
+from alphapulse.models.portfolio import PortfolioSnapshot
+from alphapulse.models.system import CpuStatus, DiskStatus, MemoryStatus, ProcessStatus, TradingSystemStatus
+from alphapulse.models.trades import Trade
+
+SOURCE = "alphapulse.trading"
+MAX_EVENT_BYTES = 256 * 1024
+"""EventBridge and SNS refuse larger entries; anything bigger did not come through them."""
+MAX_METRICS_PER_EVENT = 50
+"""Every metric of a report is stored in one transaction (see MetricRepository.put_points)."""
+# DynamoDB numbers: magnitudes from 1e-130 to below 1e126, and zero.
+_LARGEST = 1e125
+_SMALLEST = 1e-130
+
+
+class InvalidEventError(ValueError):
+    """An event that can never be applied. Lambda retries it (every error of an asynchronous invocation
+    is retried) and then sends it, with this error's type and message, to the function's DLQ."""
+
+
+def _tenant(tenant_id: str) -> str:
+    if not valid_tenant_id(tenant_id):
+        raise ValueError("tenant_id must be lower-case letters, digits and '-' (at most 63)")
+    return tenant_id
+
+
+def _sortable(moment: datetime) -> datetime:
+    # Stored times are sort keys: fixed-width ISO strings exist from year 1000 on.
+    if moment < EARLIEST:
+        raise ValueError("time must not be before the year 1000")
+    return moment
+
+
+def _storable(value: float) -> float:
+    if not math.isfinite(value) or abs(value) > _LARGEST or (value != 0 and abs(value) < _SMALLEST):
+        raise ValueError("metric value cannot be stored (finite, |value| < 1e125, and not below 1e-130)")
+    return value
+
+
+TenantId = Annotated[str, AfterValidator(_tenant)]
+EventTime = Annotated[UtcDatetime, AfterValidator(_sortable)]
+MetricName = Annotated[str, Field(pattern=METRIC_NAME_PATTERN)]
+MetricNumber = Annotated[float, Field(strict=True, allow_inf_nan=False), AfterValidator(_storable)]
+
+
+class TradeExecuted(Trade):
+    """`TradeExecuted`: the trade fields, plus the optional tenant."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tenant_id: TenantId = DEFAULT_TENANT
+
+    def trade(self) -> Trade:
+        return Trade.model_validate(self.model_dump(exclude={"tenant_id"}))
+
+
+class PortfolioUpdated(PortfolioSnapshot):
+    """`PortfolioUpdated`: a snapshot as reported; values, pnl and totals are computed by the backend."""
+
+    tenant_id: TenantId = DEFAULT_TENANT
+    as_of: EventTime
+
+    def snapshot(self) -> PortfolioSnapshot:
+        return PortfolioSnapshot.model_validate(self.model_dump(exclude={"tenant_id"}))
+
+
+class MetricsReported(BaseModel):
+    """`MetricsReported`: values of named metrics at one time, with optional labels."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tenant_id: TenantId = DEFAULT_TENANT
+    timestamp: EventTime
+    metrics: Annotated[dict[MetricName, MetricNumber], Field(min_length=1, max_length=MAX_METRICS_PER_EVENT)]
+    labels: Labels = Field(default_factory=dict)
+
+
+class SystemStatusReported(BaseModel):
+    """`SystemStatusReported`: the trading system's resources, in the shapes of the system response."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tenant_id: TenantId = DEFAULT_TENANT
+    timestamp: EventTime
+    cpu: CpuStatus
+    memory: MemoryStatus
+    disk: DiskStatus
+    process: ProcessStatus
+
+    def status(self) -> TradingSystemStatus:
+        return TradingSystemStatus(
+            cpu=self.cpu, memory=self.memory, disk=self.disk, process=self.process, reported_at=self.timestamp
+        )
+
+
+TradingDetail = TradeExecuted | PortfolioUpdated | MetricsReported | SystemStatusReported
+DETAIL_TYPES: dict[str, type[TradingDetail]] = {
+    "TradeExecuted": TradeExecuted,
+    "PortfolioUpdated": PortfolioUpdated,
+    "MetricsReported": MetricsReported,
+    "SystemStatusReported": SystemStatusReported,
+}
+
+
+class EventBridgeEnvelope(BaseModel):
+    """The parts of an EventBridge event that we read."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str | None = None
+    source: Literal["alphapulse.trading"]
+    detail_type: str = Field(alias="detail-type")
+    detail: dict[str, Any]
+
+
+class SnsMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    Message: str
+    MessageId: str | None = None
+
+
+class SnsRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    Sns: SnsMessage
+
+
+class SnsEnvelope(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    Records: Annotated[list[SnsRecord], Field(min_length=1)]
+
+
+def reason(exc: ValidationError) -> str:
+    """A validation failure as text that names the fields and the problems, never the input values."""
+    problems = [f"{'.'.join(str(part) for part in error['loc']) or 'event'}: {error['msg']}" for error in exc.errors()]
+    shown = "; ".join(problems[:10])
+    return shown + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
+
+
+def _check_size(event: Mapping[str, Any]) -> None:
+    try:
+        size = len(json.dumps(event, separators=(",", ":"), allow_nan=True).encode("utf-8"))
+    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise InvalidEventError("event is not JSON") from exc
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEventError(f"event is {size} bytes, above the {MAX_EVENT_BYTES} that EventBridge and SNS carry")
+
+
+def parse_trading_event(event: Mapping[str, Any]) -> TradingDetail:
+    """The validated detail of an EventBridge event of the trading engine; InvalidEventError otherwise."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError("event is not a JSON object")
+    _check_size(event)
+    try:
+        envelope = EventBridgeEnvelope.model_validate(event)
+    except ValidationError as exc:
+        raise InvalidEventError(f"not an EventBridge event of {SOURCE}: {reason(exc)}") from None
+    model = DETAIL_TYPES.get(envelope.detail_type)
+    if model is None:
+        raise InvalidEventError(f"unknown detail-type {envelope.detail_type[:64]!r}")
+    try:
+        return model.model_validate(envelope.detail)
+    except ValidationError as exc:
+        raise InvalidEventError(f"invalid {envelope.detail_type}: {reason(exc)}") from None
+
+
+def parse_alert_messages(event: Mapping[str, Any]) -> list[AlertEvent]:
+    """The validated alert messages of an SNS event (every record, or InvalidEventError for the lot)."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError("event is not a JSON object")
+    _check_size(event)
+    try:
+        envelope = SnsEnvelope.model_validate(event)
+    except ValidationError as exc:
+        raise InvalidEventError(f"not an SNS event: {reason(exc)}") from None
+    messages = []
+    for number, record in enumerate(envelope.Records):
+        try:
+            body = json.loads(record.Sns.Message)
+        except ValueError:
+            raise InvalidEventError(f"record {number}: the message is not JSON") from None
+        if not isinstance(body, dict):
+            raise InvalidEventError(f"record {number}: the message is not a JSON object")
+        try:
+            messages.append(AlertEvent.model_validate(body))
+        except ValidationError as exc:
+            raise InvalidEventError(f"record {number}: invalid alert message: {reason(exc)}") from None
+    return messages

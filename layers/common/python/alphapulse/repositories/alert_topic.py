@@ -1,0 +1,37 @@
+"""The SNS alerts topic, as the rules engine publishes to it (botocore: this function's cold start has
+no target, see docs/decisions.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from alphapulse.errors import DataAccessError
+
+
+@lru_cache(maxsize=1)
+def sns_client() -> Any:
+    """The SNS client, created at first use (region, endpoint and credentials from the environment)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return boto3.client("sns", config=config)
+
+
+class AlertTopic:
+    """Publishes alert messages (DESIGN section 6) on one topic."""
+
+    def __init__(self, topic_arn: str) -> None:
+        self.topic_arn = topic_arn
+
+    def publish(self, message: Mapping[str, Any]) -> None:
+        """Publish one message as JSON; DataAccessError when SNS refused it or could not be reached."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            sns_client().publish(TopicArn=self.topic_arn, Message=json.dumps(message, separators=(",", ":")))
+        except (BotoCoreError, ClientError) as exc:
+            raise DataAccessError("the alerts topic did not take a message") from exc

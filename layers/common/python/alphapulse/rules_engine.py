@@ -1,0 +1,214 @@
+"""The alert rules engine: reported values against the tenant's rules, alert messages out (DESIGN section 4).
+
+Values come from `MetricsReported` (every metric by name) and `SystemStatusReported` (mapped by
+SYSTEM_METRICS). Each enabled rule whose metric is reported is evaluated:
+
+- condition met, rule not firing: publish a firing message;
+- condition met, rule firing: publish again (alert ingest bumps the alert's count) only once
+  `cooldown_seconds` have passed since the last firing message;
+- condition not met, rule firing: publish a resolved message (the rule's alert resolves).
+
+Each rule keeps one state item (firing, last fired, last change). Times are the events' own
+timestamps, so cooldowns do not depend on delivery delays, and an event not newer than the last
+change (a redelivery, or one overtaken by a newer report) changes nothing. Every change is a
+conditional write on the state that was read, so concurrent evaluations have one winner, and
+it stores the message it owes in the same write (a claim, as in `ingest`): the message is
+published, then the claim cleared; a message whose publish failed is published by the next
+evaluation of the rule (the retry of the same event included) before anything else.
+
+Messages use DESIGN section 6's shape; the dedup key is per tenant and rule, so one rule has at
+most one active alert. A rule with several label sets (one latency per route) shares that state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from alphapulse.alerts import RuleStore, evaluate, render_message, tenant_rules
+from alphapulse.errors import DataAccessError
+from alphapulse.models.alerts import AlertRule
+from alphapulse.models.events import MetricsReported, SystemStatusReported
+from alphapulse.observability import get_logger
+from alphapulse.repositories.push_claims import Claim
+from alphapulse.repositories.transactions import MAX_ATTEMPTS
+from alphapulse.timeutil import iso, parse_iso
+
+SOURCE = "alphapulse.rules"
+DEFAULT_LEASE_SECONDS = 15.0
+SYSTEM_METRICS: dict[str, tuple[str, str]] = {
+    # metric name -> (component, field) of SystemStatusReported
+    "cpu_usage_percent": ("cpu", "usage_percent"),
+    "memory_usage_percent": ("memory", "percent"),
+    "disk_usage_percent": ("disk", "percent"),
+}
+
+Sender = Callable[[Mapping[str, Any]], object]
+"""Publishes one alert message (a JSON object) on the alerts topic."""
+
+
+class PublishInProgressError(RuntimeError):
+    """Another invocation holds the rule's unpublished message; Lambda retries this one later."""
+
+
+@dataclass(frozen=True)
+class RuleState:
+    """A rule's state: whether it fires, when it last fired and last changed (event times, ISO), and the
+    message still owed with its claim, if any."""
+
+    firing: bool
+    fired_at: str | None
+    changed_at: str
+    pending: Claim | None = None
+    pending_message: str | None = None
+
+
+class RuleStateStore(Protocol):
+    def get(self, tenant_id: str, rule_id: str) -> RuleState | None: ...
+    def change(
+        self,
+        tenant_id: str,
+        rule_id: str,
+        *,
+        seen: RuleState | None,
+        new: RuleState,
+    ) -> bool: ...
+    def take_over_message(self, tenant_id: str, rule_id: str, seen: Claim, claim: Claim) -> bool: ...
+    def release_message(self, tenant_id: str, rule_id: str, claim: Claim) -> bool: ...
+
+
+def reported_values(detail: MetricsReported | SystemStatusReported) -> dict[str, float]:
+    """The values a report gives the rules, by metric name."""
+    if isinstance(detail, MetricsReported):
+        return dict(detail.metrics)
+    values: dict[str, float] = {}
+    for metric, (component, field) in SYSTEM_METRICS.items():
+        values[metric] = float(getattr(getattr(detail, component), field))
+    return values
+
+
+def evaluate_report(
+    detail: MetricsReported | SystemStatusReported,
+    rules: RuleStore,
+    states: RuleStateStore,
+    send: Sender,
+    *,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    clock: Callable[[], float] = time.time,
+) -> list[dict[str, Any]]:
+    """Evaluate one report against its tenant's rules (seeding the defaults); the messages published."""
+    tenant_id = detail.tenant_id
+    values = reported_values(detail)
+    labels = detail.labels if isinstance(detail, MetricsReported) else {}
+    engine = _Engine(states, send, lease_seconds=lease_seconds, clock=clock)
+    sent: list[dict[str, Any]] = []
+    for rule in tenant_rules(rules, tenant_id):
+        if rule.enabled and rule.metric_name in values:
+            sent.extend(engine.apply(tenant_id, rule, values[rule.metric_name], detail.timestamp, labels))
+    return sent
+
+
+def dedup_key(tenant_id: str, rule_id: str) -> str:
+    """The dedup key of a rule's alerts: one active alert per tenant and rule."""
+    return f"{SOURCE}:{tenant_id}:{rule_id}"
+
+
+def alert_message(
+    tenant_id: str, rule: AlertRule, value: float, at: datetime, labels: Mapping[str, str], *, firing: bool
+) -> dict[str, Any]:
+    """The SNS alert message (DESIGN section 6) of a rule firing or resolving."""
+    text = (
+        render_message(rule, value)
+        if firing
+        else f"{rule.name}: {rule.metric_name} is {value:g}, no longer {rule.condition}"
+    )
+    return {
+        "tenant_id": tenant_id,
+        "title": rule.name,
+        "message": text,
+        "severity": rule.severity,
+        "source": SOURCE,
+        "rule_id": rule.rule_id,
+        "metric_name": rule.metric_name,
+        "metric_value": value,
+        "labels": dict(labels),
+        "dedup_key": dedup_key(tenant_id, rule.rule_id),
+        "status": "firing" if firing else "resolved",
+        "timestamp": iso(at),
+    }
+
+
+class _Engine:
+    def __init__(
+        self, states: RuleStateStore, send: Sender, *, lease_seconds: float, clock: Callable[[], float]
+    ) -> None:
+        self.states = states
+        self.send = send
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+
+    def apply(
+        self, tenant_id: str, rule: AlertRule, value: float, at: datetime, labels: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        stamp = iso(at)
+        for _ in range(MAX_ATTEMPTS):
+            state = self.states.get(tenant_id, rule.rule_id)
+            if state is not None and state.pending is not None and state.pending_message is not None:
+                sent.extend(self._finish(tenant_id, rule.rule_id, state.pending, state.pending_message))
+                continue  # read the state again, now without a debt
+            if state is not None and stamp <= state.changed_at:
+                return sent  # a redelivery, or overtaken by a newer report
+            met = evaluate(rule.condition, value)
+            if met and state is not None and state.firing and not _cooled_down(state, rule, at):
+                return sent
+            if not met and (state is None or not state.firing):
+                return sent
+            message = alert_message(tenant_id, rule, value, at, labels, firing=met)
+            claim = Claim.new(
+                f"rule:{tenant_id}:{rule.rule_id}:{stamp}", now=self.clock(), lease_seconds=self.lease_seconds
+            )
+            new = RuleState(
+                firing=met,
+                fired_at=stamp if met else (state.fired_at if state else None),
+                changed_at=stamp,
+                pending=claim,
+                pending_message=json.dumps(message, separators=(",", ":")),
+            )
+            if not self.states.change(tenant_id, rule.rule_id, seen=state, new=new):
+                continue  # another evaluation changed the rule first: look again
+            get_logger().info("rule changed", extra={"tenant_id": tenant_id, "rule_id": rule.rule_id, "firing": met})
+            return [*sent, *self._publish(tenant_id, rule.rule_id, claim, message)]
+        raise PublishInProgressError("the rule's state kept changing")
+
+    def _finish(self, tenant_id: str, rule_id: str, seen: Claim, pending_message: str) -> list[dict[str, Any]]:
+        """Publish a message an earlier evaluation stored but did not publish (once its lease is over)."""
+        if not seen.expired(self.clock()):
+            raise PublishInProgressError("another invocation is publishing this rule's message")
+        claim = seen.renewed(now=self.clock(), lease_seconds=self.lease_seconds)
+        if not self.states.take_over_message(tenant_id, rule_id, seen, claim):
+            return []  # someone else took it: the next read shows what they did
+        get_logger().info("publishing an unfinished rule message", extra={"tenant_id": tenant_id, "rule_id": rule_id})
+        message: dict[str, Any] = json.loads(pending_message)
+        return self._publish(tenant_id, rule_id, claim, message)
+
+    def _publish(self, tenant_id: str, rule_id: str, claim: Claim, message: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            self.send(message)
+        except Exception:
+            with contextlib.suppress(DataAccessError):  # then the retry waits for the lease
+                self.states.take_over_message(tenant_id, rule_id, claim, claim.abandoned())
+            raise
+        self.states.release_message(tenant_id, rule_id, claim)
+        return [message]
+
+
+def _cooled_down(state: RuleState, rule: AlertRule, at: datetime) -> bool:
+    if state.fired_at is None:
+        return True
+    return at >= parse_iso(state.fired_at) + timedelta(seconds=rule.cooldown_seconds)
