@@ -5,18 +5,22 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import secrets
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from devstack.apigw import rest_event
+from devstack.demo_feed import DemoFeed
+from devstack.events import EventRouter, provision_messaging
 from devstack.moto_atomic import make_dynamodb_atomic
 from devstack.secrets_extension import SecretsExtension
 from devstack.stack import REGION, STAGE, Function, LocalResolver, functions_of
 from devstack.template import create_tables, load_template, resources_of_type
+from devstack.websocket import WebSocketGateway, websocket_apis
 from devstack.worker import FunctionError, FunctionWorker
 
 DEMO_USERS = (
@@ -32,17 +36,22 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "loc
 class LocalStack:
     """The whole application on loopback ports, driven by template.yaml."""
 
-    def __init__(self, *, http_port: int, aws_port: int, jwt_secret: str, host: str = "127.0.0.1") -> None:
-        self.host, self.http_port, self.aws_port = host, http_port, aws_port
+    def __init__(self, *, http_port: int, aws_port: int, ws_port: int, jwt_secret: str, host: str = "127.0.0.1",
+                 settings: LocalSettings | None = None) -> None:  # fmt: skip
+        self.host, self.http_port, self.aws_port, self.ws_port = host, http_port, aws_port, ws_port
         self.jwt_secret = jwt_secret
+        self.settings = settings or LocalSettings()
         self.template = load_template()
         self.aws_endpoint = f"http://{host}:{aws_port}"
         self.workers: dict[str, FunctionWorker] = {}
         self.functions: dict[str, Function] = {}
         self.outputs: dict[str, str] = {}
+        self.gateways: dict[str, WebSocketGateway] = {}
         self._moto: Any = None
         self._http: ThreadingHTTPServer | None = None
         self._extension: SecretsExtension | None = None
+        self._router: EventRouter | None = None
+        self._feed: DemoFeed | None = None
 
     # --- AWS emulation ---
 
@@ -63,28 +72,23 @@ class LocalStack:
 
         names = create_tables(boto3.client("dynamodb", endpoint_url=self.aws_endpoint, region_name=REGION),
                               self.template)  # fmt: skip
-        local_values = dict(names)
+        local_values = {**names, **provision_messaging(self.template, self.aws_endpoint, region=REGION)}
         secretsmanager = boto3.client("secretsmanager", endpoint_url=self.aws_endpoint, region_name=REGION)
         for logical_id in resources_of_type(self.template, "AWS::SecretsManager::Secret"):
             created = secretsmanager.create_secret(Name=logical_id, SecretString=self.jwt_secret)
             local_values[logical_id] = created["ARN"]
         for logical_id in resources_of_type(self.template, "AWS::Serverless::Api"):
-            local_values[logical_id] = f"http://{self.host}:{self.http_port}"
+            local_values[f"{logical_id}.LocalUrl"] = f"http://{self.host}:{self.http_port}"
+        apis = resources_of_type(self.template, "AWS::ApiGatewayV2::Api")
+        websocket_ids = [name for name, api in apis.items() if api["Properties"].get("ProtocolType") == "WEBSOCKET"]
+        if len(websocket_ids) > 1:
+            raise SystemExit(f"the local stack serves one WebSocket API on WS_PORT; the template has {websocket_ids}")
+        for logical_id in websocket_ids:
+            local_values[f"{logical_id}.LocalUrl"] = f"http://{self.host}:{self.ws_port}"
         resolver = LocalResolver(self.template, local_values)
-        self.outputs = self._resolve_outputs(resolver)
+        self.outputs = {name: str(resolver.resolve(output["Value"]))
+                        for name, output in self.template.get("Outputs", {}).items()}  # fmt: skip
         return resolver
-
-    def _resolve_outputs(self, resolver: LocalResolver) -> dict[str, str]:
-        apis = set(resources_of_type(self.template, "AWS::Serverless::Api"))
-        outputs: dict[str, str] = {}
-        for name, output in self.template.get("Outputs", {}).items():
-            value = output["Value"]
-            referenced = (
-                {value.get("Ref")} | set(_sub_names(value.get("Fn::Sub"))) if isinstance(value, dict) else set()
-            )
-            api = referenced & apis
-            outputs[name] = resolver.values[api.pop()] if api else str(resolver.resolve(value))
-        return outputs
 
     def seed_demo_users(self, table: str) -> None:
         from alphapulse import accounts, clients
@@ -99,18 +103,22 @@ class LocalStack:
 
     # --- functions ---
 
-    def start_functions(self, resolver: LocalResolver) -> None:
-        """One warm process per function. Secrets come through the extension, as in AWS."""
+    def start_functions(self, resolver: LocalResolver, only: str | None = None) -> None:
+        """One warm process per function (or only the one named). Secrets come through the extension, as in AWS."""
         session_token = secrets.token_urlsafe(24)
         self._extension = SecretsExtension(aws_endpoint=self.aws_endpoint, session_token=session_token,
                                            region=REGION, host=self.host).start()  # fmt: skip
         self.functions = functions_of(self.template, resolver)
         for logical_id, function in self.functions.items():
+            if only is not None and logical_id != only:
+                continue
             environment = {**function.environment, **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.aws_endpoint,
                            "AWS_SESSION_TOKEN": session_token, "APP_ENV": "local",
                            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(self._extension.port),
-                           "AWS_LAMBDA_FUNCTION_NAME": logical_id}  # fmt: skip
+                           "AWS_LAMBDA_FUNCTION_NAME": logical_id, **self.settings.function_environment}  # fmt: skip
             self.workers[logical_id] = FunctionWorker(logical_id, function.code_uri, function.handler, environment)
+        for worker in self.workers.values():
+            worker.wait_ready()
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         return self.workers[logical_id].invoke(event)
@@ -128,6 +136,26 @@ class LocalStack:
         threading.Thread(target=self._http.serve_forever, name="rest", daemon=True).start()
         return self._http
 
+    # --- WebSocket and events ---
+
+    def serve_websockets(self, resolver: LocalResolver) -> None:
+        for logical_id, api in websocket_apis(self.template, resolver).items():
+            self.gateways[logical_id] = WebSocketGateway(
+                api, self.invoke, host=self.host, port=self.ws_port,
+                idle_timeout=self.settings.ws_idle_timeout, max_lifetime=self.settings.ws_max_lifetime,
+            ).start()  # fmt: skip
+
+    def route_events(self, resolver: LocalResolver) -> None:
+        self._router = EventRouter(self.template, resolver, self.aws_endpoint, self.invoke,
+                                   retry_delays=self.settings.retry_delays).start()  # fmt: skip
+
+    def start_demo_feed(self) -> None:
+        bus, topic = self.outputs.get("EventBusName"), self.outputs.get("AlertsTopicArn")
+        if self.settings.demo_feed and bus and topic:
+            self._feed = DemoFeed(aws_endpoint=self.aws_endpoint, bus_name=bus, topic_arn=topic,
+                                  tenants=demo_tenants(), interval=self.settings.demo_feed_interval)  # fmt: skip
+            self._feed.start()
+
     def start(self) -> None:
         self.start_aws()
         resolver = self.provision()
@@ -138,12 +166,21 @@ class LocalStack:
         if data_table:
             from devstack import demo_data
 
-            for tenant in sorted({tenant for _, tenant, _, _ in DEMO_USERS}):
+            for tenant in demo_tenants():
                 demo_data.seed(data_table, tenant)
         self.start_functions(resolver)
-        self.serve_http()
+        self.serve_websockets(resolver)
+        self.route_events(resolver)
+        self.serve_http()  # last: once it answers, everything else is up
+        self.start_demo_feed()
 
     def stop(self) -> None:
+        if self._feed:
+            self._feed.stop()
+        if self._router:
+            self._router.stop()
+        for gateway in self.gateways.values():
+            gateway.stop()
         if self._http:
             self._http.shutdown()
             self._http.server_close()
@@ -153,11 +190,6 @@ class LocalStack:
             self._extension.stop()
         if self._moto:
             self._moto.stop()
-
-
-def _sub_names(sub: Any) -> list[str]:
-    text = sub if isinstance(sub, str) else (sub[0] if isinstance(sub, list) else "")
-    return re.findall(r"\$\{([^}.!]+)", text)
 
 
 class _RestHandler(BaseHTTPRequestHandler):
@@ -212,23 +244,62 @@ class _RestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
 
+def demo_tenants() -> list[str]:
+    return sorted({tenant for _, tenant, _, _ in DEMO_USERS})
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """Knobs of the local stack itself, from the environment (defaults are AWS's own limits)."""
+
+    ws_idle_timeout: float = 600.0
+    ws_max_lifetime: float = 7200.0
+    retry_delays: tuple[float, ...] = (60.0, 120.0)  # Lambda's async retries wait about 1 and 2 minutes
+    demo_feed: bool = True
+    demo_feed_interval: float = 2.0
+    function_environment: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> LocalSettings:
+        delays = environ.get("DEVSTACK_RETRY_DELAYS")
+        # Passed through to every function, so tests can shorten token lifetimes and the like.
+        passed = {name: value for name, value in environ.items() if name in FUNCTION_SETTINGS}
+        return cls(
+            ws_idle_timeout=float(environ.get("WS_IDLE_TIMEOUT_SECONDS") or 600),
+            ws_max_lifetime=float(environ.get("WS_MAX_CONNECTION_SECONDS") or 7200),
+            retry_delays=tuple(float(d) for d in delays.split(",")) if delays else cls.retry_delays,
+            demo_feed=environ.get("DEMO_FEED", "1") != "0",
+            demo_feed_interval=float(environ.get("DEMO_FEED_INTERVAL") or 2.0),
+            function_environment=passed,
+        )
+
+
+FUNCTION_SETTINGS = frozenset({"ACCESS_TOKEN_TTL_SECONDS", "WS_MAX_CONNECTION_SECONDS", "REPLAY_RETENTION_SECONDS",
+                               "FANOUT_SHARD_THRESHOLD", "WS_TICKET_TTL_SECONDS", "POWERTOOLS_LOG_LEVEL"})  # fmt: skip
+
+
 def banner(stack: LocalStack) -> str:
-    """What `make run` prints: URLs, demo users and a first request to copy."""
+    """What `make run` prints: URLs, demo users and first requests to copy."""
     base = f"http://{stack.host}:{stack.http_port}"
     users = "\n".join(f"    {u:<11} tenant {t:<8} role {r:<7} password {p}" for u, t, r, p in DEMO_USERS)
+    websocket = stack.outputs.get("WebSocketUrl", f"ws://{stack.host}:{stack.ws_port}")
+    feed = "on (DEMO_FEED=0 turns it off)" if stack.settings.demo_feed else "off"
     return f"""
 AlphaPulse local stack is up.
   REST API        {base}/api/v1
+  WebSocket API   {websocket}   (management API: http://{stack.host}:{stack.ws_port}/@connections/{{id}})
   AWS endpoint    {stack.aws_endpoint}   (region {REGION}, any credentials)
   Outputs         {base}/_local/outputs
+  Demo feed       {feed}
   Demo users:
 {users}
 
 Try:
-  curl -s -X POST {base}/api/v1/auth/token -d 'username=trader&password=trader-demo-password'
   TOKEN=$(curl -s -X POST {base}/api/v1/auth/token -d 'username=trader&password=trader-demo-password' \\
           | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-  curl -s {base}/api/v1/auth/me -H "Authorization: Bearer $TOKEN"
+  curl -s {base}/api/v1/portfolio -H "Authorization: Bearer $TOKEN"
+  .venv/bin/python -m websockets "{websocket}?token=$TOKEN"
+      then type: {{"action":"subscribe","channels":["trades","portfolio"]}}
 
 Ctrl-C stops everything.
 """
@@ -239,8 +310,10 @@ def main() -> None:
 
     http_port = int(os.environ.get("HTTP_PORT") or 3000)
     aws_port = int(os.environ.get("AWS_PORT") or 4566)
+    ws_port = int(os.environ.get("WS_PORT") or 3001)
     jwt_secret = os.environ.get("JWT_SECRET") or secrets.token_urlsafe(48)
-    stack = LocalStack(http_port=http_port, aws_port=aws_port, jwt_secret=jwt_secret)
+    stack = LocalStack(http_port=http_port, aws_port=aws_port, ws_port=ws_port, jwt_secret=jwt_secret,
+                       settings=LocalSettings.from_environ(os.environ))  # fmt: skip
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     stack.start()

@@ -13,6 +13,12 @@ ACCOUNT_ID = "123456789012"
 STAGE = "local"
 
 
+# An API's URL as templates write it; locally every API is served at the root of its own port.
+API_URL = re.compile(
+    r"(?P<scheme>https|wss)://\$\{(?P<api>\w+)\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}(?:/\$\{Stage\})?"
+)
+
+
 @dataclass(frozen=True)
 class Route:
     """One API event of a function: method (or ANY) and a path template like /api/v1/auth/{proxy+}."""
@@ -76,6 +82,7 @@ class LocalResolver:
             return self.values.get(argument, argument)
         if name == "Fn::Sub":
             text, extra = (argument, {}) if isinstance(argument, str) else argument
+            text = API_URL.sub(self._local_api_url, text)
             lookup = {**self.values, **{k: str(self.resolve(v)) for k, v in extra.items()}}
             return re.sub(r"\$\{([^}!]+)\}", lambda m: lookup.get(m.group(1), m.group(1)), text)
         if name == "Fn::If":
@@ -90,6 +97,13 @@ class LocalResolver:
             separator, parts = argument
             return separator.join(str(p) for p in self.resolve(parts))
         return {name: self.resolve(argument)}
+
+    def _local_api_url(self, found: re.Match[str]) -> str:
+        """An API's AWS URL (https://{api}.execute-api..../{stage}) as its local base URL."""
+        local = self.values.get(f"{found['api']}.LocalUrl")
+        if local is None:
+            return found.group(0)
+        return local.replace("http://", "ws://", 1) if found["scheme"] == "wss" else local
 
 
 def functions_of(template: dict[str, Any], resolver: LocalResolver) -> dict[str, Function]:

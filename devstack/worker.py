@@ -63,12 +63,24 @@ class FunctionWorker:
         self._lock = threading.Lock()
         self._process.start()
         child.close()
-        status, _ = self._connection.recv()
-        if status != "ready":
-            raise RuntimeError(f"function {name} did not start")
+        self._ready = False
+
+    def wait_ready(self) -> FunctionWorker:
+        """Block until the handler is imported (start many workers first, then wait: they import in parallel)."""
+        with self._lock:
+            if not self._ready:
+                try:
+                    status, _ = self._connection.recv()
+                except EOFError:
+                    status = "exited"
+                if status != "ready":
+                    raise RuntimeError(f"function {self.name} did not start (its import failed; see the output above)")
+                self._ready = True
+        return self
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Run the handler on `event` and return its result; FunctionError when it raised."""
+        self.wait_ready()
         with self._lock:
             self._connection.send(event)
             status, payload = self._connection.recv()

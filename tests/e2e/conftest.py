@@ -7,9 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -29,28 +31,37 @@ class RunningStack:
     process: subprocess.Popen[str]
     base_url: str
     aws_endpoint: str
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ws_url(self) -> str:
+        return self.outputs["WebSocketUrl"]
 
 
-def start_stack() -> RunningStack:
+def start_stack(**extra_env: str) -> RunningStack:
+    """`python -m devstack run` on free ports, the demo feed off unless `DEMO_FEED` is given."""
     http_port, aws_port, ws_port = free_port(), free_port(), free_port()
     env = {**os.environ, "HTTP_PORT": str(http_port), "AWS_PORT": str(aws_port), "WS_PORT": str(ws_port),
-           "JWT_SECRET": TEST_SECRET, "DEMO_FEED": "0"}  # fmt: skip
+           "JWT_SECRET": TEST_SECRET, "DEMO_FEED": "0", "DEVSTACK_RETRY_DELAYS": "0.2,0.2", **extra_env}  # fmt: skip
+    log = tempfile.NamedTemporaryFile(prefix="local-stack-", suffix=".log", delete=False)  # noqa: SIM115 (kept open by the stack)
     process = subprocess.Popen(
         [sys.executable, "-m", "devstack", "run"], cwd=ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
+    log.close()
     base_url = f"http://127.0.0.1:{http_port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"local stack exited: {process.stdout.read() if process.stdout else ''}")
+            raise RuntimeError(f"local stack exited: {Path(log.name).read_text()[-5000:]}")
         try:
-            if httpx.get(f"{base_url}/_local/outputs", timeout=1).status_code == 200:
-                return RunningStack(process, base_url, f"http://127.0.0.1:{aws_port}")
+            reply = httpx.get(f"{base_url}/_local/outputs", timeout=1)
+            if reply.status_code == 200:
+                return RunningStack(process, base_url, f"http://127.0.0.1:{aws_port}", reply.json())
         except httpx.TransportError:
             time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("local stack did not answer within 60 s")
+    os.killpg(process.pid, signal.SIGKILL)
+    raise RuntimeError(f"local stack did not answer within 60 s: {Path(log.name).read_text()[-5000:]}")
 
 
 def stop_stack(stack: RunningStack) -> int:

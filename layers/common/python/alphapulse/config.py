@@ -30,6 +30,13 @@ ENVIRONMENT = {
     "LOGIN_WINDOW_SECONDS": "login_window_seconds",
     "CORS_ORIGINS": "cors_origins",
     "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "secrets_extension_port",
+    "CONNECTIONS_TABLE": "connections_table",
+    "WEBSOCKET_ENDPOINT": "websocket_endpoint",
+    "WS_MAX_CONNECTION_SECONDS": "ws_max_connection_seconds",
+    "REPLAY_RETENTION_SECONDS": "replay_retention_seconds",
+    "FANOUT_QUEUE_URL": "fanout_queue_url",
+    "FANOUT_SHARD_THRESHOLD": "fanout_shard_threshold",
+    "ALERTS_TOPIC_ARN": "alerts_topic_arn",
 }
 
 
@@ -63,6 +70,15 @@ class Settings(BaseModel):
     login_window_seconds: int = Field(default=300, ge=1)
     cors_origins: tuple[str, ...] = ()
     secrets_extension_port: int = Field(default=2773, ge=1, le=65535)  # the extension's documented default
+    connections_table: str | None = None
+    websocket_endpoint: str | None = (
+        None  # the management API: https://{api}.execute-api.{region}.amazonaws.com/{stage}
+    )
+    ws_max_connection_seconds: int = Field(default=7200, ge=1, le=7200)  # API Gateway's hard limit is 2 h
+    replay_retention_seconds: int = Field(default=3600, ge=1)  # DESIGN §5 asks for at least 15 minutes
+    fanout_queue_url: str | None = None
+    fanout_shard_threshold: int = Field(default=2000, ge=1)
+    alerts_topic_arn: str | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -92,17 +108,21 @@ class Settings(BaseModel):
         except ValueError as exc:
             raise ConfigurationError(f"invalid configuration: {exc}") from exc
 
+    def require(self, field: str) -> str:
+        """A setting the function cannot work without (a table, a URL), or a clear error naming its variable."""
+        value = getattr(self, field)
+        if not value:
+            variable = next(name for name, known in ENVIRONMENT.items() if known == field)
+            raise ConfigurationError(f"{variable} is not set")
+        return str(value)
+
     def require_auth_table(self) -> str:
         """The auth table's name, or a clear error when the function was deployed without it."""
-        if not self.auth_table:
-            raise ConfigurationError("AUTH_TABLE is not set")
-        return self.auth_table
+        return self.require("auth_table")
 
     def require_data_table(self) -> str:
         """The data table's name, or a clear error when the function was deployed without it."""
-        if not self.data_table:
-            raise ConfigurationError("DATA_TABLE is not set")
-        return self.data_table
+        return self.require("data_table")
 
     @property
     def retention_seconds(self) -> int:

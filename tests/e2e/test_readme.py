@@ -1,0 +1,79 @@
+"""The README's commands are the ones that work: `make run`, then its shell blocks, verbatim.
+
+Blocks marked `<!-- readme-test: NAME -->` run in one bash session (so `$TOKEN` carries over),
+against `make run` started here on free ports; only the port numbers are rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, TEST_SECRET
+from tests.e2e.conftest import free_port
+
+pytestmark = pytest.mark.e2e
+
+README = (ROOT / "README.md").read_text()
+BLOCK = re.compile(r"<!-- readme-test: (?P<name>[\w-]+) -->\n```sh\n(?P<body>.*?)```", re.S)
+
+
+def readme_blocks() -> dict[str, str]:
+    return {found["name"]: found["body"] for found in BLOCK.finditer(README)}
+
+
+@pytest.fixture(scope="module")
+def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    assert "make run" in README.split("```sh", 2)[1], "the README no longer starts with `make run`"
+    ports = {"HTTP_PORT": str(free_port()), "WS_PORT": str(free_port()), "AWS_PORT": str(free_port())}
+    env = {**os.environ, **ports, "JWT_SECRET": TEST_SECRET, "DEMO_FEED": "1", "DEMO_FEED_INTERVAL": "1"}
+    started = time.monotonic()
+    log = tmp_path_factory.mktemp("make-run") / "output.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, text=True, stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        while time.monotonic() - started < 60:
+            assert process.poll() is None, log.read_text()[-5000:]
+            try:
+                if httpx.get(f"http://127.0.0.1:{ports['HTTP_PORT']}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"make run did not answer /api/v1/health within 60 s: {log.read_text()[-5000:]}")
+        yield ports
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_readme_blocks_work_against_make_run(make_run: dict[str, str]) -> None:
+    blocks = readme_blocks()
+    assert set(blocks) >= {"rest", "websocket", "events"}, sorted(blocks)
+    script = "\n".join(blocks[name] for name in ("rest", "websocket", "events"))
+    for default, variable in (("3000", "HTTP_PORT"), ("3001", "WS_PORT"), ("4566", "AWS_PORT")):
+        script = script.replace(f"127.0.0.1:{default}", f"127.0.0.1:{make_run[variable]}")
+    result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=ROOT, env={**os.environ, **make_run},
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    output = result.stdout
+    assert result.returncode == 0, (output, result.stderr)
+    assert '"username":"trader"' in output.replace(" ", ""), output
+    assert '{"status":"ok"}' in output.replace(" ", ""), output
+    assert "Connected to ws://" in output, output
+    plain = re.sub(r"\x1b(\[[0-9;]*[A-Za-z]|[78])", "\n", output)  # the client's terminal codes
+    received = [json.loads(found) for found in re.findall(r"^< (\{.*\})$", plain, re.M)]
+    assert {"subscribed", "portfolio", "trade"} <= {message.get("type") for message in received}, plain
+    assert '"trade_id":"MY-1"' in output.replace(" ", ""), output
