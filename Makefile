@@ -10,7 +10,7 @@ PY := $(BIN)/python
 help:
 	@echo "make run    start the whole app locally (moto server, REST, demo data)"
 	@echo "make test   lint, types, tests, cfn-lint, sam validate --lint, sam build"
-	@echo "make bench  cold-start and warm benchmarks (bench/)"
+	@echo "make bench  cold start and warm latency, WebSocket fan-out, local-stack overhead (bench/)"
 	@echo "make user ARGS='--endpoint-url http://127.0.0.1:4566 --table AuthTable list --tenant default'"
 
 install: $(VENV)/.installed $(TOOLS)/.installed
@@ -46,6 +46,8 @@ fmt: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/coldstart.py
+	$(PY) bench/fanout.py
+	$(PY) bench/devstack_overhead.py
 
 user: $(VENV)/.installed
 	$(PY) -m alphapulse.users $(ARGS)

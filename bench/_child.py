@@ -68,7 +68,8 @@ def main() -> None:
             trace(sampled=index % 20 == 0)  # the default sampling rule's 5%
         request_id = str(uuid.uuid4())
         event = json.loads(event_text)
-        event["requestContext"]["requestId"] = request_id
+        if isinstance(event.get("requestContext"), dict):  # API Gateway events; SQS, SNS and EventBridge have none
+            event["requestContext"]["requestId"] = request_id
         context = Context(fields, request_id)
         start = time.perf_counter_ns()
         response = handler(event, context)

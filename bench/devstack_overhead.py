@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # devstack, when run as a plain script
@@ -67,9 +68,11 @@ def main() -> int:
         from devstack import demo_data
 
         demo_data.seed(stack.outputs["DataTableName"], "default")
-        routes = {"health": ("SystemFunction", "/api/v1/health"), "trades": ("TradesFunction", "/api/v1/trades")}
-        for function in {function for function, _ in routes.values()}:
-            stack.start_functions(resolver, only=function)
+        routes = {
+            "health": ("SystemFunction", "/api/v1/health"),
+            "trades": ("TradesFunction", "/api/v1/trades?limit=5"),
+        }
+        stack.start_functions(resolver, only={function for function, _ in routes.values()})
         stack.serve_http()
 
         # The direct calls run in this process: give it the functions' environment before the first
@@ -78,7 +81,7 @@ def main() -> int:
             os.environ.update(stack.functions[function_id].environment)
         os.environ.pop("JWT_SECRET_ARN", None)
         os.environ.update({"JWT_SECRET": secret, "APP_ENV": "local"})
-        from alphapulse.auth import issue_token
+        from alphapulse.tokens import issue_token
 
         token, _ = issue_token(typ="access", username="admin", tenant_id="default", role="admin", session_id="bench")
         headers = {"Authorization": f"Bearer {token}", "Host": f"127.0.0.1:{stack.http_port}"}
@@ -89,8 +92,9 @@ def main() -> int:
         for name, (function_id, path) in routes.items():
             function = stack.functions[function_id]
             handler = load_handler(function.code_uri, function.handler)
-            event = rest_event("GET", path, resource=path, path_parameters={}, headers=list(headers.items()),
-                               query=[], body=None, stage=STAGE, source_ip="127.0.0.1",
+            url = urlsplit(path)
+            event = rest_event("GET", url.path, resource=url.path, path_parameters={}, headers=list(headers.items()),
+                               query=parse_qsl(url.query), body=None, stage=STAGE, source_ip="127.0.0.1",
                                domain_name="127.0.0.1")  # fmt: skip
             context = LambdaContext(function_id)
 

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         resolver = stack.provision()
         if stack.outputs.get("AuthTableName"):
             stack.seed_demo_users(stack.outputs["AuthTableName"])
-        stack.start_functions(resolver, only=args.function)
+        stack.start_functions(resolver, only={args.function})
         if args.function not in stack.workers:
             print(f"unknown function {args.function}; known: {', '.join(stack.functions)}", file=sys.stderr)
             return 2

@@ -7,7 +7,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -103,14 +103,14 @@ class LocalStack:
 
     # --- functions ---
 
-    def start_functions(self, resolver: LocalResolver, only: str | None = None) -> None:
-        """One warm process per function (or only the one named). Secrets come through the extension, as in AWS."""
+    def start_functions(self, resolver: LocalResolver, only: Collection[str] | None = None) -> None:
+        """One warm process per function (or those named). Secrets come through the extension, as in AWS."""
         session_token = secrets.token_urlsafe(24)
         self._extension = SecretsExtension(aws_endpoint=self.aws_endpoint, session_token=session_token,
                                            region=REGION, host=self.host).start()  # fmt: skip
         self.functions = functions_of(self.template, resolver)
         for logical_id, function in self.functions.items():
-            if only is not None and logical_id != only:
+            if only is not None and logical_id not in only:
                 continue
             environment = {**function.environment, **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.aws_endpoint,
                            "AWS_SESSION_TOKEN": session_token, "APP_ENV": "local",
@@ -143,6 +143,7 @@ class LocalStack:
             self.gateways[logical_id] = WebSocketGateway(
                 api, self.invoke, host=self.host, port=self.ws_port,
                 idle_timeout=self.settings.ws_idle_timeout, max_lifetime=self.settings.ws_max_lifetime,
+                lose_disconnect_on_drop=self.settings.ws_lose_disconnect_on_drop,
             ).start()  # fmt: skip
 
     def route_events(self, resolver: LocalResolver) -> None:
@@ -197,6 +198,9 @@ class _RestHandler(BaseHTTPRequestHandler):
 
     local: LocalStack
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle on, the body waits for the client's
+    # delayed ACK (40 ms per request on keep-alive connections).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -254,6 +258,7 @@ class LocalSettings:
 
     ws_idle_timeout: float = 600.0
     ws_max_lifetime: float = 7200.0
+    ws_lose_disconnect_on_drop: bool = False
     retry_delays: tuple[float, ...] = (60.0, 120.0)  # Lambda's async retries wait about 1 and 2 minutes
     demo_feed: bool = True
     demo_feed_interval: float = 2.0
@@ -267,6 +272,7 @@ class LocalSettings:
         return cls(
             ws_idle_timeout=float(environ.get("WS_IDLE_TIMEOUT_SECONDS") or 600),
             ws_max_lifetime=float(environ.get("WS_MAX_CONNECTION_SECONDS") or 7200),
+            ws_lose_disconnect_on_drop=environ.get("WS_LOSE_DISCONNECT_ON_DROP") == "1",
             retry_delays=tuple(float(d) for d in delays.split(",")) if delays else cls.retry_delays,
             demo_feed=environ.get("DEMO_FEED", "1") != "0",
             demo_feed_interval=float(environ.get("DEMO_FEED_INTERVAL") or 2.0),

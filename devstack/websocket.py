@@ -275,9 +275,12 @@ class WebSocketGateway:
 
     def __init__(self, api: WebSocketApiModel, invoke: Invoke, *, host: str = "127.0.0.1", port: int,
                  idle_timeout: float = 600, max_lifetime: float = 7200,
-                 require_signature: bool = False) -> None:  # fmt: skip
+                 require_signature: bool = False, lose_disconnect_on_drop: bool = False) -> None:  # fmt: skip
         self.api, self.host, self.port = api, host, port
         self.idle_timeout, self.max_lifetime = idle_timeout, max_lifetime
+        # $disconnect is best effort in API Gateway; this loses it for connections that end without a
+        # close frame, so tests can show that the next push cleans them up (410).
+        self.lose_disconnect_on_drop = lose_disconnect_on_drop
         self.require_signature = require_signature  # @connections calls without a SigV4 Authorization get 403
         self._invoke = invoke
         self._connections: dict[str, Connection] = {}
@@ -511,7 +514,9 @@ class WebSocketGateway:
                 None
             )  # messages that came before the close are still dispatched, then $disconnect
             await dispatcher
-            await self._disconnect(connection, *connection.close_status)
+            dropped = connection.close_status[0] == WSCloseCode.ABNORMAL_CLOSURE
+            if not (dropped and self.lose_disconnect_on_drop):
+                await self._disconnect(connection, *connection.close_status)
             connection.finished.set()
 
     async def _dispatch(self, connection: Connection) -> None:

@@ -35,10 +35,10 @@ def load_event(name: str, **placeholders: str) -> dict[str, Any]:
 
 def reset_caches() -> None:
     """Forget settings, clients and keys cached by the layer (each test sets its own environment)."""
-    from alphapulse import auth, clients, config, repositories
+    from alphapulse import clients, config, repositories, tokens
 
     config.get_settings.cache_clear()
-    auth.signing_key.cache_clear()
+    tokens.signing_key.cache_clear()
     clients.reset()
     repositories.auth_stores.cache_clear()
 
@@ -61,6 +61,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "JWT_SECRET": TEST_SECRET,
         "AUTH_TABLE": "AuthTable",
         "DATA_TABLE": "DataTable",
+        "CONNECTIONS_TABLE": "ConnectionsTable",
         "CORS_ORIGINS": "http://localhost:5173",
         "POWERTOOLS_METRICS_NAMESPACE": "AlphaPulseTest",
         "POWERTOOLS_SERVICE_NAME": "test",

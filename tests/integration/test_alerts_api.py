@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alphapulse import alerts as logic
-from alphapulse.auth import issue_token
 from alphapulse.models.alerts import Alert, AlertEvent, AlertRecord, AlertRule
 from alphapulse.models.common import Page
 from alphapulse.repositories.alerts import AlertRepository, RuleRepository, alert_item
 from alphapulse.timeutil import iso
+from alphapulse.tokens import issue_token
 from devstack.apigw import response_body
 from devstack.functions import LambdaContext
 from tests.conftest import EVENTS, RestClient, load_event

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alphapulse.auth import issue_token
 from alphapulse.models.metrics import INTERVAL_SECONDS, MetricSeries, MetricValue
 from alphapulse.repositories.metrics import MetricRepository
+from alphapulse.tokens import issue_token
 from devstack.functions import LambdaContext
 from tests.conftest import EVENTS, RestClient, load_event
 

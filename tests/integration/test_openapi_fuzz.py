@@ -50,7 +50,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from alphapulse.auth import issue_token
+from alphapulse.tokens import issue_token
 from devstack.apigw import response_body, response_headers, rest_event
 from devstack.functions import LambdaContext, load_handler
 from tests.conftest import ROOT

@@ -36,7 +36,7 @@ def extension(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
 
 
 def test_signing_key_comes_from_the_extension(extension: tuple[SecretsExtension, str]) -> None:
-    from alphapulse.auth import issue_token, signing_key, verify_access_token
+    from alphapulse.tokens import issue_token, signing_key, verify_access_token
 
     assert signing_key() == KEY
     token, _ = issue_token(typ="access", username="u", tenant_id="default", role="viewer", session_id="s")
@@ -81,7 +81,7 @@ def test_missing_session_token_is_a_configuration_error(
 def test_short_secret_is_refused(extension: tuple[SecretsExtension, str]) -> None:
     import boto3
 
-    from alphapulse.auth import signing_key
+    from alphapulse.tokens import signing_key
 
     endpoint = extension[0]._secrets.meta.endpoint_url
     boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1").put_secret_value(

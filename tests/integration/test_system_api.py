@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from alphapulse.auth import issue_token
 from alphapulse.models.system import TradingSystemStatus
 from alphapulse.repositories.metrics import MetricRepository
 from alphapulse.repositories.system import SystemRepository
 from alphapulse.timeutil import iso
+from alphapulse.tokens import issue_token
 from devstack.apigw import response_body, response_headers, rest_event
 from devstack.functions import LambdaContext
 from tests.conftest import EVENTS, ROOT, Reply, RestClient, load_event, reset_caches
@@ -46,7 +46,8 @@ class SystemClient(RestClient):
 
 
 @pytest.fixture
-def api(aws: dict[str, str]) -> SystemClient:
+def api(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> SystemClient:
+    monkeypatch.setenv("CONNECTIONS_TABLE", aws["ConnectionsTable"])  # as the template gives the function
     return SystemClient("functions/system", "system")
 
 
@@ -340,3 +341,28 @@ def test_event_feed_reads_what_the_trade_and_portfolio_repositories_write(
     assert repo.latest_state("default").portfolio_as_of == as_of
     feed = api.call("GET", SYSTEM, token=token()).json()["components"]["event_feed"]
     assert datetime.fromisoformat(feed["last_event_at"]) == as_of
+
+
+# --- components.websocket ------------------------------------------------------------------------------------
+
+
+def test_system_counts_the_tenants_live_websocket_connections(api: SystemClient, aws: dict[str, str]) -> None:
+    from alphapulse.repositories.connections import Connection, ConnectionRepository
+
+    connections = ConnectionRepository(aws["ConnectionsTable"])
+    now = int(time.time())
+    for connection_id, tenant, lifetime in (("a1", "default", 900), ("a2", "default", 60), ("old", "default", -1),
+                                            ("b1", "acme", 900)):  # fmt: skip
+        connections.put(Connection(connection_id, tenant, "u", frozenset({"view_system"}), now + lifetime, now,
+                                   now + lifetime))  # fmt: skip
+
+    def count(tenant: str) -> int:
+        reply = api.call("GET", SYSTEM, token=token("admin", tenant))
+        assert reply.status == 200, reply.body
+        value: int = reply.json()["components"]["websocket"]["connections"]
+        return value
+
+    assert count("default") == 2  # the expired one is not counted, even before TTL sweeps it
+    assert count("acme") == 1
+    connections.remove("a1")
+    assert count("default") == 1

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from alphapulse.auth import issue_token
+from alphapulse.tokens import issue_token
 from devstack import demo_data
 from tests.conftest import RestClient
 

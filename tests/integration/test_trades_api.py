@@ -24,7 +24,7 @@ SYMBOLS = ("AAPL", "MSFT", "BRK.B")
 
 
 def access_token(tenant: str = "default", role: str = "viewer", *, now: int | None = None) -> str:
-    from alphapulse.auth import issue_token
+    from alphapulse.tokens import issue_token
 
     return issue_token(typ="access", username=f"{role}-{tenant}", tenant_id=tenant, role=role, session_id="s", now=now)[
         0
@@ -33,8 +33,8 @@ def access_token(tenant: str = "default", role: str = "viewer", *, now: int | No
 
 def token_with_permissions(permissions: list[str], tenant: str = "default") -> str:
     """A validly signed access token that carries exactly `permissions`."""
-    from alphapulse.auth import ALGORITHM, signing_key
     from alphapulse.config import get_settings
+    from alphapulse.tokens import ALGORITHM, signing_key
 
     settings = get_settings()
     now = int(time.time())
@@ -392,7 +392,7 @@ def test_trades_routes_expired_token_401(api: RestClient, seeded: dict[str, list
 
 @pytest.mark.parametrize("path", ROUTES)
 def test_trades_routes_refresh_token_401(api: RestClient, seeded: dict[str, list[Trade]], path: str) -> None:
-    from alphapulse.auth import issue_token
+    from alphapulse.tokens import issue_token
 
     refresh = issue_token(typ="refresh", username="viewer", tenant_id="default", role="viewer", session_id="s")[0]
     assert api.request("GET", path, token=refresh).status == 401

@@ -8,8 +8,9 @@ import pytest
 from fastapi import APIRouter
 
 from alphapulse.api import create_app, lambda_handler
-from alphapulse.auth import issue_token, require
+from alphapulse.auth import require
 from alphapulse.permissions import ALL_PERMISSIONS, ROLE_PERMISSIONS
+from alphapulse.tokens import issue_token
 from devstack.apigw import rest_event
 from devstack.functions import LambdaContext
 

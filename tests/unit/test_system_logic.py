@@ -35,6 +35,7 @@ class FakeReader:
         trade_at: datetime | None = None,
         metric_at: datetime | None = None,
         fail: str | None = None,
+        connections: int = 0,
     ) -> None:
         self.status, self.portfolio_at, self.trade_at, self.metric_at, self.fail = (
             status,
@@ -44,6 +45,7 @@ class FakeReader:
             fail,
         )
         self.tenants: list[str] = []
+        self.connections = connections
 
     def _maybe_fail(self, name: str) -> None:
         if self.fail == name:
@@ -61,6 +63,10 @@ class FakeReader:
     def latest_metric_at(self, tenant_id: str) -> datetime | None:
         self._maybe_fail("latest_metric_at")
         return self.metric_at
+
+    def live_connections(self, tenant_id: str) -> int:
+        self._maybe_fail("live_connections")
+        return self.connections
 
 
 def clock(*readings: float) -> object:
@@ -147,8 +153,14 @@ def test_system_status_later_read_fails_down_keeps_report(failing: str) -> None:
     assert result.trading_system == report(NOW)
 
 
-def test_websocket_connections_zero_until_the_websocket_api_exists() -> None:
-    assert system.websocket_connections("default") == 0
+def test_system_status_reports_the_live_connections() -> None:
+    result = system.system_status(FakeReader(connections=3), "default", now=NOW)
+    assert result.components.websocket.connections == 3
+
+
+def test_system_status_connection_count_failure_is_database_down() -> None:
+    result = system.system_status(FakeReader(connections=3, fail="live_connections"), "default", now=NOW)
+    assert result.status == "down" and result.components.websocket.connections == 0
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ Repositories come in as parameters (Protocols), so the rules can be tested with 
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import time
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from alphapulse import auth, keys
+from alphapulse import keys, tokens
 from alphapulse.config import get_settings
 from alphapulse.errors import AuthenticationError, BadRequestError, NotFoundError, ThrottledError
 from alphapulse.models.auth import (
@@ -29,6 +28,7 @@ from alphapulse.models.auth import (
 from alphapulse.observability import count, get_logger
 from alphapulse.passwords import dummy_hash, hash_password, verify_password
 from alphapulse.permissions import ROLES, permissions_of
+from alphapulse.tokens import ticket_digest
 
 INVALID_CREDENTIALS = "Incorrect username or password"
 INVALID_REFRESH = "Invalid or expired refresh token"
@@ -86,7 +86,7 @@ def _public(user: User) -> UserPublic:
 
 
 def _token_pair(user: User, session_id: str, *, now: int) -> tuple[TokenResponse, str]:
-    access, _ = auth.issue_token(
+    access, _ = tokens.issue_token(
         typ="access",
         username=user.username,
         tenant_id=user.tenant_id,
@@ -94,7 +94,7 @@ def _token_pair(user: User, session_id: str, *, now: int) -> tuple[TokenResponse
         session_id=session_id,
         now=now,
     )
-    refresh, refresh_claims = auth.issue_token(
+    refresh, refresh_claims = tokens.issue_token(
         typ="refresh",
         username=user.username,
         tenant_id=user.tenant_id,
@@ -148,7 +148,7 @@ def login(stores: AuthStores, request: LoginRequest) -> TokenResponse:
 
 def refresh(stores: AuthStores, refresh_token: str) -> TokenResponse:
     """Rotate a refresh token. Presenting one that was already rotated revokes the whole family."""
-    claims = auth.decode_token(refresh_token, "refresh")
+    claims = tokens.decode_token(refresh_token, "refresh")
     session_id, jti = str(claims["sid"]), str(claims["jti"])
     session = stores.sessions.get(session_id)
     if session is None or session.get("revoked"):
@@ -201,11 +201,6 @@ def issue_ws_ticket(stores: AuthStores, principal: Principal) -> WsTicketRespons
     }
     stores.tickets.put(ticket_digest(ticket), grant, expires_at=now + ttl)
     return WsTicketResponse(ticket=ticket, expires_in=ttl)
-
-
-def ticket_digest(ticket: str) -> str:
-    """The stored form of a ticket."""
-    return hashlib.sha256(ticket.encode("utf-8")).hexdigest()
 
 
 def _plausible_username(username: str) -> bool:

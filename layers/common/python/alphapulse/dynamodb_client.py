@@ -4,16 +4,12 @@ Why not botocore: importing botocore and building a DynamoDB client costs about 
 every cold start, which is a third of a REST function's first response; this client costs
 about 1 ms (measurements in docs/decisions.md). It speaks the same API as botocore's client
 (`client.get_item(TableName=..., Key=...)` returns the same dict), so repositories do not
-care which one they hold. Signing is checked against botocore's own signer in the tests.
-
-Credentials come from the environment (as Lambda provides them); when the environment has
-none (a person running the users command with a profile), botocore's credential chain is used.
+care which one they hold. Signing and credentials live in `alphapulse.sigv4`, shared with the
+WebSocket management API client.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import json
 import os
@@ -23,8 +19,12 @@ import time
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlsplit
+
+from alphapulse.sigv4 import Credentials, NoCredentialsError, default_credentials, sign
+
+__all__ = ["Credentials", "DynamoDBClient", "DynamoDBConnectionError", "DynamoDBError", "sign"]
 
 API_VERSION = "DynamoDB_20120810"
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -56,12 +56,6 @@ OPERATIONS = {
 }
 
 
-class Credentials(NamedTuple):
-    access_key: str
-    secret_key: str
-    token: str | None
-
-
 class DynamoDBError(Exception):
     """An error answer from DynamoDB, shaped like botocore's ClientError (`.response["Error"]["Code"]`)."""
 
@@ -77,73 +71,6 @@ class DynamoDBError(Exception):
 
 class DynamoDBConnectionError(Exception):
     """DynamoDB could not be reached after the retries."""
-
-
-def sign(
-    *,
-    method: str,
-    host: str,
-    path: str,
-    headers: dict[str, str],
-    body: bytes,
-    credentials: Credentials,
-    region: str,
-    service: str,
-    now: datetime,
-) -> dict[str, str]:
-    """The request's headers plus `x-amz-date`, the session token and the SigV4 `authorization`."""
-    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-    signed_headers = {k.lower(): " ".join(v.strip().split()) for k, v in headers.items()}
-    signed_headers.update({"host": host, "x-amz-date": amz_date})
-    if credentials.token:
-        signed_headers["x-amz-security-token"] = credentials.token
-    names = sorted(signed_headers)
-    canonical_request = "\n".join(
-        [
-            method,
-            path,
-            "",
-            *(f"{name}:{signed_headers[name]}" for name in names),
-            "",
-            ";".join(names),
-            hashlib.sha256(body).hexdigest(),
-        ]
-    )
-    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
-    string_to_sign = "\n".join(
-        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()]
-    )
-    key = ("AWS4" + credentials.secret_key).encode()
-    for part in (amz_date[:8], region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-    signed_headers["authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
-        f"SignedHeaders={';'.join(names)}, Signature={signature}"
-    )
-    return signed_headers
-
-
-def environment_credentials() -> Credentials | None:
-    """Credentials from the standard environment variables, or None."""
-    access_key, secret_key = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if access_key and secret_key:
-        return Credentials(access_key, secret_key, os.environ.get("AWS_SESSION_TOKEN") or None)
-    return None
-
-
-def _botocore_credentials() -> Callable[[], Credentials]:
-    import botocore.session
-
-    resolved = botocore.session.get_session().get_credentials()
-    if resolved is None:
-        raise DynamoDBConnectionError("no AWS credentials found")
-
-    def current() -> Credentials:
-        frozen = resolved.get_frozen_credentials()
-        return Credentials(str(frozen.access_key), str(frozen.secret_key), frozen.token)
-
-    return current
 
 
 class DynamoDBClient:
@@ -184,8 +111,10 @@ class DynamoDBClient:
 
     def _current_credentials(self) -> Credentials:
         if self._credentials is None:
-            found = environment_credentials()
-            self._credentials = (lambda: found) if found else _botocore_credentials()
+            try:
+                self._credentials = default_credentials()
+            except NoCredentialsError as exc:
+                raise DynamoDBConnectionError(str(exc)) from exc
         return self._credentials()
 
     def _connection(self) -> http.client.HTTPConnection:

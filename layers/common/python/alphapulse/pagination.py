@@ -21,7 +21,7 @@ MAX_CURSOR_LENGTH = 2048
 
 
 def _cursor_key() -> bytes:
-    from alphapulse.auth import signing_key
+    from alphapulse.tokens import signing_key
 
     return hmac.new(signing_key().encode(), b"alphapulse-list-cursor", hashlib.sha256).digest()
 

@@ -8,7 +8,7 @@
   the engine reported them). `ok` when it is younger than EVENT_FEED_STALE_AFTER, `degraded`
   when older, `unknown` (with nulls) when nothing ever arrived. A time in the future (clock
   skew) counts as a lag of 0.
-- `components.websocket`: see `websocket_connections`.
+- `components.websocket`: the tenant's live WebSocket connections (0 when the database is down).
 - `status`: `down` when the database is down, else `degraded` when the database or the event
   feed is degraded, else `ok` (an event feed that never delivered does not degrade it).
 """
@@ -49,11 +49,7 @@ class SystemReader(Protocol):
 
     def latest_metric_at(self, tenant_id: str) -> datetime | None: ...
 
-
-def websocket_connections(tenant_id: str) -> int:
-    """The tenant's open WebSocket connections. Always 0 for now: the WebSocket API does not exist
-    yet, and its issue will replace this with a count of the tenant's connection items."""
-    return 0
+    def live_connections(self, tenant_id: str) -> int: ...
 
 
 def event_feed(last_event_at: datetime | None, now: datetime) -> EventFeedComponent:
@@ -84,6 +80,7 @@ def system_status(
     """The system response for `tenant_id`. A storage failure is reported as `down`, never raised."""
     trading_system: TradingSystemStatus | None = None
     latency_ms: float | None = None
+    connections = 0
     try:
         started = clock()
         state = reader.latest_state(tenant_id)
@@ -95,6 +92,7 @@ def system_status(
             reader.latest_trade_at(tenant_id),
             reader.latest_metric_at(tenant_id),
         ]
+        connections = reader.live_connections(tenant_id)
     except DataAccessError:
         database = DatabaseComponent(status="down", latency_ms=latency_ms)
         feed = EventFeedComponent(status="unknown", last_event_at=None, lag_seconds=None)
@@ -109,7 +107,7 @@ def system_status(
         components=SystemComponents(
             database=database,
             event_feed=feed,
-            websocket=WebSocketComponent(connections=websocket_connections(tenant_id)),
+            websocket=WebSocketComponent(connections=connections),
         ),
         trading_system=trading_system,
     )

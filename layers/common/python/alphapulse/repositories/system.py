@@ -7,7 +7,8 @@
 It also reads, without owning them, the newest trade (index gsi1, `T#<t>#TRADES`, sort key
 `<executed_at>#<trade_id>`, descending, limit 1), the latest portfolio (`T#<t>#PORTFOLIO` /
 `LATEST`, attribute `as_of`) and the latest metric values (`T#<t>#METRICS` / `LATEST#<name>`,
-attribute `timestamp`): the event-feed freshness is the newest of them.
+attribute `timestamp`): the event-feed freshness is the newest of them. The WebSocket connection
+count is read from the connections table (`ConnectionRepository.count_live`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from alphapulse import keys
 from alphapulse.dynamo import from_item, storage_errors, to_item
 from alphapulse.models.system import TradingSystemStatus
 from alphapulse.repositories.push_claims import ClaimingRepository
-from alphapulse.timeutil import iso, parse_iso
+from alphapulse.timeutil import iso, parse_iso, utcnow
 
 LATEST = "LATEST"
 _SMALLEST = 1e-130  # DynamoDB stores no non-zero magnitude below this
@@ -68,7 +69,16 @@ def _time(value: Any) -> datetime | None:
 
 
 class SystemRepository(ClaimingRepository):
-    """The latest system status (read and idempotent write) and the event-feed freshness reads."""
+    """The latest system status (read and idempotent write), the event-feed freshness reads and the
+    count of live WebSocket connections (in the table named by CONNECTIONS_TABLE)."""
+
+    def live_connections(self, tenant_id: str) -> int:
+        """The tenant's WebSocket connections whose lifetime has not ended."""
+        from alphapulse.config import get_settings
+        from alphapulse.repositories.connections import ConnectionRepository
+
+        table = get_settings().require("connections_table")
+        return ConnectionRepository(table, self._client).count_live(tenant_id, int(utcnow().timestamp()))
 
     def put_status(self, tenant_id: str, status: TradingSystemStatus) -> bool:
         """Store `status` as the tenant's latest unless a report at least as new is stored; True when stored.

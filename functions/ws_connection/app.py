@@ -1,0 +1,50 @@
+"""WebSocket $connect (ticket or token; a non-2xx answer refuses the upgrade) and $disconnect.
+
+No FastAPI and no AWS SDK here: the connect answer is on the path of every dashboard's first
+second (bench/coldstart.py measures it against the naive handler).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import lru_cache
+from typing import Any
+
+from alphapulse import connect
+from alphapulse.config import get_settings
+from alphapulse.errors import AppError
+from alphapulse.observability import get_logger
+from alphapulse.repositories.connections import ConnectionRepository
+from alphapulse.repositories.sessions import TicketRepository
+
+
+@lru_cache(maxsize=1)
+def stores() -> tuple[ConnectionRepository, TicketRepository]:
+    settings = get_settings()
+    return ConnectionRepository(settings.require("connections_table")), TicketRepository(settings.require_auth_table())
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = event["requestContext"]
+    connection_id = request["connectionId"]
+    get_logger().append_keys(
+        correlation_id=request.get("requestId"), function_request_id=context.aws_request_id, connection_id=connection_id
+    )
+    connections, tickets = stores()
+    if request.get("eventType") == "DISCONNECT":
+        connect.disconnect(connections, connection_id)
+        return {"statusCode": 200}
+    try:
+        connect.connect(
+            connections,
+            tickets,
+            connection_id,
+            event.get("queryStringParameters"),
+            now=int(time.time()),
+            max_lifetime=get_settings().ws_max_connection_seconds,
+        )
+    except AppError as exc:
+        get_logger().info("connection refused", extra={"status": exc.status_code, "reason": exc.detail})
+        return {"statusCode": exc.status_code, "body": json.dumps({"detail": exc.detail})}
+    return {"statusCode": 200}

@@ -1,0 +1,355 @@
+"""The WebSocket API of DESIGN §5 through the running local stack, with real clients (issue #5).
+
+Pushes come from the real ingest path: an EventBridge event put on the stack's bus with boto3,
+routed by the local stack to the ingest function, which publishes to the subscribers.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import httpx
+import jwt
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from alphapulse.permissions import permissions_of
+from tests.conftest import DEMO_USERS, TEST_SECRET
+from tests.e2e.conftest import RunningStack, start_stack, stop_stack
+
+pytestmark = pytest.mark.e2e
+
+RETENTION_SECONDS = 4  # the short-retention stack's replay log
+
+
+def access_token(stack: RunningStack, username: str) -> str:
+    reply = httpx.post(f"{stack.base_url}/api/v1/auth/token",
+                       data={"username": username, "password": DEMO_USERS[username][2]}, timeout=20)  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    token: str = reply.json()["access_token"]
+    return token
+
+
+def ticket(stack: RunningStack, username: str) -> str:
+    headers = {"Authorization": f"Bearer {access_token(stack, username)}"}
+    reply = httpx.post(f"{stack.base_url}/api/v1/auth/ws-ticket", headers=headers, timeout=20)
+    assert reply.status_code == 200, reply.text
+    value: str = reply.json()["ticket"]
+    return value
+
+
+@contextmanager
+def client(stack: RunningStack, username: str, *, token: str | None = None) -> Iterator[ClientConnection]:
+    with connect(f"{stack.ws_url}?token={token or access_token(stack, username)}", open_timeout=20) as websocket:
+        yield websocket
+
+
+def send(websocket: ClientConnection, frame: dict[str, Any] | str) -> None:
+    websocket.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+
+def receive(websocket: ClientConnection, timeout: float = 15) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(websocket.recv(timeout=timeout))
+    return message
+
+
+def receive_until(websocket: ClientConnection, wanted: str, timeout: float = 15) -> dict[str, Any]:
+    """The next message of type `wanted`, skipping others (snapshots)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = receive(websocket, max(0.1, deadline - time.monotonic()))
+        if message.get("type") == wanted:
+            return message
+
+
+def nothing_arrives(websocket: ClientConnection, within: float = 2.0) -> bool:
+    try:
+        websocket.recv(timeout=within)
+    except TimeoutError:
+        return True
+    return False
+
+
+def subscribe(websocket: ClientConnection, *channels: str, since: dict[str, int] | None = None) -> dict[str, Any]:
+    send(websocket, {"action": "subscribe", "channels": list(channels), **({"since": since} if since else {})})
+    return receive_until(websocket, "subscribed")
+
+
+def put_trade(stack: RunningStack, tenant_id: str, trade_id: str | None = None) -> str:
+    trade_id = trade_id or f"E2E-{uuid.uuid4().hex[:12]}"
+    detail = {"tenant_id": tenant_id, "trade_id": trade_id, "symbol": "AAPL", "side": "buy", "quantity": 10,
+              "price": 228.5, "fees": 1.14, "status": "filled", "order_type": "market",
+              "executed_at": datetime.now(UTC).isoformat(), "strategy": "e2e"}  # fmt: skip
+    events = boto3.client("events", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
+                          aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+    entry = {"Source": "alphapulse.trading", "DetailType": "TradeExecuted", "Detail": json.dumps(detail),
+             "EventBusName": stack.outputs["EventBusName"]}  # fmt: skip
+    result = events.put_events(Entries=[entry])
+    assert result["FailedEntryCount"] == 0, result
+    return trade_id
+
+
+def websocket_connections(stack: RunningStack, username: str) -> int:
+    headers = {"Authorization": f"Bearer {access_token(stack, username)}"}
+    reply = httpx.get(f"{stack.base_url}/api/v1/system", headers=headers, timeout=20)
+    assert reply.status_code == 200, reply.text
+    count: int = reply.json()["components"]["websocket"]["connections"]
+    return count
+
+
+def short_lived_token(username: str, seconds: int) -> str:
+    """An access token like the auth function's, expiring in `seconds` (the stack shares TEST_SECRET)."""
+    tenant, role, _ = DEMO_USERS[username]
+    now = int(time.time())
+    claims = {"sub": username, "tenant_id": tenant, "role": role, "permissions": permissions_of(role), "iat": now,
+              "exp": now + seconds, "iss": "alphapulse", "aud": "alphapulse-dashboard", "jti": uuid.uuid4().hex,
+              "typ": "access", "sid": uuid.uuid4().hex}  # fmt: skip
+    return jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+
+
+@pytest.fixture(scope="module")
+def tuned_stack() -> Iterator[RunningStack]:
+    """A second stack: a replay log of a few seconds, and $disconnect lost for dropped connections."""
+    stack = start_stack(REPLAY_RETENTION_SECONDS=str(RETENTION_SECONDS), WS_LOSE_DISCONNECT_ON_DROP="1")
+    yield stack
+    stop_stack(stack)
+
+
+# --- connecting -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("", 401),
+        ("?token=", 401),
+        ("?token=not-a-jwt", 401),
+        ("?ticket=unknown-ticket", 401),
+        ("?token=a&ticket=b", 401),
+    ],
+)
+def test_connect_refused_without_a_valid_credential(local_stack: RunningStack, query: str, status: int) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{local_stack.ws_url}{query}", open_timeout=20)
+    assert refused.value.response.status_code == status
+
+
+def test_connect_refused_with_a_refresh_token_or_a_foreign_signature(local_stack: RunningStack) -> None:
+    form = {"username": "trader", "password": DEMO_USERS["trader"][2]}
+    refresh = httpx.post(f"{local_stack.base_url}/api/v1/auth/token", data=form).json()["refresh_token"]
+    forged = jwt.encode({**jwt.decode(short_lived_token("trader", 600), options={"verify_signature": False})},
+                        "another-secret-of-sufficient-length-1234", algorithm="HS256")  # fmt: skip
+    for token in (refresh, forged, short_lived_token("trader", -5)):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"{local_stack.ws_url}?token={token}", open_timeout=20)
+        assert refused.value.response.status_code == 401
+
+
+def test_ticket_is_single_use(local_stack: RunningStack) -> None:
+    value = ticket(local_stack, "trader")
+    with connect(f"{local_stack.ws_url}?ticket={value}", open_timeout=20) as websocket:
+        send(websocket, {"action": "ping"})
+        assert receive(websocket) == {"type": "pong"}
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{local_stack.ws_url}?ticket={value}", open_timeout=20)
+    assert refused.value.response.status_code == 401
+
+
+# --- the protocol -----------------------------------------------------------------------------
+
+
+def test_subscribe_unsubscribe_and_ping(local_stack: RunningStack) -> None:
+    with client(local_stack, "trader") as websocket:
+        assert subscribe(websocket, "trades", "alerts")["channels"] == ["trades", "alerts"]
+        send(websocket, {"action": "unsubscribe", "channels": ["trades"]})
+        assert receive_until(websocket, "unsubscribed")["channels"] == ["trades"]
+        send(websocket, {"action": "ping"})
+        assert receive_until(websocket, "pong") == {"type": "pong"}
+        put_trade(local_stack, "default")
+        assert nothing_arrives(websocket), "a trade reached a client that unsubscribed from trades"
+
+
+def test_viewer_is_forbidden_alerts_and_system_but_gets_the_rest(local_stack: RunningStack) -> None:
+    with client(local_stack, "viewer") as websocket:
+        send(websocket, {"action": "subscribe", "channels": ["alerts", "trades", "system", "metrics"]})
+        replies = [receive(websocket) for _ in range(3)]
+        errors = sorted((r["channel"], r["code"]) for r in replies if r["type"] == "error")
+        assert errors == [("alerts", "forbidden"), ("system", "forbidden")]
+        (subscribed,) = [r for r in replies if r["type"] == "subscribed"]
+        assert subscribed["channels"] == ["trades", "metrics"]
+        send(websocket, {"action": "ping"})
+        assert receive_until(websocket, "pong") == {"type": "pong"}  # the errors left the connection open
+
+
+EITHER = {"bad_request", "unknown_action"}  # DESIGN §5 allows both for a frame without a usable action
+
+
+@pytest.mark.parametrize(
+    ("frame", "codes"),
+    [
+        ("not json", EITHER),
+        ("[1, 2]", EITHER),
+        ({"channels": ["trades"]}, EITHER),
+        ({"action": 7}, EITHER),
+        ({"action": "dance"}, {"unknown_action"}),
+        ({"action": "subscribe", "channels": []}, {"bad_request"}),
+        ({"action": "subscribe", "channels": "trades"}, {"bad_request"}),
+        ({"action": "subscribe", "channels": [1]}, {"bad_request"}),
+        ({"action": "subscribe", "channels": ["weather"]}, {"unknown_channel"}),
+        ({"action": "unsubscribe"}, {"bad_request"}),
+    ],
+)
+def test_bad_frames_get_an_error_and_keep_the_connection(
+    local_stack: RunningStack, frame: dict[str, Any] | str, codes: set[str]
+) -> None:
+    with client(local_stack, "admin") as websocket:
+        send(websocket, frame)
+        reply = receive(websocket)
+        assert reply["type"] == "error" and reply["code"] in codes and reply["message"], reply
+        send(websocket, {"action": "ping"})
+        assert receive(websocket) == {"type": "pong"}
+
+
+# --- fan-out ----------------------------------------------------------------------------------
+
+
+def test_a_push_reaches_exactly_the_subscribers_of_its_tenant_and_channel(local_stack: RunningStack) -> None:
+    with (
+        client(local_stack, "trader") as trader,
+        client(local_stack, "viewer") as viewer,
+        client(local_stack, "admin") as alerts_only,
+        client(local_stack, "acme-admin") as acme,
+    ):
+        for websocket in (trader, viewer, acme):
+            subscribe(websocket, "trades")
+        subscribe(alerts_only, "alerts")
+        trade_id = put_trade(local_stack, "default")
+        for websocket in (trader, viewer):
+            push = receive_until(websocket, "trade")
+            assert push["channel"] == "trades" and push["data"]["trade_id"] == trade_id, push
+            assert isinstance(push["seq"], int) and push["timestamp"]
+        assert nothing_arrives(acme), "a default-tenant trade reached the acme tenant"
+        assert nothing_arrives(alerts_only, 0.5), "a trade reached a client subscribed to alerts only"
+        acme_trade = put_trade(local_stack, "acme")
+        assert receive_until(acme, "trade")["data"]["trade_id"] == acme_trade
+        assert nothing_arrives(trader, 1.0) and nothing_arrives(viewer, 0.5)
+
+
+def test_a_duplicate_event_is_pushed_once(local_stack: RunningStack) -> None:
+    with client(local_stack, "trader") as websocket:
+        subscribe(websocket, "trades")
+        trade_id = put_trade(local_stack, "default")
+        put_trade(local_stack, "default", trade_id)
+        put_trade(local_stack, "default", trade_id)
+        assert receive_until(websocket, "trade")["data"]["trade_id"] == trade_id
+        assert nothing_arrives(websocket, 3.0), "the same trade was pushed twice"
+
+
+def test_a_client_gone_without_a_close_frame_is_removed_on_the_next_push(
+    tuned_stack: RunningStack,
+) -> None:
+    """The stack loses $disconnect for a dropped TCP connection (API Gateway's is best effort)."""
+    stack = tuned_stack
+    with client(stack, "trader") as witness, client(stack, "trader") as dropped:
+        subscribe(witness, "trades")
+        subscribe(dropped, "trades")
+        before = websocket_connections(stack, "admin")
+        dropped.socket.shutdown(socket.SHUT_RDWR)  # no close frame: the TCP connection just ends
+        time.sleep(1)
+        assert websocket_connections(stack, "admin") == before, "$disconnect ran: the 410 path is not exercised"
+        trade_id = put_trade(stack, "default")
+        assert receive_until(witness, "trade")["data"]["trade_id"] == trade_id  # the others still get it
+        deadline = time.monotonic() + 15
+        while websocket_connections(stack, "admin") != before - 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert websocket_connections(stack, "admin") == before - 1
+
+
+# --- resume -----------------------------------------------------------------------------------
+
+
+def test_resume_replays_every_missed_push_in_order_then_live(local_stack: RunningStack) -> None:
+    with client(local_stack, "trader") as websocket:
+        subscribe(websocket, "trades")
+        put_trade(local_stack, "default")
+        last_seen = receive_until(websocket, "trade")
+    missed = [put_trade(local_stack, "default") for _ in range(50)]
+    with client(local_stack, "trader") as websocket:
+        time.sleep(1)  # let the ingest of the 50 finish before resuming (live pushes are not yet wanted)
+        subscribe(websocket, "trades", since={"trades": last_seen["seq"]})
+        replayed = [receive_until(websocket, "trade") for _ in range(50)]
+        assert [m["data"]["trade_id"] for m in replayed] == missed
+        assert [m["seq"] for m in replayed] == list(range(last_seen["seq"] + 1, last_seen["seq"] + 51))
+        live = put_trade(local_stack, "default")
+        push = receive_until(websocket, "trade")
+        assert (push["data"]["trade_id"], push["seq"]) == (live, last_seen["seq"] + 51)
+        assert nothing_arrives(websocket, 1.5), "a push arrived twice"
+
+
+def test_resume_past_the_retention_asks_for_a_resync(tuned_stack: RunningStack) -> None:
+    stack = tuned_stack
+    with client(stack, "trader") as websocket:
+        subscribe(websocket, "trades")
+        put_trade(stack, "default")
+        first = receive_until(websocket, "trade")
+    time.sleep(RETENTION_SECONDS + 1.5)
+    put_trade(stack, "default")  # the log now starts after `first`'s successor was kept too long ago
+    time.sleep(1)
+    with client(stack, "trader") as websocket:
+        send(websocket, {"action": "subscribe", "channels": ["trades"], "since": {"trades": first["seq"] - 1}})
+        replies = [receive(websocket), receive(websocket)]
+        assert {"type": "resync_required", "channel": "trades"} in replies, replies
+        assert any(r["type"] == "subscribed" for r in replies), replies
+
+
+# --- token expiry -----------------------------------------------------------------------------
+
+
+def test_pushes_stop_and_the_connection_closes_when_the_token_expires(local_stack: RunningStack) -> None:
+    with client(local_stack, "trader", token=short_lived_token("trader", 3)) as websocket:
+        subscribe(websocket, "trades")
+        trade_id = put_trade(local_stack, "default")
+        assert receive_until(websocket, "trade")["data"]["trade_id"] == trade_id
+        time.sleep(3.5)
+        put_trade(local_stack, "default")
+        with pytest.raises(ConnectionClosed):
+            while True:
+                message = receive(websocket, timeout=15)
+                assert message["type"] != "trade", f"a push reached a connection whose token expired: {message}"
+
+
+# --- hostile frames ---------------------------------------------------------------------------
+
+
+def test_a_thousand_hostile_frames_leave_the_connection_usable(local_stack: RunningStack) -> None:
+    import random
+
+    rng = random.Random(5)
+    shapes = [
+        lambda: "{" * rng.randint(1, 50),
+        lambda: json.dumps({"action": "subscribe", "channels": list(range(rng.randint(1000, 5000)))}),
+        lambda: "x" * 200_000,
+        lambda: json.dumps({"action": rng.choice([None, 1, [], {}, True, "x" * 300])}),
+        lambda: json.dumps({"action": "subscribe", "channels": [rng.choice(["trades", 1, None, "", "ü" * 40])]}),
+        lambda: json.dumps({"action": "subscribe", "channels": ["trades"],
+                            "since": rng.choice([5, "x", [], {"trades": "a"}, {"trades": -1}])}),
+        lambda: json.dumps({"action": "unsubscribe", "channels": rng.choice([None, "trades", [["a"]]])}),
+        lambda: json.dumps(rng.choice([[], "", 0, None, 1e308])),
+        lambda: "\x00\xff" * rng.randint(1, 100),
+        lambda: json.dumps({"action": "ping", "extra": "y" * rng.randint(0, 10_000)}),
+    ]  # fmt: skip
+    with client(local_stack, "admin") as websocket:
+        for _ in range(1000):
+            send(websocket, rng.choice(shapes)())
+        send(websocket, {"action": "ping"})
+        receive_until(websocket, "pong", timeout=120)
+    assert httpx.get(f"{local_stack.base_url}/api/v1/health", timeout=20).json() == {"status": "ok"}
