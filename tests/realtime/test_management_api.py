@@ -135,4 +135,4 @@ def test_client_reuses_one_connection_per_thread(gateway: FakeManagementApi) -> 
     for _ in range(5):
         api.post_to_connection("c1", b"{}")
     assert len(gateway.calls) == 5
-    assert api._connection() is api._connection()
+    assert api._endpoint.connection() is api._endpoint.connection()

@@ -13,18 +13,11 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import random
-import threading
-import time
 import zlib
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from alphapulse.sigv4 import Credentials, NoCredentialsError, default_credentials, sign
-
-__all__ = ["Credentials", "DynamoDBClient", "DynamoDBConnectionError", "DynamoDBError", "sign"]
+from alphapulse.sigv4 import Credentials, NoCredentialsError, SignedEndpoint, full_jitter
 
 API_VERSION = "DynamoDB_20120810"
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -85,14 +78,8 @@ class DynamoDBClient:
         timeout: float = 5.0,
     ) -> None:
         self.region = region
-        url = urlsplit(endpoint_url or f"https://dynamodb.{region}.amazonaws.com")
-        self._secure = url.scheme == "https"
-        self._host = url.netloc
-        self._hostname = url.hostname or url.netloc
-        self._port = url.port
-        self._credentials = credentials
-        self._timeout = timeout
-        self._local = threading.local()
+        self._endpoint = SignedEndpoint(endpoint_url or f"https://dynamodb.{region}.amazonaws.com", region=region,
+                                        service="dynamodb", credentials=credentials, timeout=timeout)  # fmt: skip
 
     @classmethod
     def from_environment(cls) -> DynamoDBClient:
@@ -109,47 +96,24 @@ class DynamoDBClient:
             raise AttributeError(name)
         return lambda **params: self.call(operation, params)
 
-    def _current_credentials(self) -> Credentials:
-        if self._credentials is None:
-            try:
-                self._credentials = default_credentials()
-            except NoCredentialsError as exc:
-                raise DynamoDBConnectionError(str(exc)) from exc
-        return self._credentials()
-
-    def _connection(self) -> http.client.HTTPConnection:
-        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            if self._secure:
-                connection = http.client.HTTPSConnection(self._hostname, self._port, timeout=self._timeout)
-            else:
-                connection = http.client.HTTPConnection(self._hostname, self._port, timeout=self._timeout)
-            self._local.connection = connection
-        return connection
-
-    def _drop_connection(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
-
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run one operation, retrying throttling, server errors and broken connections with backoff."""
         body = json.dumps(params, separators=(",", ":")).encode()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 status, payload, crc = self._send(operation, body)
+            except NoCredentialsError as exc:
+                raise DynamoDBConnectionError(str(exc)) from exc
             except (OSError, http.client.HTTPException) as exc:
-                self._drop_connection()
                 if attempt == MAX_ATTEMPTS:
                     raise DynamoDBConnectionError(f"{operation}: {exc}") from exc
-                self._backoff(attempt)
+                full_jitter(attempt)
                 continue
             if crc is not None and zlib.crc32(payload) != int(crc):
-                self._drop_connection()
+                self._endpoint.drop_connection()
                 if attempt == MAX_ATTEMPTS:
                     raise DynamoDBConnectionError(f"{operation}: response failed its CRC32 check")
-                self._backoff(attempt)
+                full_jitter(attempt)
                 continue
             document: dict[str, Any] = json.loads(payload) if payload else {}
             if status < 300:
@@ -158,26 +122,13 @@ class DynamoDBClient:
             retryable = status >= 500 or error.response["Error"]["Code"] in RETRYABLE_CODES
             if not retryable or attempt == MAX_ATTEMPTS:
                 raise error
-            self._backoff(attempt)
+            full_jitter(attempt)
         raise DynamoDBConnectionError(f"{operation}: retries exhausted")  # not reached
 
     def _send(self, operation: str, body: bytes) -> tuple[int, bytes, str | None]:
-        headers = sign(
-            method="POST",
-            host=self._host,
-            path="/",
-            headers={"content-type": CONTENT_TYPE, "x-amz-target": f"{API_VERSION}.{operation}"},
-            body=body,
-            credentials=self._current_credentials(),
-            region=self.region,
-            service="dynamodb",
-            now=datetime.now(UTC),
-        )
-        connection = self._connection()
-        connection.request("POST", "/", body=body, headers=headers)
-        response = connection.getresponse()
-        payload = response.read()
-        return response.status, payload, response.getheader("x-amz-crc32")
+        headers = {"content-type": CONTENT_TYPE, "x-amz-target": f"{API_VERSION}.{operation}"}
+        status, payload, response_headers = self._endpoint.request("POST", "/", body, headers)
+        return status, payload, response_headers.get("x-amz-crc32")
 
     @staticmethod
     def _error(operation: str, status: int, document: dict[str, Any]) -> DynamoDBError:
@@ -185,8 +136,3 @@ class DynamoDBClient:
         message = str(document.get("message") or document.get("Message") or "")
         extra: dict[str, Any] = {key: document[key] for key in ("CancellationReasons", "Item") if key in document}
         return DynamoDBError(code, message, status, operation, extra)
-
-    @staticmethod
-    def _backoff(attempt: int) -> None:
-        # Full jitter, as botocore's standard retry mode: up to 50 ms, 100 ms, ...
-        time.sleep(random.uniform(0, 0.05 * 2 ** (attempt - 1)))  # noqa: S311 (jitter, not security)

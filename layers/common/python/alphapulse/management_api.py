@@ -19,19 +19,15 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import random
-import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from alphapulse.sigv4 import Credentials, NoCredentialsError, default_credentials, sign
+from alphapulse.sigv4 import Credentials, NoCredentialsError, SignedEndpoint, full_jitter
 
 SERVICE = "execute-api"
 MAX_ATTEMPTS = 4
-BACKOFF_BASE_SECONDS = 0.05
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway refuses larger messages with 413
 
 
@@ -71,18 +67,11 @@ class ManagementApiClient:
         max_attempts: int = MAX_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        url = urlsplit(endpoint)
         self.region = region
-        self._secure = url.scheme in ("https", "wss")
-        self._host = url.netloc
-        self._hostname = url.hostname or url.netloc
-        self._port = url.port
-        self._base_path = url.path.rstrip("/")
-        self._credentials = credentials
-        self._timeout = timeout
+        self._endpoint = SignedEndpoint(endpoint, region=region, service=SERVICE, credentials=credentials,
+                                        timeout=timeout)  # fmt: skip
         self._max_attempts = max_attempts
         self._sleep = sleep
-        self._local = threading.local()
 
     @classmethod
     def from_environment(cls, endpoint: str) -> ManagementApiClient:
@@ -107,69 +96,29 @@ class ManagementApiClient:
         self._call("DELETE", connection_id, b"")
 
     def _call(self, method: str, connection_id: str, body: bytes) -> bytes:
-        path = f"{self._base_path}/@connections/{quote(connection_id, safe='')}"
+        path = f"{self._endpoint.base_path}/@connections/{quote(connection_id, safe='')}"
         for attempt in range(1, self._max_attempts + 1):
             try:
                 status, payload = self._send(method, path, body)
+            except NoCredentialsError as exc:
+                raise ManagementApiError(0, str(exc)) from exc
             except (OSError, http.client.HTTPException) as exc:
-                self._drop_connection()
                 if attempt == self._max_attempts:
                     raise ManagementApiError(0, f"{method} @connections: {exc}") from exc
-                self._backoff(attempt)
+                full_jitter(attempt, sleep=self._sleep)
                 continue
             if status < 300:
                 return payload
             retryable = status == 429 or status >= 500
             if not retryable or attempt == self._max_attempts:
                 raise _ERRORS.get(status, ManagementApiError)(status, _message(payload))
-            self._backoff(attempt)
+            full_jitter(attempt, sleep=self._sleep)
         raise ManagementApiError(0, "retries exhausted")  # not reached
 
     def _send(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         headers = {"content-type": "application/json"} if body else {}
-        signed = sign(
-            method=method,
-            host=self._host,
-            path=path,
-            headers=headers,
-            body=body,
-            credentials=self._current_credentials(),
-            region=self.region,
-            service=SERVICE,
-            now=datetime.now(UTC),
-        )
-        connection = self._connection()
-        connection.request(method, path, body=body, headers=signed)
-        response = connection.getresponse()
-        return response.status, response.read()
-
-    def _current_credentials(self) -> Credentials:
-        if self._credentials is None:
-            try:
-                self._credentials = default_credentials()
-            except NoCredentialsError as exc:
-                raise ManagementApiError(0, str(exc)) from exc
-        return self._credentials()
-
-    def _connection(self) -> http.client.HTTPConnection:
-        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            if self._secure:
-                connection = http.client.HTTPSConnection(self._hostname, self._port, timeout=self._timeout)
-            else:
-                connection = http.client.HTTPConnection(self._hostname, self._port, timeout=self._timeout)
-            self._local.connection = connection
-        return connection
-
-    def _drop_connection(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
-
-    def _backoff(self, attempt: int) -> None:
-        # Full jitter: up to 50 ms, 100 ms, 200 ms ...
-        self._sleep(random.uniform(0, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)))  # noqa: S311 (jitter)
+        status, payload, _ = self._endpoint.request(method, path, body, headers)
+        return status, payload
 
 
 def _message(payload: bytes) -> str:

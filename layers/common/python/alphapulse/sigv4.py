@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import os
+import random
+import threading
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from email.message import Message
 from functools import lru_cache
 from typing import NamedTuple
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 
 class Credentials(NamedTuple):
@@ -113,3 +118,69 @@ def default_credentials() -> Callable[[], Credentials]:
     """The environment's credentials (always set in Lambda), else botocore's chain (a person with a profile)."""
     found = environment_credentials()
     return (lambda: found) if found else botocore_credentials()
+
+
+def full_jitter(attempt: int, *, base: float = 0.05, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Wait before retry `attempt` (1, 2, ...): up to 50 ms, 100 ms, ... (botocore's standard retry mode)."""
+    sleep(random.uniform(0, base * 2 ** (attempt - 1)))  # noqa: S311 (jitter, not security)
+
+
+class SignedEndpoint:
+    """One AWS endpoint: requests signed with SigV4, one keep-alive connection per thread (thread-safe)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        region: str,
+        service: str,
+        credentials: Callable[[], Credentials] | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        parts = urlsplit(url)
+        self.region, self.service = region, service
+        self.base_path = parts.path.rstrip("/")  # e.g. the stage of an execute-api endpoint
+        self._secure = parts.scheme in ("https", "wss")
+        self._host = parts.netloc
+        self._hostname = parts.hostname or parts.netloc
+        self._port = parts.port
+        self._credentials = credentials
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, Message]:
+        """Sign and send one request: (status, body, response headers).
+
+        Raises NoCredentialsError, or OSError / HTTPException after dropping the broken connection.
+        """
+        signed = sign(method=method, host=self._host, path=path, headers=headers, body=body,
+                      credentials=self.credentials(), region=self.region, service=self.service,
+                      now=datetime.now(UTC))  # fmt: skip
+        connection = self.connection()
+        try:
+            connection.request(method, path, body=body, headers=signed)
+            response = connection.getresponse()
+            return response.status, response.read(), response.headers
+        except (OSError, http.client.HTTPException):
+            self.drop_connection()
+            raise
+
+    def credentials(self) -> Credentials:
+        if self._credentials is None:
+            self._credentials = default_credentials()
+        return self._credentials()
+
+    def connection(self) -> http.client.HTTPConnection:
+        """This thread's connection (opened on first use)."""
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            kind = http.client.HTTPSConnection if self._secure else http.client.HTTPConnection
+            connection = kind(self._hostname, self._port, timeout=self._timeout)
+            self._local.connection = connection
+        return connection
+
+    def drop_connection(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
