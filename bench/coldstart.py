@@ -387,6 +387,7 @@ def record(subject: Subject, result: dict[str, Any]) -> None:
         ("first_ms", result["first_ns"] / 1e6),
         ("process_first_ms", result["process_first_ns"] / 1e6),
         ("warm_p50_us", result["warm_p50_ns"] / 1e3 if result["warm_p50_ns"] is not None else None),
+        ("own_p50_us", result["own_p50_ns"] / 1e3 if result.get("own_p50_ns") is not None else None),
     ):
         if value is not None:
             subject.samples.setdefault(metric, []).append(value)
@@ -419,7 +420,7 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
     width = max(18, *(len(subject.name) for subject in subjects))
     header = (
         f"{'name':<{width}} {'init ms':>8} {'first ms':>9} {'x naive':>8} {'proc ms':>8} "
-        f"{'warm p50 us':>12} {'x hello':>8}  targets"
+        f"{'warm p50 us':>12} {'x hello':>8} {'own p50 us':>11} {'x hello':>8}  targets"
     )
     print()
     print(header)
@@ -429,6 +430,8 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
         first, warm = subject.median("first_ms"), subject.median("warm_p50_us")
         first_ratio = first / naive_first if first is not None and naive_first else None
         warm_ratio = warm / hello_warm if warm is not None and hello_warm else None
+        own = subject.median("own_p50_us")
+        own_ratio = own / hello_warm if own is not None and hello_warm else None
         marks = []
         if subject.kind == "function":
             if subject.first_target is not None and first_ratio is not None:
@@ -442,7 +445,8 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
         print(
             f"{subject.name:<{width}} {fmt(subject.median('init_ms'), '8.1f')} {fmt(first, '9.1f')} "
             f"{fmt(first_ratio, '8.2f')} {fmt(subject.median('process_first_ms'), '8.1f')} "
-            f"{fmt(warm, '12.0f')} {fmt(warm_ratio, '8.2f')}  {'; '.join(marks)}"
+            f"{fmt(warm, '12.0f')} {fmt(warm_ratio, '8.2f')} {fmt(own, '11.0f')} {fmt(own_ratio, '8.2f')}  "
+            f"{'; '.join(marks)}"
         )
         results[subject.name] = {
             "kind": subject.kind,
@@ -450,6 +454,7 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
             "median": {metric: subject.median(metric) for metric in subject.samples},
             "first_ratio_to_naive": first_ratio,
             "warm_ratio_to_hello": warm_ratio,
+            "own_ratio_to_hello": own_ratio,
             "targets": marks,
             "samples": subject.samples,
         }
@@ -465,7 +470,8 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
     print(
         "init = importing the handler module; first = init + first invocation (both timed inside the "
         "process);\nproc = from spawning the process to the first response (compare with `python -c pass`); "
-        f"warm p50 over {args.warm} invocations after the first."
+        f"warm p50 over {args.warm} invocations after the first;\nown = warm minus the time spent waiting on "
+        "AWS (moto) round trips through our SigV4 clients, per invocation."
     )
     measured = python_version(runtime.python)
     deployed = sorted({subject.lambda_runtime for subject in subjects if subject.lambda_runtime})

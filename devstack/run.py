@@ -10,6 +10,7 @@ import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -19,7 +20,7 @@ from devstack.events import EventRouter, provision_messaging
 from devstack.moto_atomic import make_dynamodb_atomic
 from devstack.secrets_extension import SecretsExtension
 from devstack.stack import REGION, STAGE, Function, LocalResolver, functions_of
-from devstack.template import create_tables, load_template, resources_of_type
+from devstack.template import TEMPLATE, create_tables, load_template, resources_of_type
 from devstack.websocket import WebSocketGateway, websocket_apis
 from devstack.worker import FunctionError, FunctionWorker
 
@@ -37,11 +38,12 @@ class LocalStack:
     """The whole application on loopback ports, driven by template.yaml."""
 
     def __init__(self, *, http_port: int, aws_port: int, ws_port: int, jwt_secret: str, host: str = "127.0.0.1",
-                 settings: LocalSettings | None = None) -> None:  # fmt: skip
+                 settings: LocalSettings | None = None, template: Path = TEMPLATE) -> None:  # fmt: skip
         self.host, self.http_port, self.aws_port, self.ws_port = host, http_port, aws_port, ws_port
         self.jwt_secret = jwt_secret
         self.settings = settings or LocalSettings()
-        self.template = load_template()
+        self.template = load_template(template)
+        self.code_root = template.parent  # CodeUri is relative to the template, as for SAM
         self.aws_endpoint = f"http://{host}:{aws_port}"
         self.workers: dict[str, FunctionWorker] = {}
         self.functions: dict[str, Function] = {}
@@ -116,7 +118,8 @@ class LocalStack:
                            "AWS_SESSION_TOKEN": session_token, "APP_ENV": "local",
                            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(self._extension.port),
                            "AWS_LAMBDA_FUNCTION_NAME": logical_id, **self.settings.function_environment}  # fmt: skip
-            self.workers[logical_id] = FunctionWorker(logical_id, function.code_uri, function.handler, environment)
+            code = str(self.code_root / function.code_uri)
+            self.workers[logical_id] = FunctionWorker(logical_id, code, function.handler, environment)
         for worker in self.workers.values():
             worker.wait_ready()
 

@@ -13,9 +13,12 @@ ACCOUNT_ID = "123456789012"
 STAGE = "local"
 
 
-# An API's URL as templates write it; locally every API is served at the root of its own port.
+# An API's URL as templates write it: https://{api}.execute-api.{region}.{suffix}/{stage}, the region and
+# suffix literal or as pseudo parameters, the stage literal or a ${Parameter}. Locally every API is served at
+# the root of its own port, so the stage goes.
 API_URL = re.compile(
-    r"(?P<scheme>https|wss)://\$\{(?P<api>\w+)\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}(?:/\$\{Stage\})?"
+    r"(?P<scheme>https|wss)://\$\{(?P<api>\w+)\}\.execute-api\.(?:\$\{AWS::Region\}|[\w-]+)"
+    r"\.(?:\$\{AWS::URLSuffix\}|amazonaws\.com)(?:/(?:\$\{\w+\}|[\w-]+))?"
 )
 
 
