@@ -49,8 +49,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from devstack.run import LocalStack
 
-    with open(args.event) as handle:
-        event = json.load(handle)
+    try:
+        with open(args.event) as handle:
+            event = json.load(handle)
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the event file {args.event}: {exc}", file=sys.stderr)
+        return 2
     stack = LocalStack(http_port=_free_port(), aws_port=_free_port(), ws_port=_free_port(),
                        jwt_secret=secrets.token_urlsafe(48))  # fmt: skip
     stack.start_aws()
