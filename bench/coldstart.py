@@ -76,7 +76,7 @@ CASES = {
     "ws_message": ["subscribe", "subscribe-portfolio"],
 }
 # Event files are events/<prefix>-<case>.json; the prefix is the code dir unless named here.
-EVENT_PREFIXES = {"ws_connection": "ws", "ws_message": "ws"}
+EVENT_PREFIXES = {"ws_connection": "ws", "ws_message": "ws", "alert_ingest": "alert-ingest"}
 TOKEN_PLACEHOLDER = "{{access_token}}"  # noqa: S105 (replaced by a freshly minted token)
 # The login events' users get the role of the same name; tokens are minted for an admin, whose
 # permissions let every route's event through.
