@@ -119,6 +119,13 @@ def test_publish_refuses_a_type_of_another_channel(stack: Stack) -> None:
     assert table_items(stack.table) == []  # no seq taken, nothing logged
 
 
+def test_publish_of_data_that_cannot_be_encoded_takes_no_seq(stack: Stack) -> None:
+    with pytest.raises(TypeError):
+        stack.broadcaster.publish("default", "trades", "trade", {**TRADE, "price": object()})
+    assert table_items(stack.table) == []  # no seq taken: resuming clients see no gap
+    assert stack.broadcaster.publish("default", "trades", "trade", TRADE) == 1
+
+
 def test_publish_without_subscribers_still_takes_a_seq_and_logs(stack: Stack) -> None:
     assert stack.broadcaster.publish("default", "alerts", "alert", {"alert_id": "a"}) == 1
     assert stack.broadcaster.publish("default", "alerts", "alert_update", {"alert_id": "a"}) == 2

@@ -458,3 +458,85 @@ def test_subscribe_that_cannot_catch_up_subscribes_and_asks_for_a_resync(
     types = [m["type"] for m in gateway.messages("c1")]
     assert types[0] == "subscribed" and "resync_required" in types and types[-1] == "trade"
     assert len(seqs(gateway, "c1")) == len(set(seqs(gateway, "c1")))
+
+
+def conflicting_transactions(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
+    """The next `times` TransactWriteItems are cancelled as DynamoDB cancels a transaction that meets another
+    one on the same item (here: concurrent subscribes checking one channel counter)."""
+    from alphapulse.dynamodb_client import DynamoDBClient, DynamoDBError
+
+    original, left = DynamoDBClient.call, [times]
+
+    def call(self: DynamoDBClient, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if operation == "TransactWriteItems" and left[0] > 0:
+            left[0] -= 1
+            reasons = [{"Code": "None"} for _ in params["TransactItems"]]
+            reasons[1] = {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+            raise DynamoDBError(
+                "TransactionCanceledException", "conflict", 400, operation, {"CancellationReasons": reasons}
+            )
+        return original(self, operation, params)
+
+    monkeypatch.setattr(DynamoDBClient, "call", call)
+    return left
+
+
+def test_subscribe_that_meets_a_concurrent_subscribe_retries_and_goes_live(
+    table: str, gateway: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(table, "c1")
+    publish("trades", 2)
+    left = conflicting_transactions(monkeypatch, 2)
+    subscribe("c1", "trades", since={"trades": 1})
+    assert left == [0]
+    publish("trades")
+    assert [m["type"] for m in gateway.messages("c1")] == ["subscribed", "trade", "trade"]
+    assert seqs(gateway, "c1") == [2, 3]
+
+
+def test_resume_across_a_poison_push_skips_it_and_subscribes(table: str, gateway: FakeManagementApi) -> None:
+    # A push over API Gateway's 128 KB reached no live subscriber (413): replaying it must not abort the subscribe.
+    connect(table, "c1")
+    publish("trades")
+    broadcast.publish("default", "trades", "trade", {**TRADE, "blob": "x" * (130 * 1024)})
+    publish("trades")
+    subscribe("c1", "trades", "alerts", since={"trades": 0})
+    publish("trades")
+    publish("alerts")
+    assert seqs(gateway, "c1") == [1, 3, 4]
+    assert [m["seq"] for m in gateway.messages("c1") if m["type"] == "alert"] == [1]
+
+
+def test_current_state_too_large_to_send_asks_for_a_resync(table: str, gateway: FakeManagementApi) -> None:
+    connect(table, "c1", role="admin")
+    handler = subscriptions.FrameHandler(
+        ConnectionRepository(table),
+        ChannelRepository(table),
+        broadcast.default_broadcaster().fanout.api,
+        snapshots={"system": lambda tenant: {"blob": "x" * (130 * 1024)}},
+    )
+    handler.handle("c1", json.dumps({"action": "subscribe", "channels": ["system", "alerts"]}))
+    publish("alerts")
+    assert [m["type"] for m in gateway.messages("c1")] == ["subscribed", "resync_required", "alert"]
+
+
+def test_subscribing_again_while_live_repeats_nothing(
+    table: str, gateway: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(table, "c1")
+    subscribe("c1", "trades")
+    publish("trades", 2)
+    original, extra = ChannelRepository.current_seq, [1]
+
+    def moving(self: ChannelRepository, tenant_id: str, channel: str) -> int:
+        seq = original(self, tenant_id, channel)
+        if extra[0]:
+            extra[0] -= 1
+            broadcast.publish(tenant_id, channel, "trade", TRADE)  # lands between the read and going live
+        return seq
+
+    monkeypatch.setattr(ChannelRepository, "current_seq", moving)
+    subscribe("c1", "trades", since={"trades": 2})
+    monkeypatch.setattr(ChannelRepository, "current_seq", original)
+    publish("trades")
+    assert seqs(gateway, "c1") == [1, 2, 3, 4]

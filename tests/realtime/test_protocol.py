@@ -53,6 +53,7 @@ EITHER = {"bad_request", "unknown_action"}
         ('{"action": "subscribe", "channels": ["trades"], "since": {"trades": true}}', {"bad_request"}),
         ('{"action": "unsubscribe"}', {"bad_request"}),
         ('{"action": "unsubscribe", "channels": [[]]}', {"bad_request"}),
+        (json.dumps({"action": "subscribe", "channels": [f"c{n}" for n in range(17)]}), {"bad_request"}),
     ],
 )
 def test_parse_frame_bad_frames_get_their_error_code(body: str | bytes | None, codes: set[str]) -> None:

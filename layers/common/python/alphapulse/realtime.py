@@ -32,6 +32,7 @@ EVENT_CHANNELS: dict[str, str] = {
 }
 # API Gateway's own frame limit is 32 KB; no valid frame comes near it.
 MAX_FRAME_BYTES = 32 * 1024
+MAX_CHANNELS_PER_FRAME = 16
 
 ErrorCode = Literal["bad_request", "forbidden", "unknown_channel", "unknown_action", "too_large"]
 
@@ -92,6 +93,8 @@ def _channels(document: dict[str, Any]) -> tuple[str, ...]:
     channels = document.get("channels")
     if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
         raise FrameError("bad_request", "`channels` must be a non-empty list of strings")
+    if len(channels) > MAX_CHANNELS_PER_FRAME:  # one error per unknown channel: bound the replies to a frame
+        raise FrameError("bad_request", f"`channels` lists at most {MAX_CHANNELS_PER_FRAME} channels")
     return tuple(dict.fromkeys(channels))
 
 

@@ -16,12 +16,14 @@ in order, before live pushes.
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from alphapulse.management_api import GoneError, ManagementApiClient
+from alphapulse.errors import DataAccessError
+from alphapulse.management_api import MAX_MESSAGE_BYTES, GoneError, ManagementApiClient, PayloadTooLargeError
 from alphapulse.observability import get_logger
 from alphapulse.realtime import (
     CHANNEL_PERMISSIONS,
@@ -52,6 +54,7 @@ SUBSCRIBE_ATTEMPTS = 20  # each failed attempt means a publish landed meanwhile
 # A publish takes its seq, then logs it: a replay that finds entries missing waits this long for them (about
 # half a second in all) before it concludes that they aged out or that their publisher died.
 LOG_WAITS = (0.02, 0.05, 0.1, 0.15, 0.2)
+CONFLICT_BACKOFF_SECONDS = 0.05
 
 Snapshot = Callable[[str], Any]  # tenant id -> the channel's current state
 
@@ -121,6 +124,9 @@ class FrameHandler:
         tenant_id, connection_id = connection.tenant_id, connection.connection_id
         position = since  # the last seq the client holds; None: nothing to resume from
         current = 0
+        # Subscribing again to a channel that is live already: publishers must not deliver to the old
+        # subscription while we replay, or the client gets pushes twice or out of order (or a stale state last).
+        self.channels.unsubscribe(tenant_id, channel, connection_id)
         for _ in range(SUBSCRIBE_ATTEMPTS):
             current = self.channels.current_seq(tenant_id, channel)
             if position is not None and position != current:
@@ -131,7 +137,7 @@ class FrameHandler:
                         self._send(connection_id, resync_required(channel))
                 else:
                     for entry in entries:
-                        self._send_raw(connection_id, entry.message)
+                        self._replay(connection_id, channel, entry)
                     position = current
             if position is None:
                 if channel in SNAPSHOT_CHANNELS:
@@ -140,19 +146,31 @@ class FrameHandler:
             outcome = self.channels.go_live(
                 tenant_id, channel, connection_id, live_from=position, expires_at=connection.expires_at
             )
-            if outcome is not GoLive.MOVED:
+            if outcome is GoLive.CONFLICT:
+                self._back_off()
+            elif outcome is not GoLive.MOVED:
                 return outcome
         # Publishes kept coming faster than we could catch up: subscribe from the latest seq we read and let
         # the client reload what it may have missed.
         get_logger().warning(
             "subscribe gave up catching up", extra={"channel": channel, "connection_id": connection_id}
         )
-        outcome = self.channels.go_live(
-            tenant_id, channel, connection_id, live_from=current, expires_at=connection.expires_at, checked=False
-        )
+        for _ in range(SUBSCRIBE_ATTEMPTS):
+            outcome = self.channels.go_live(
+                tenant_id, channel, connection_id, live_from=current, expires_at=connection.expires_at, checked=False
+            )
+            if outcome is not GoLive.CONFLICT:
+                break
+            self._back_off()
+        else:
+            raise DataAccessError("storage unavailable during subscribe")
         if outcome is GoLive.LIVE:
             self._send(connection_id, resync_required(channel))
         return outcome
+
+    def _back_off(self) -> None:
+        # Concurrent subscribes to one channel conflict on its counter: spread their retries.
+        self.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS))  # noqa: S311 (jitter, not security)
 
     def _log_between(self, tenant_id: str, channel: str, after: int, upto: int) -> list[LogEntry] | None:
         """Every logged push with `after < seq <= upto`, or None when the log no longer holds them all."""
@@ -168,10 +186,26 @@ class FrameHandler:
             self.sleep(wait)
         return None  # not reached
 
+    def _replay(self, connection_id: str, channel: str, entry: LogEntry) -> None:
+        # A push too large for API Gateway was not delivered live either (a poison message): skip it here too,
+        # rather than let its 413 abort the whole subscribe.
+        if len(entry.message) <= MAX_MESSAGE_BYTES:
+            with contextlib.suppress(PayloadTooLargeError):
+                self._send_raw(connection_id, entry.message)
+                return
+        get_logger().error("poison message not replayed", extra={"channel": channel, "seq": entry.seq})
+
     def _send_snapshot(self, connection: Connection, channel: str, seq: int) -> None:
         state = self.snapshots[channel](connection.tenant_id)
         now = datetime.fromtimestamp(self.clock(), UTC)
-        self._send(connection.connection_id, push(channel, channel, seq, now, state))
+        message = encode(push(channel, channel, seq, now, state))
+        if len(message) <= MAX_MESSAGE_BYTES:
+            with contextlib.suppress(PayloadTooLargeError):
+                self._send_raw(connection.connection_id, message)
+                return
+        # The state does not fit in one message: the client loads it from REST.
+        get_logger().error("current state too large to send", extra={"channel": channel, "bytes": len(message)})
+        self._send(connection.connection_id, resync_required(channel))
 
     def _unsubscribe(self, connection: Connection, frame: Unsubscribe) -> None:
         known = []

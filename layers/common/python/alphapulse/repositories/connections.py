@@ -64,6 +64,7 @@ class GoLive(Enum):
     LIVE = "live"  # subscribed; every later seq reaches the connection
     MOVED = "moved"  # a publish took the next seq meanwhile: replay it and try again
     GONE = "gone"  # the connection no longer exists
+    CONFLICT = "conflict"  # another transaction held one of the items (e.g. a concurrent subscribe): try again
 
 
 def connection_key(connection_id: str) -> dict[str, Any]:
@@ -246,16 +247,9 @@ class ChannelRepository(TableRepository):
         One transaction with a check of the counter: a publish either took its seq before (then
         this fails with MOVED, and the caller replays it) or after (then its subscriber query,
         which follows its ADD, finds this subscription). Publishers skip subscriptions whose
-        `live_from` is not below their seq, so nothing arrives twice.
+        `live_from` is not below their seq, so nothing arrives twice. CONFLICT when DynamoDB cancelled
+        the transaction because another one held an item (concurrent subscribes to the channel).
         """
-        counter_condition = "attribute_not_exists(seq)" if live_from == 0 else "seq = :seq"
-        counter_check: dict[str, Any] = {
-            "TableName": self.table,
-            "Key": to_item({"pk": channel_partition(tenant_id, channel), "sk": SEQ}),
-            "ConditionExpression": counter_condition,
-        }
-        if live_from:
-            counter_check["ExpressionAttributeValues"] = to_item({":seq": live_from})
         subscription = {
             "pk": channel_partition(tenant_id, channel),
             "sk": keys.key(SUB, connection_id),
@@ -263,27 +257,40 @@ class ChannelRepository(TableRepository):
             "live_from": live_from,
             "expires_at": expires_at,
         }
+        items: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": to_item(subscription)}}]
+        if checked:
+            counter_check: dict[str, Any] = {
+                "TableName": self.table,
+                "Key": to_item({"pk": channel_partition(tenant_id, channel), "sk": SEQ}),
+                "ConditionExpression": "attribute_not_exists(seq)" if live_from == 0 else "seq = :seq",
+            }
+            if live_from:
+                counter_check["ExpressionAttributeValues"] = to_item({":seq": live_from})
+            items.append({"ConditionCheck": counter_check})
+        # Last, so its cancellation reason is always the last one.
+        items.append(
+            {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": connection_key(connection_id),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            }
+        )
         with storage_errors("subscribe"):
             try:
-                self.client.transact_write_items(
-                    TransactItems=[
-                        {"Put": {"TableName": self.table, "Item": to_item(subscription)}},
-                        {"ConditionCheck": counter_check if checked else _always(counter_check)},
-                        {
-                            "ConditionCheck": {
-                                "TableName": self.table,
-                                "Key": connection_key(connection_id),
-                                "ConditionExpression": "attribute_exists(pk)",
-                            }
-                        },
-                    ]
-                )
+                self.client.transact_write_items(TransactItems=items)
             except DynamoDBError as exc:
                 reasons = [reason.get("Code") for reason in exc.response.get("CancellationReasons", [])]
-                if len(reasons) == 3 and reasons[2] == "ConditionalCheckFailed":
+                if len(reasons) != len(items):
+                    raise
+                if reasons[-1] == "ConditionalCheckFailed":
                     return GoLive.GONE
-                if len(reasons) == 3 and reasons[1] == "ConditionalCheckFailed":
+                if checked and reasons[1] == "ConditionalCheckFailed":
                     return GoLive.MOVED
+                # Concurrent subscribes to one channel all check its counter: DynamoDB cancels all but one.
+                if "TransactionConflict" in reasons:
+                    return GoLive.CONFLICT
                 raise
         return GoLive.LIVE
 
@@ -304,15 +311,6 @@ class ChannelRepository(TableRepository):
                 ConsistentRead=True,
             ):
                 yield Subscriber(item["connection_id"]["S"], int(item["expires_at"]["N"]))
-
-
-def _always(check: dict[str, Any]) -> dict[str, Any]:
-    # Keeps the transaction's shape (and its CancellationReasons' positions) with a condition that holds.
-    return {
-        "TableName": check["TableName"],
-        "Key": check["Key"],
-        "ConditionExpression": "attribute_not_exists(no_such_attribute)",
-    }
 
 
 def _connection(item: dict[str, Any]) -> Connection:
