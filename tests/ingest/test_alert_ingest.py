@@ -86,3 +86,37 @@ def test_alerts_of_two_tenants_stay_apart(alert_ingest_function: Function, pushe
     alert_ingest_function(sns(message(31)))
     alert_ingest_function(sns(message(31, tenant_id="acme")))
     assert [(call[0], call[3]["count"]) for call in pushes.calls] == [("default", 1), ("acme", 1)]
+
+
+def test_failed_push_of_a_resolution_by_dedup_key_is_made_by_the_retry(
+    alert_ingest_function: Function, pushes: PushRecorder, moto_server: str, table: str
+) -> None:
+    # The rules engine resolves by dedup key only: the retry no longer finds an active alert for the key.
+    alert_ingest_function(sns(message(31)))
+    pushes.fail = 1
+    with pytest.raises(ConnectionError):
+        alert_ingest_function(sns(message(33, "resolved")))
+    assert alert_ingest_function(sns(message(33, "resolved"))) == {"pushed": 1}
+    assert alert_ingest_function(sns(message(33, "resolved"))) == {"pushed": 0}
+    (fired, resolved) = pushes.calls
+    assert resolved[2:] == ("alert_update", {**resolved[3], "status": "resolved"})
+    assert resolved[3]["alert_id"] == fired[3]["alert_id"]
+    assert not any("push_pending" in item for item in items(moto_server, table))
+
+
+def test_resolution_of_another_event_does_not_push_an_older_resolution(
+    alert_ingest_function: Function, pushes: PushRecorder
+) -> None:
+    alert_ingest_function(sns(message(31)))
+    alert_ingest_function(sns(message(33, "resolved")))
+    # A different, later resolution of the same key: nothing is active, and it owes no push.
+    assert alert_ingest_function(sns(message(35, "resolved"))) == {"pushed": 0}
+    assert [call[2] for call in pushes.calls] == ["alert", "alert_update"]
+
+
+def test_alert_value_that_storage_would_refuse_is_invalid_and_writes_nothing(
+    alert_ingest_function: Function, pushes: PushRecorder, moto_server: str, table: str
+) -> None:
+    with pytest.raises(InvalidEventError, match="metric_value"):
+        alert_ingest_function(sns(message(31, metric_value=1e200)))
+    assert items(moto_server, table) == [] and pushes.calls == []

@@ -172,3 +172,49 @@ def load_event_message(name: str) -> str:
 def test_sns_event_without_records_is_refused() -> None:
     with pytest.raises(InvalidEventError, match="not an SNS event"):
         parse_alert_messages({"Records": []})
+
+
+def test_reason_does_not_echo_metric_names_or_label_keys() -> None:
+    # Keys of `metrics` and `labels` are input: a bad one is not written into the log or the DLQ's error.
+    secret = "sk_live_" + "9" * 300
+    detail = {"timestamp": "2026-01-15T14:30:00Z", "metrics": {secret: 1.0}, "labels": {"k" + secret: "v"}}
+    reason = refused(eventbridge("MetricsReported", detail))
+    assert "sk_live_" not in reason and len(reason) < 400
+    assert reason.startswith("invalid MetricsReported: metrics.*")
+
+
+def portfolio(**changes: Any) -> dict[str, Any]:
+    detail: dict[str, Any] = copy.deepcopy(load_event("ingest-portfolio-updated")["detail"])
+    detail.update(changes)
+    return detail
+
+
+@pytest.mark.parametrize(
+    ("detail_type", "detail", "field"),
+    [
+        ("TradeExecuted", trade(quantity=1e200), "quantity"),
+        ("TradeExecuted", trade(price=1e-200), "price"),
+        ("TradeExecuted", trade(fees=10**130), "fees"),
+        ("PortfolioUpdated", portfolio(metrics={"sharpe_ratio": 1e300}), "metrics.sharpe_ratio"),
+        ("PortfolioUpdated", portfolio(cash="1.234567890123456789012345678901234567891"), "cash"),
+        (
+            "PortfolioUpdated",
+            portfolio(positions=[{"symbol": "A", "quantity": 1e-200, "entry_price": 1, "current_price": 1}]),
+            "positions.0.quantity",
+        ),
+    ],
+)
+def test_number_that_storage_would_refuse_is_an_invalid_event(detail_type: str, detail: Any, field: str) -> None:
+    # Otherwise DynamoDB refuses the write: a storage error on every retry rather than the reason.
+    assert f"{field}: number cannot be stored" in refused(eventbridge(detail_type, detail))
+
+
+def test_alert_metric_value_that_storage_would_refuse_is_an_invalid_message() -> None:
+    with pytest.raises(InvalidEventError, match="record 0: invalid alert message: metric_value"):
+        parse_alert_messages(sns({**FIRING, "metric_value": 1e200}))
+
+
+def test_storable_extremes_are_accepted() -> None:
+    assert isinstance(parse_trading_event(eventbridge("TradeExecuted", trade(quantity=1e125, fees=0))), TradeExecuted)
+    (message,) = parse_alert_messages(sns({**FIRING, "metric_value": -1e-130}))
+    assert message.metric_value == -1e-130

@@ -221,3 +221,13 @@ def test_metric_points_and_latest_values_are_written_atomically(table: str, monk
     monkeypatch.undo()
     assert repo.latest_all("default") == []
     assert repo.points("default", "a", moment - timedelta(minutes=1), moment, limit=10) == []
+
+
+def test_trade_that_storage_would_refuse_is_invalid_and_writes_nothing(
+    ingest_function: Function, pushes: PushRecorder, moto_server: str, table: str
+) -> None:
+    event = load_event("ingest-trade-executed")
+    event["detail"]["quantity"] = 1e200  # DynamoDB: "Number overflow"
+    with pytest.raises(InvalidEventError, match="quantity"):
+        ingest_function(event)
+    assert items(moto_server, table) == [] and pushes.calls == []

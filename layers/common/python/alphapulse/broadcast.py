@@ -177,7 +177,7 @@ class Broadcaster:
         if EVENT_CHANNELS.get(type_) != channel:
             raise ValueError(f"{type_!r} is not a push type of channel {channel!r}")
         now = self.clock()
-        encode(data)  # data that cannot be sent fails here, before it takes a seq that would stay a gap
+        encode({"data": data})  # data that cannot be sent fails here, before it takes a seq that would stay a gap
         seq = self.channels.next_seq(tenant_id, channel)
         message = encode(push(type_, channel, seq, datetime.fromtimestamp(now, UTC), data))
         # Logged before the subscriber query: a subscriber that is not yet live finds it in the log.

@@ -219,10 +219,17 @@ class _Ingest:
         identity = f"alert:{tenant_id}:{name}:{iso(event.timestamp)}:{event.status}"
         claim = self.claim(identity)
         result = fire(repo.claiming(claim), event)
-        if result.alert is None:
+        alert = result.alert
+        if alert is None and event.status == "resolved" and event.dedup_key is not None:
+            # A redelivered resolution finds no active alert for its key (it resolved it): the alert
+            # whose push it may still owe is the one the key's last resolution names.
+            alert_id = repo.last_resolved_alert_id(tenant_id, event.dedup_key)
+            record = repo.get(tenant_id, alert_id) if alert_id is not None else None
+            alert = record.public() if record is not None else None
+        if alert is None:
             return None
-        push = alert_push(tenant_id, result.alert)
-        key = alert_key(tenant_id, result.alert.alert_id)
+        push = alert_push(tenant_id, alert)
+        key = alert_key(tenant_id, alert.alert_id)
         if result.action != "ignored":
             return _Owed(repo, [key], claim, push)
         return self.recover(repo, key, identity, push)

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import types
+import typing
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -34,6 +38,8 @@ MAX_METRICS_PER_EVENT = 50
 # DynamoDB numbers: magnitudes from 1e-130 to below 1e126, and zero.
 _LARGEST = 1e125
 _SMALLEST = 1e-130
+_MAX_DIGITS = 38
+_SHOWN_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 class InvalidEventError(ValueError):
@@ -155,9 +161,38 @@ class SnsEnvelope(BaseModel):
     Records: Annotated[list[SnsRecord], Field(min_length=1)]
 
 
-def reason(exc: ValidationError) -> str:
-    """A validation failure as text that names the fields and the problems, never the input values."""
-    problems = [f"{'.'.join(str(part) for part in error['loc']) or 'event'}: {error['msg']}" for error in exc.errors()]
+def _field_names(model: type[BaseModel], seen: set[type[BaseModel]] | None = None) -> set[str]:
+    """The field names (and aliases) of `model` and of the models nested in its fields."""
+    seen = seen if seen is not None else set()
+    if model in seen:
+        return set()
+    seen.add(model)
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        names.update(filter(None, (name, field.alias)))
+        pending: list[Any] = [field.annotation]
+        while pending:
+            annotation = pending.pop()
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                names |= _field_names(annotation, seen)
+            elif isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+                pending.extend(typing.get_args(annotation))
+    return names
+
+
+def _location(loc: tuple[int | str, ...], known: set[str]) -> str:
+    # Dict keys (metric names, label keys) are input: shown only when they are a storable metric name
+    # of at most 64 characters (what the API would show anyway), otherwise as `*`.
+    return ".".join(
+        str(part) if isinstance(part, int) or part in known or _SHOWN_KEY.fullmatch(part) else "*" for part in loc
+    )
+
+
+def reason(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """A validation failure as text that names the fields and the problems, never the input values
+    (nor the keys of free-form objects such as `metrics` and `labels`)."""
+    known = _field_names(model or BaseModel) | {"[key]"}
+    problems = [f"{_location(error['loc'], known) or 'event'}: {error['msg']}" for error in exc.errors()]
     shown = "; ".join(problems[:10])
     return shown + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
 
@@ -179,14 +214,17 @@ def parse_trading_event(event: Mapping[str, Any]) -> TradingDetail:
     try:
         envelope = EventBridgeEnvelope.model_validate(event)
     except ValidationError as exc:
-        raise InvalidEventError(f"not an EventBridge event of {SOURCE}: {reason(exc)}") from None
+        raise InvalidEventError(f"not an EventBridge event of {SOURCE}: {reason(exc, EventBridgeEnvelope)}") from None
     model = DETAIL_TYPES.get(envelope.detail_type)
     if model is None:
         raise InvalidEventError(f"unknown detail-type {envelope.detail_type[:64]!r}")
     try:
-        return model.model_validate(envelope.detail)
+        detail = model.model_validate(envelope.detail)
     except ValidationError as exc:
-        raise InvalidEventError(f"invalid {envelope.detail_type}: {reason(exc)}") from None
+        raise InvalidEventError(f"invalid {envelope.detail_type}: {reason(exc, model)}") from None
+    if isinstance(detail, TradeExecuted | PortfolioUpdated):
+        _check_storable(detail.model_dump(), f"invalid {envelope.detail_type}")
+    return detail
 
 
 def parse_alert_messages(event: Mapping[str, Any]) -> list[AlertEvent]:
@@ -197,7 +235,7 @@ def parse_alert_messages(event: Mapping[str, Any]) -> list[AlertEvent]:
     try:
         envelope = SnsEnvelope.model_validate(event)
     except ValidationError as exc:
-        raise InvalidEventError(f"not an SNS event: {reason(exc)}") from None
+        raise InvalidEventError(f"not an SNS event: {reason(exc, SnsEnvelope)}") from None
     messages = []
     for number, record in enumerate(envelope.Records):
         try:
@@ -207,7 +245,37 @@ def parse_alert_messages(event: Mapping[str, Any]) -> list[AlertEvent]:
         if not isinstance(body, dict):
             raise InvalidEventError(f"record {number}: the message is not a JSON object")
         try:
-            messages.append(AlertEvent.model_validate(body))
+            message = AlertEvent.model_validate(body)
         except ValidationError as exc:
-            raise InvalidEventError(f"record {number}: invalid alert message: {reason(exc)}") from None
+            raise InvalidEventError(f"record {number}: invalid alert message: {reason(exc, AlertEvent)}") from None
+        _check_storable(message.model_dump(), f"record {number}: invalid alert message")
+        messages.append(message)
     return messages
+
+
+def _unstorable(value: Any) -> bool:
+    """True for a number that DynamoDB cannot store (magnitude, precision) or that is not finite."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return True
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        return True
+    if number.is_zero():
+        return False
+    digits = len("".join(map(str, number.as_tuple().digits)).strip("0"))  # normalize() would round to 28
+    return digits > _MAX_DIGITS or not Decimal("1e-130") <= abs(number) <= Decimal("1e125")
+
+
+def _check_storable(values: Any, context: str, path: str = "") -> None:
+    """InvalidEventError (naming the field) for a number of a validated event that storage would refuse:
+    otherwise the write fails as a storage error on every retry instead of saying why."""
+    if isinstance(values, Mapping):
+        for name, value in values.items():
+            _check_storable(value, context, f"{path}.{name}" if path else str(name))
+    elif isinstance(values, list | tuple):
+        for index, value in enumerate(values):
+            _check_storable(value, context, f"{path}.{index}")
+    elif _unstorable(values):
+        raise InvalidEventError(f"{context}: {path}: number cannot be stored (|value| from 1e-130 to 1e125, 38 digits)")

@@ -177,6 +177,18 @@ class AlertRepository(ClaimingRepository):
             watermark=str(last["watermark"]) if last else None,
         )
 
+    def last_resolved_alert_id(self, tenant_id: str, dedup_key: str) -> str | None:
+        """The alert that the dedup key's last resolution resolved (its `LAST` item), or None."""
+        with storage_errors("read dedup watermark"):
+            response = self.client.get_item(
+                TableName=self.table,
+                Key=to_item({"pk": dedup_partition(tenant_id, dedup_key), "sk": LAST}),
+                ConsistentRead=True,
+                ProjectionExpression="alert_id",
+            )
+        alert_id = from_item(response.get("Item") or {}).get("alert_id")
+        return alert_id if isinstance(alert_id, str) else None
+
     def create(self, tenant_id: str, alert: AlertRecord) -> CreateOutcome:
         """Store a new alert and, with a dedup key, make it the key's active alert, atomically.
 
