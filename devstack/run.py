@@ -272,6 +272,8 @@ class LocalSettings:
         delays = environ.get("DEVSTACK_RETRY_DELAYS")
         # Passed through to every function, so tests can shorten token lifetimes and the like.
         passed = {name: value for name, value in environ.items() if name in FUNCTION_SETTINGS}
+        # The demo feed makes every function log several lines a second: warnings only, unless asked.
+        passed.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         return cls(
             ws_idle_timeout=float(environ.get("WS_IDLE_TIMEOUT_SECONDS") or 600),
             ws_max_lifetime=float(environ.get("WS_MAX_CONNECTION_SECONDS") or 7200),
