@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from alphapulse.models.events import (
+    MAX_CLOCK_SKEW,
     InvalidEventError,
     MetricsReported,
     PortfolioUpdated,
@@ -18,8 +20,9 @@ from alphapulse.models.events import (
     parse_alert_messages,
     parse_trading_event,
 )
+from alphapulse.timeutil import iso
 from tests.conftest import load_event
-from tests.ingest.conftest import eventbridge, sns
+from tests.ingest.conftest import eventbridge, items, sns
 
 CANNED = {
     "ingest-trade-executed": TradeExecuted,
@@ -218,3 +221,65 @@ def test_storable_extremes_are_accepted() -> None:
     assert isinstance(parse_trading_event(eventbridge("TradeExecuted", trade(quantity=1e125, fees=0))), TradeExecuted)
     (message,) = parse_alert_messages(sns({**FIRING, "metric_value": -1e-130}))
     assert message.metric_value == -1e-130
+
+
+# Canned events are dated 2026-01-15T14:30Z; these tests pin "now" to then.
+NOW = datetime(2026, 1, 15, 14, 30, tzinfo=UTC)
+SKEW = MAX_CLOCK_SKEW.total_seconds()
+
+
+def system(**changes: Any) -> dict[str, Any]:
+    detail: dict[str, Any] = copy.deepcopy(load_event("ingest-system-status-reported")["detail"])
+    detail.update(changes)
+    return detail
+
+
+def metrics(**changes: Any) -> dict[str, Any]:
+    return {"timestamp": "2026-01-15T14:30:00Z", "metrics": {"leverage": 1.2}, **changes}
+
+
+def at(seconds: float) -> str:
+    return iso(NOW + timedelta(seconds=seconds))
+
+
+@pytest.mark.parametrize(
+    ("detail_type", "detail", "field"),
+    [
+        ("TradeExecuted", trade(executed_at="9999-12-31T23:59:59Z"), "executed_at"),
+        ("TradeExecuted", trade(executed_at=at(SKEW + 1)), "executed_at"),
+        ("PortfolioUpdated", portfolio(as_of="9999-12-31T23:59:59Z"), "as_of"),
+        ("MetricsReported", metrics(timestamp="9999-01-01T00:00:00+05:00"), "timestamp"),
+        ("SystemStatusReported", system(timestamp=at(SKEW + 0.001)), "timestamp"),
+    ],
+)
+def test_time_beyond_the_clock_skew_is_an_invalid_event(detail_type: str, detail: Any, field: str) -> None:
+    # Stored as the newest, it would make every real event after it look older, for good.
+    with pytest.raises(InvalidEventError) as caught:
+        parse_trading_event(eventbridge(detail_type, detail), now=NOW)
+    assert str(caught.value) == f"invalid {detail_type}: {field}: time is more than 300 s in the future"
+
+
+@pytest.mark.parametrize("status", ["firing", "resolved"])
+def test_alert_message_beyond_the_clock_skew_is_invalid(status: str) -> None:
+    message = {**FIRING, "status": status, "dedup_key": "k", "timestamp": "9999-12-31T23:59:59Z"}
+    with pytest.raises(InvalidEventError) as caught:
+        parse_alert_messages(sns(FIRING, message), now=NOW)
+    assert str(caught.value) == "record 1: invalid alert message: timestamp: time is more than 300 s in the future"
+    late = {**message, "timestamp": at(SKEW + 1)}
+    with pytest.raises(InvalidEventError, match="record 0: invalid alert message: timestamp"):
+        parse_alert_messages(sns(late), now=NOW)
+
+
+def test_times_within_the_clock_skew_and_old_times_are_accepted() -> None:
+    assert parse_trading_event(eventbridge("MetricsReported", metrics(timestamp=at(SKEW))), now=NOW)
+    assert parse_trading_event(eventbridge("TradeExecuted", trade(executed_at="1000-01-01T00:00:00Z")), now=NOW)
+    (message,) = parse_alert_messages(sns({**FIRING, "timestamp": at(SKEW)}), now=NOW)
+    assert message.timestamp == NOW + MAX_CLOCK_SKEW
+
+
+def test_far_future_event_writes_nothing(ingest_function: Any, table: str, moto_server: str) -> None:
+    # Through the handler and the real clock: refused before any write.
+    event = eventbridge("SystemStatusReported", system(timestamp="9999-12-31T23:59:59Z"))
+    with pytest.raises(InvalidEventError, match="timestamp"):
+        ingest_function(event)
+    assert items(moto_server, table) == []

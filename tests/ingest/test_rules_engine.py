@@ -90,6 +90,34 @@ def test_cooldown_then_refire_then_auto_resolve(engine: Any) -> None:
     assert engine[2].messages[-1]["metric_value"] == 1.2
 
 
+def test_flapping_metric_opens_one_alert_per_cooldown(engine: Any) -> None:
+    run(engine, report(0, leverage=1.64))
+    run(engine, report(1, leverage=1.2))  # auto-resolved even within the cooldown
+    run(engine, report(2, leverage=1.64))  # crosses again within the 1800 s cooldown: no new alert
+    run(engine, report(3, leverage=1.2))  # nothing firing, nothing to resolve
+    run(engine, report(29, leverage=1.7))
+    run(engine, report(30, leverage=1.7))  # cooldown since the last firing over: a new alert
+    run(engine, report(31, leverage=1.2))
+    assert engine[2].summary() == [
+        ("portfolio_leverage", "firing"),
+        ("portfolio_leverage", "resolved"),
+        ("portfolio_leverage", "firing"),
+        ("portfolio_leverage", "resolved"),
+    ]
+    assert [m["timestamp"][11:16] for m in engine[2].messages] == ["14:00", "14:01", "14:30", "14:31"]
+
+
+def test_rule_without_cooldown_fires_on_every_crossing(engine: Any) -> None:
+    rules, _, sent = engine
+    from alphapulse import alerts
+
+    rule = _rule("leverage", "> 1.5").model_copy(update={"cooldown_seconds": 0})
+    alerts.replace_rule(rules, "default", "portfolio_leverage", rule)
+    for minute, value in enumerate([1.64, 1.2, 1.64, 1.64]):
+        run(engine, report(minute, leverage=value))
+    assert [m["status"] for m in sent.messages] == ["firing", "resolved", "firing", "firing"]
+
+
 def test_report_older_than_the_last_change_is_ignored(engine: Any) -> None:
     run(engine, report(10, leverage=1.64))
     run(engine, report(5, leverage=1.0))  # overtaken: must not resolve
@@ -244,3 +272,64 @@ def test_rules_function_refuses_other_detail_types(table: str) -> None:
         Function("functions/rules")(load_event("ingest-trade-executed"))
     with pytest.raises(InvalidEventError):
         Function("functions/rules")(eventbridge("MetricsReported", {"metrics": {"a": 1}}))
+
+
+def apply_to_alerts(table: str, messages: list[dict[str, Any]]) -> list[Any]:
+    """The messages through alert ingest's lifecycle (as the SNS topic would carry them); the tenant's alerts."""
+    from alphapulse.alerts import fire
+    from alphapulse.models.alerts import AlertEvent
+    from alphapulse.repositories.alerts import AlertRepository
+
+    store = AlertRepository(table)
+    results = [fire(store, AlertEvent.model_validate(message)) for message in messages]
+    return [result.alert for result in results]
+
+
+def test_rule_disabled_while_firing_is_resolved_by_the_next_report(engine: Any, table: str) -> None:
+    rules, _, sent = engine
+    from alphapulse import alerts
+
+    run(engine, report(0, leverage=1.64))
+    alerts.replace_rule(rules, "default", "portfolio_leverage", _rule("leverage", "> 1.5", enabled=False, name="Lev"))
+    run(engine, report(5, var_95=0.01))  # any report of the tenant, whatever its metrics
+    run(engine, report(5, var_95=0.01))  # redelivered
+    run(engine, report(6, leverage=3.0))  # disabled: neither fires nor resolves again
+    assert sent.summary() == [("portfolio_leverage", "firing"), ("portfolio_leverage", "resolved")]
+    resolved = sent.messages[1]
+    assert (resolved["message"], resolved["severity"], resolved["timestamp"]) == (
+        "Lev: rule disabled, alert resolved",
+        "warning",
+        "2026-01-15T14:05:00.000000Z",
+    )
+    fired, closed = apply_to_alerts(table, sent.messages)
+    assert closed.alert_id == fired.alert_id and closed.status == "resolved"
+
+
+def test_rule_deleted_while_firing_is_resolved_by_the_next_report(engine: Any, table: str) -> None:
+    rules, _, sent = engine
+    from alphapulse import alerts
+
+    run(engine, report(0, leverage=1.64, var_95=0.07))
+    alerts.delete_rule(rules, "default", "portfolio_leverage")
+    run(engine, report(5, var_95=0.07))  # var_high stays firing (within its cooldown)
+    assert sent.summary() == [
+        ("portfolio_leverage", "firing"),
+        ("var_high", "firing"),
+        ("portfolio_leverage", "resolved"),
+    ]
+    assert sent.messages[2]["message"] == "portfolio_leverage: rule deleted, alert resolved"
+    alerts_after = apply_to_alerts(table, sent.messages)
+    assert [alert.status for alert in alerts_after] == ["firing", "firing", "resolved"]
+    assert alerts_after[2].alert_id == alerts_after[0].alert_id
+
+
+def test_retired_rule_owing_a_message_publishes_it_first(engine: Any) -> None:
+    rules, _, sent = engine
+    from alphapulse import alerts
+
+    sent.fail = 1
+    with pytest.raises(ConnectionError):
+        run(engine, report(0, leverage=1.64))
+    alerts.delete_rule(rules, "default", "portfolio_leverage")
+    run(engine, report(5, var_95=0.01))
+    assert sent.summary() == [("portfolio_leverage", "firing"), ("portfolio_leverage", "resolved")]

@@ -3,10 +3,13 @@
 Values come from `MetricsReported` (every metric by name) and `SystemStatusReported` (mapped by
 SYSTEM_METRICS). Each enabled rule whose metric is reported is evaluated:
 
-- condition met, rule not firing: publish a firing message;
-- condition met, rule firing: publish again (alert ingest bumps the alert's count) only once
-  `cooldown_seconds` have passed since the last firing message;
+- condition met: publish a firing message, but only once `cooldown_seconds` have passed since the
+  rule's last firing message, whether its alert is still firing (alert ingest then bumps its count)
+  or resolved meanwhile (a new alert): a flapping metric opens at most one alert per cooldown;
 - condition not met, rule firing: publish a resolved message (the rule's alert resolves).
+
+A rule that is firing but disabled or deleted is resolved by the tenant's next report, whatever
+its metrics, with a message saying so.
 
 Each rule keeps one state item (firing, last fired, last change). Times are the events' own
 timestamps, so cooldowns do not depend on delivery delays, and an event not newer than the last
@@ -80,6 +83,7 @@ class RuleStateStore(Protocol):
     ) -> bool: ...
     def take_over_message(self, tenant_id: str, rule_id: str, seen: Claim, claim: Claim) -> bool: ...
     def release_message(self, tenant_id: str, rule_id: str, claim: Claim) -> bool: ...
+    def active(self, tenant_id: str) -> list[str]: ...
 
 
 def reported_values(detail: MetricsReported | SystemStatusReported) -> dict[str, float]:
@@ -107,9 +111,14 @@ def evaluate_report(
     labels = detail.labels if isinstance(detail, MetricsReported) else {}
     engine = _Engine(states, send, lease_seconds=lease_seconds, clock=clock)
     sent: list[dict[str, Any]] = []
-    for rule in tenant_rules(rules, tenant_id):
+    known = {rule.rule_id: rule for rule in tenant_rules(rules, tenant_id)}
+    for rule in known.values():
         if rule.enabled and rule.metric_name in values:
             sent.extend(engine.apply(tenant_id, rule, values[rule.metric_name], detail.timestamp, labels))
+    for rule_id in states.active(tenant_id):
+        retired = known.get(rule_id)
+        if retired is None or not retired.enabled:
+            sent.extend(engine.retire(tenant_id, rule_id, retired, detail.timestamp))
     return sent
 
 
@@ -143,6 +152,23 @@ def alert_message(
     }
 
 
+def retired_message(tenant_id: str, rule_id: str, rule: AlertRule | None, at: datetime) -> dict[str, Any]:
+    """The resolved message of a firing rule that was disabled (`rule`) or deleted (None)."""
+    name = rule.name if rule is not None else rule_id
+    return {
+        "tenant_id": tenant_id,
+        "title": name,
+        "message": f"{name}: rule {'disabled' if rule is not None else 'deleted'}, alert resolved",
+        "severity": rule.severity if rule is not None else "info",
+        "source": SOURCE,
+        "rule_id": rule_id,
+        "labels": {},
+        "dedup_key": dedup_key(tenant_id, rule_id),
+        "status": "resolved",
+        "timestamp": iso(at),
+    }
+
+
 class _Engine:
     def __init__(
         self, states: RuleStateStore, send: Sender, *, lease_seconds: float, clock: Callable[[], float]
@@ -155,35 +181,58 @@ class _Engine:
     def apply(
         self, tenant_id: str, rule: AlertRule, value: float, at: datetime, labels: Mapping[str, str]
     ) -> list[dict[str, Any]]:
+        """Evaluate one enabled rule against a reported value."""
+        met = evaluate(rule.condition, value)
+
+        def decide(state: RuleState | None) -> dict[str, Any] | None:
+            if met and not _cooled_down(state, rule, at):
+                return None  # fired within the cooldown (its alert firing or already resolved)
+            if not met and (state is None or not state.firing):
+                return None
+            return alert_message(tenant_id, rule, value, at, labels, firing=met)
+
+        return self._change(tenant_id, rule.rule_id, at, decide)
+
+    def retire(self, tenant_id: str, rule_id: str, rule: AlertRule | None, at: datetime) -> list[dict[str, Any]]:
+        """Resolve the alert of a rule that was disabled (`rule`) or deleted (None) while firing."""
+
+        def decide(state: RuleState | None) -> dict[str, Any] | None:
+            if state is None or not state.firing:
+                return None
+            return retired_message(tenant_id, rule_id, rule, at)
+
+        return self._change(tenant_id, rule_id, at, decide)
+
+    def _change(
+        self, tenant_id: str, rule_id: str, at: datetime, decide: Callable[[RuleState | None], dict[str, Any] | None]
+    ) -> list[dict[str, Any]]:
+        """Publish the message `decide` gives for the rule's current state (none: no change), once: the
+        state change stores it, conditional on the state read, and a message still owed goes first."""
         sent: list[dict[str, Any]] = []
         stamp = iso(at)
         for _ in range(MAX_ATTEMPTS):
-            state = self.states.get(tenant_id, rule.rule_id)
+            state = self.states.get(tenant_id, rule_id)
             if state is not None and state.pending is not None and state.pending_message is not None:
-                sent.extend(self._finish(tenant_id, rule.rule_id, state.pending, state.pending_message))
+                sent.extend(self._finish(tenant_id, rule_id, state.pending, state.pending_message))
                 continue  # read the state again, now without a debt
             if state is not None and stamp <= state.changed_at:
                 return sent  # a redelivery, or overtaken by a newer report
-            met = evaluate(rule.condition, value)
-            if met and state is not None and state.firing and not _cooled_down(state, rule, at):
+            message = decide(state)
+            if message is None:
                 return sent
-            if not met and (state is None or not state.firing):
-                return sent
-            message = alert_message(tenant_id, rule, value, at, labels, firing=met)
-            claim = Claim.new(
-                f"rule:{tenant_id}:{rule.rule_id}:{stamp}", now=self.clock(), lease_seconds=self.lease_seconds
-            )
+            firing = message["status"] == "firing"
+            claim = Claim.new(f"rule:{tenant_id}:{rule_id}:{stamp}", now=self.clock(), lease_seconds=self.lease_seconds)
             new = RuleState(
-                firing=met,
-                fired_at=stamp if met else (state.fired_at if state else None),
+                firing=firing,
+                fired_at=stamp if firing else (state.fired_at if state else None),
                 changed_at=stamp,
                 pending=claim,
                 pending_message=json.dumps(message, separators=(",", ":")),
             )
-            if not self.states.change(tenant_id, rule.rule_id, seen=state, new=new):
+            if not self.states.change(tenant_id, rule_id, seen=state, new=new):
                 continue  # another evaluation changed the rule first: look again
-            get_logger().info("rule changed", extra={"tenant_id": tenant_id, "rule_id": rule.rule_id, "firing": met})
-            return [*sent, *self._publish(tenant_id, rule.rule_id, claim, message)]
+            get_logger().info("rule changed", extra={"tenant_id": tenant_id, "rule_id": rule_id, "firing": firing})
+            return [*sent, *self._publish(tenant_id, rule_id, claim, message)]
         raise PublishInProgressError("the rule's state kept changing")
 
     def _finish(self, tenant_id: str, rule_id: str, seen: Claim, pending_message: str) -> list[dict[str, Any]]:
@@ -208,7 +257,7 @@ class _Engine:
         return [message]
 
 
-def _cooled_down(state: RuleState, rule: AlertRule, at: datetime) -> bool:
-    if state.fired_at is None:
+def _cooled_down(state: RuleState | None, rule: AlertRule, at: datetime) -> bool:
+    if state is None or state.fired_at is None:
         return True
     return at >= parse_iso(state.fired_at) + timedelta(seconds=rule.cooldown_seconds)

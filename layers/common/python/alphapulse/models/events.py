@@ -16,7 +16,7 @@ import re
 import types
 import typing
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -29,12 +29,17 @@ from alphapulse.models.metrics import METRIC_NAME_PATTERN
 from alphapulse.models.portfolio import PortfolioSnapshot
 from alphapulse.models.system import CpuStatus, DiskStatus, MemoryStatus, ProcessStatus, TradingSystemStatus
 from alphapulse.models.trades import Trade
+from alphapulse.timeutil import to_utc, utcnow
 
 SOURCE = "alphapulse.trading"
 MAX_EVENT_BYTES = 256 * 1024
 """EventBridge and SNS refuse larger entries; anything bigger did not come through them."""
 MAX_METRICS_PER_EVENT = 50
 """Every metric of a report is stored in one transaction (see MetricRepository.put_points)."""
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+"""How far ahead of our clock an event's time may be. A later time is refused: stored as the newest
+(an alert's dedup key, a rule's state, the latest portfolio or system status), it would make every
+real event after it count as older, for good."""
 # DynamoDB numbers: magnitudes from 1e-130 to below 1e126, and zero.
 _LARGEST = 1e125
 _SMALLEST = 1e-130
@@ -206,8 +211,9 @@ def _check_size(event: Mapping[str, Any]) -> None:
         raise InvalidEventError(f"event is {size} bytes, above the {MAX_EVENT_BYTES} that EventBridge and SNS carry")
 
 
-def parse_trading_event(event: Mapping[str, Any]) -> TradingDetail:
-    """The validated detail of an EventBridge event of the trading engine; InvalidEventError otherwise."""
+def parse_trading_event(event: Mapping[str, Any], *, now: datetime | None = None) -> TradingDetail:
+    """The validated detail of an EventBridge event of the trading engine; InvalidEventError otherwise
+    (also for a time more than MAX_CLOCK_SKEW after `now`, by default the current time)."""
     if not isinstance(event, Mapping):
         raise InvalidEventError("event is not a JSON object")
     _check_size(event)
@@ -224,11 +230,13 @@ def parse_trading_event(event: Mapping[str, Any]) -> TradingDetail:
         raise InvalidEventError(f"invalid {envelope.detail_type}: {reason(exc, model)}") from None
     if isinstance(detail, TradeExecuted | PortfolioUpdated):
         _check_storable(detail.model_dump(), f"invalid {envelope.detail_type}")
+    _check_not_ahead(detail.model_dump(), f"invalid {envelope.detail_type}", _latest_allowed(now))
     return detail
 
 
-def parse_alert_messages(event: Mapping[str, Any]) -> list[AlertEvent]:
-    """The validated alert messages of an SNS event (every record, or InvalidEventError for the lot)."""
+def parse_alert_messages(event: Mapping[str, Any], *, now: datetime | None = None) -> list[AlertEvent]:
+    """The validated alert messages of an SNS event (every record, or InvalidEventError for the lot);
+    a message timed more than MAX_CLOCK_SKEW after `now` (by default the current time) is invalid."""
     if not isinstance(event, Mapping):
         raise InvalidEventError("event is not a JSON object")
     _check_size(event)
@@ -236,6 +244,7 @@ def parse_alert_messages(event: Mapping[str, Any]) -> list[AlertEvent]:
         envelope = SnsEnvelope.model_validate(event)
     except ValidationError as exc:
         raise InvalidEventError(f"not an SNS event: {reason(exc, SnsEnvelope)}") from None
+    latest = _latest_allowed(now)
     messages = []
     for number, record in enumerate(envelope.Records):
         try:
@@ -249,6 +258,7 @@ def parse_alert_messages(event: Mapping[str, Any]) -> list[AlertEvent]:
         except ValidationError as exc:
             raise InvalidEventError(f"record {number}: invalid alert message: {reason(exc, AlertEvent)}") from None
         _check_storable(message.model_dump(), f"record {number}: invalid alert message")
+        _check_not_ahead(message.model_dump(), f"record {number}: invalid alert message", latest)
         messages.append(message)
     return messages
 
@@ -279,3 +289,20 @@ def _check_storable(values: Any, context: str, path: str = "") -> None:
             _check_storable(value, context, f"{path}.{index}")
     elif _unstorable(values):
         raise InvalidEventError(f"{context}: {path}: number cannot be stored (|value| from 1e-130 to 1e125, 38 digits)")
+
+
+def _latest_allowed(now: datetime | None) -> datetime:
+    return (to_utc(now) if now is not None else utcnow()) + MAX_CLOCK_SKEW
+
+
+def _check_not_ahead(values: Any, context: str, latest: datetime, path: str = "") -> None:
+    """InvalidEventError (naming the field) for a time of a validated event after `latest`."""
+    if isinstance(values, Mapping):
+        for name, value in values.items():
+            _check_not_ahead(value, context, latest, f"{path}.{name}" if path else str(name))
+    elif isinstance(values, list | tuple):
+        for index, value in enumerate(values):
+            _check_not_ahead(value, context, latest, f"{path}.{index}")
+    elif isinstance(values, datetime) and values > latest:
+        seconds = int(MAX_CLOCK_SKEW.total_seconds())
+        raise InvalidEventError(f"{context}: {path}: time is more than {seconds} s in the future")

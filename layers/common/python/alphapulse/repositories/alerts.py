@@ -552,3 +552,20 @@ class RuleStateRepository(ClaimingRepository):
     def release_message(self, tenant_id: str, rule_id: str, claim: Claim) -> bool:
         """The rule's message was published: clear it."""
         return self.release(state_key(tenant_id, rule_id), claim, remove=("pending_message",))
+
+    def active(self, tenant_id: str) -> list[str]:
+        """The ids of the tenant's rules whose state is firing or owes a message (one Query)."""
+        with storage_errors("list active rule states"):
+            items = list(
+                self.query_all(
+                    KeyConditionExpression="pk = :pk AND begins_with(sk, :state)",
+                    FilterExpression="firing = :true OR attribute_exists(#pending)",
+                    ProjectionExpression="sk",
+                    ExpressionAttributeNames={"#pending": PUSH_PENDING},
+                    ExpressionAttributeValues=to_item(
+                        {":pk": rules_partition(tenant_id), ":state": STATE_PREFIX, ":true": True}
+                    ),
+                    ConsistentRead=True,
+                )
+            )
+        return [str(from_item(item)["sk"]).removeprefix(STATE_PREFIX) for item in items]
