@@ -1,9 +1,10 @@
-"""The events Lambda hands to functions (EventBridge, SNS, SQS) and its async invocation records."""
+"""The events Lambda hands to functions (EventBridge, scheduled rules, SNS, SQS) and its async invocation records."""
 
 from __future__ import annotations
 
 import base64
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,33 @@ def eventbridge_event(delivered: dict[str, Any], account: str) -> dict[str, Any]
     """
     event = {**delivered, "account": account}
     return {key: event.get(key, [] if key == "resources" else None) for key in EVENT_KEYS}
+
+
+def scheduled_event(rule_arn: str, *, account: str, region: str, now: datetime | None = None) -> dict[str, Any]:
+    """The event a scheduled rule gives its targets."""
+    when = (now or datetime.now(UTC)).replace(microsecond=0)
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": account, "time": when.isoformat().replace("+00:00", "Z"), "region": region,
+            "resources": [rule_arn], "detail": {}}  # fmt: skip
+
+
+RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|minutes|hour|hours|day|days)\)")
+UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> float:
+    """The period of a `rate(...)` schedule expression; ValueError for what the local stack cannot run.
+
+    As EventBridge: a value of 1 takes the singular unit, larger values the plural.
+    """
+    found = RATE.fullmatch(expression.strip())
+    if found is None:
+        kind = "cron schedules are" if expression.strip().startswith("cron(") else f"{expression!r} is"
+        raise ValueError(f"{kind} not run by the local stack (it runs rate(N minute|minutes|hour|hours|day|days))")
+    value, unit = int(found["value"]), found["unit"]
+    if (value == 1) != (not unit.endswith("s")):
+        raise ValueError(f"{expression!r}: EventBridge wants a singular unit for 1 and a plural one above")
+    return float(value * UNIT_SECONDS[unit.removesuffix("s")])
 
 
 def target_input(event: dict[str, Any], *, constant: Any = None, path: str | None = None) -> Any:

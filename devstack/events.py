@@ -5,7 +5,8 @@ moto is the transport. Every bus with a function target gets one catch-all rule 
 internal SQS queue, every topic with a function subscriber one internal SQS subscription; a poller
 reads them, matches the template's rules and filter policies itself (devstack.event_patterns), and
 hands the events to the function's asynchronous invocation queue, which retries as Lambda does and
-sends what still fails to the function's destinations and dead-letter queue. SQS event sources are
+sends what still fails to the function's destinations and dead-letter queue. Scheduled rules (`rate(...)`)
+run on a timer each and put their Scheduled Event on the same queue. SQS event sources are
 polled like Lambda's event source mappings. Rules and subscriptions with other targets (an SQS
 queue, a log group) are created in moto as they are, and moto delivers them.
 """
@@ -31,6 +32,8 @@ from devstack.event_shapes import (
     dead_letter_attributes,
     eventbridge_event,
     invocation_record,
+    rate_seconds,
+    scheduled_event,
     sns_record,
     sqs_record,
     target_input,
@@ -181,6 +184,17 @@ class Rule:
     moto_targets: list[dict[str, Any]] = field(default_factory=list)  # SQS queues, log groups...: moto delivers
 
 
+@dataclass
+class Schedule:
+    """A scheduled rule (`rate(...)` only) and the functions or topics it targets."""
+
+    name: str
+    expression: str
+    period: float  # seconds
+    enabled: bool
+    targets: list[Target] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Subscription:
     """An SNS subscription of a function."""
@@ -218,6 +232,7 @@ class AsyncConfig:
 class Routes:
     functions: dict[str, str] = field(default_factory=dict)  # function ARN -> logical id
     rules: list[Rule] = field(default_factory=list)
+    schedules: list[Schedule] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     sqs_subscriptions: list[dict[str, Any]] = field(default_factory=list)  # to queues: moto delivers
     sources: list[SqsSource] = field(default_factory=list)
@@ -240,8 +255,15 @@ def read_routes(template: dict[str, Any], resolver: LocalResolver, region: str =
                                  _resolved(resolver, event.get("Properties", {})))  # fmt: skip
     for logical_id, resource in resources_of_type(template, "AWS::Events::Rule").items():
         props = _resolved(resolver, resource["Properties"])
+        if "ScheduleExpression" in props:
+            schedule = _schedule(props.get("Name") or logical_id, props["ScheduleExpression"],
+                                 props.get("State", "ENABLED") == "ENABLED", logical_id)  # fmt: skip
+            for target in props.get("Targets", []):
+                _add_scheduled_target(schedule, target, logical_id)
+            routes.schedules.append(schedule)
+            continue
         if "EventPattern" not in props:
-            log.warning("rule %s has no event pattern (schedules are not run locally); skipped", logical_id)
+            log.warning("rule %s has neither an event pattern nor a schedule; skipped", logical_id)
             continue
         rule = Rule(props.get("Name") or logical_id, _bus_name(props.get("EventBusName")), _json(props["EventPattern"]),
                     props.get("State", "ENABLED") == "ENABLED")  # fmt: skip
@@ -275,6 +297,14 @@ def _read_function_event(routes: Routes, function: str, arn: str, name: str, kin
                     _json(props["Pattern"]), enabled)  # fmt: skip
         _add_target(rule, {"Arn": arn, **props}, f"{function}.{name}")
         routes.rules.append(rule)
+    elif kind == "Schedule":
+        schedule = _schedule(props.get("Name") or f"{function}{name}", props["Schedule"],
+                             props.get("State", "ENABLED" if props.get("Enabled", True) else "DISABLED") == "ENABLED",
+                             f"{function}.{name}")  # fmt: skip
+        _add_scheduled_target(schedule, {"Arn": arn, **props}, f"{function}.{name}")
+        routes.schedules.append(schedule)
+    elif kind == "ScheduleV2":
+        raise ValueError(f"{function}.{name}: ScheduleV2 (EventBridge Scheduler) is not run by the local stack")
     elif kind == "SNS":
         if props.get("SqsSubscription"):
             raise ValueError(f"{function}.{name}: SqsSubscription is not supported by the local stack")
@@ -294,6 +324,23 @@ def _add_target(rule: Rule, target: dict[str, Any], where: str) -> None:
         rule.targets.append(Target(target["Arn"], constant, target.get("InputPath")))
     else:
         rule.moto_targets.append({key: target[key] for key in ("Id", "Arn", "Input", "InputPath") if key in target})
+
+
+def _schedule(name: str, expression: str, enabled: bool, where: str) -> Schedule:
+    try:
+        period = rate_seconds(expression)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+    return Schedule(name, expression, period, enabled)
+
+
+def _add_scheduled_target(schedule: Schedule, target: dict[str, Any], where: str) -> None:
+    """A schedule's target; moto runs no schedules, so only the targets the router delivers are accepted."""
+    probe = Rule(schedule.name, "default", {}, schedule.enabled)
+    _add_target(probe, target, where)
+    if probe.moto_targets:
+        raise ValueError(f"{where}: a schedule's {target['Arn']} target is not run by the local stack")
+    schedule.targets.extend(probe.targets)
 
 
 def _read_subscription(routes: Routes, name: str, props: dict[str, Any]) -> None:
@@ -370,13 +417,15 @@ class EventRouter:
         *,
         retry_delays: Sequence[float] = (60.0, 120.0),
         poll_wait: float = 1.0,
+        schedule_seconds: float | None = None,
         region: str = REGION,
     ) -> None:
         """`invoke(logical_id, event)` runs a function and raises when it failed.
 
         `retry_delays` are the waits before each async retry (Lambda's are about 1 and 2 minutes;
         the last one repeats). An empty poll of a queue waits `poll_wait` seconds: a long poll from
-        1 s up, a pause after a short poll below that.
+        1 s up, a pause after a short poll below that. `schedule_seconds` replaces the period of
+        every schedule (tests run a `rate(1 minute)` every second).
         """
         self.routes = read_routes(template, resolver, region)
         self.region = region
@@ -384,6 +433,9 @@ class EventRouter:
         self._invoke = invoke
         self._delays = tuple(retry_delays)
         self._poll_wait = poll_wait
+        if schedule_seconds is not None and schedule_seconds <= 0:
+            raise ValueError(f"a schedule period must be positive, not {schedule_seconds}")
+        self._schedule_seconds = schedule_seconds
         self._clients: _Clients | None = None
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -406,6 +458,9 @@ class EventRouter:
             if rule.moto_targets and rule.enabled:  # moto would deliver to them even when disabled
                 targets = [{"Id": f"Target{index}", **target} for index, target in enumerate(rule.moto_targets)]
                 clients.events.put_targets(Rule=rule.name, EventBusName=rule.bus, Targets=targets)
+        for schedule in self.routes.schedules:
+            clients.events.put_rule(Name=schedule.name, ScheduleExpression=schedule.expression,
+                                    State="ENABLED" if schedule.enabled else "DISABLED")  # fmt: skip
         for subscription in self.routes.sqs_subscriptions:
             clients.sns.subscribe(**subscription)
         for bus in sorted({rule.bus for rule in self.routes.rules if rule.targets}):
@@ -426,6 +481,9 @@ class EventRouter:
         for function in sorted(self._async_functions()):
             self._pending[function] = []
             self._spawn(f"events-async-{function}", self._run_async, function)
+        for schedule in self.routes.schedules:
+            if schedule.enabled and schedule.targets:
+                self._spawn(f"events-schedule-{schedule.name}", self._run_schedule, schedule)
         return self
 
     def stop(self) -> None:
@@ -443,6 +501,7 @@ class EventRouter:
     def _async_functions(self) -> set[str]:
         """The functions something invokes asynchronously: rule targets, subscribers, Lambda destinations."""
         arns = {target.arn for rule in self.routes.rules for target in rule.targets}
+        arns.update(target.arn for schedule in self.routes.schedules for target in schedule.targets)
         for config in self.routes.configs.values():
             arns.update(arn for arn in (config.on_success, config.on_failure) if arn)
         found = {self.routes.functions[arn] for arn in arns if arn in self.routes.functions}
@@ -499,12 +558,29 @@ class EventRouter:
         for rule in self.routes.rules:
             if rule.bus != bus or not rule.enabled or not matches(rule.pattern, event):
                 continue
-            for target in rule.targets:
-                payload = target_input(event, constant=target.constant, path=target.path)
-                if ":lambda:" in target.arn:
-                    self.invoke_async(self.routes.functions[target.arn], payload, received)
-                else:
-                    self.clients.sns.publish(TopicArn=target.arn, Message=json.dumps(payload))
+            self._deliver(rule.targets, event, received)
+
+    def _deliver(self, targets: list[Target], event: dict[str, Any], received: float) -> None:
+        """An EventBridge event to a rule's function (asynchronous invocation) and topic targets."""
+        for target in targets:
+            payload = target_input(event, constant=target.constant, path=target.path)
+            if ":lambda:" in target.arn:
+                self.invoke_async(self.routes.functions[target.arn], payload, received)
+            else:
+                self.clients.sns.publish(TopicArn=target.arn, Message=json.dumps(payload))
+
+    def _run_schedule(self, schedule: Schedule) -> None:
+        """Fire a scheduled rule every period (the first time one period after the start), without drift."""
+        period = self._schedule_seconds or schedule.period
+        arn = f"arn:aws:events:{self.region}:{ACCOUNT_ID}:rule/{schedule.name}"
+        due = time.monotonic() + period
+        while not self._stopping.wait(max(0.0, due - time.monotonic())):
+            due += period
+            try:
+                self._deliver(schedule.targets, scheduled_event(arn, account=ACCOUNT_ID, region=self.region),
+                              time.time())  # fmt: skip
+            except Exception:  # a topic target that moto refused: the next period tries again
+                log.exception("schedule %s could not fire", schedule.name)
 
     def _route_message(self, topic_arn: str, message: dict[str, Any]) -> None:
         envelope = json.loads(message["Body"])

@@ -151,7 +151,8 @@ class LocalStack:
 
     def route_events(self, resolver: LocalResolver) -> None:
         self._router = EventRouter(self.template, resolver, self.aws_endpoint, self.invoke,
-                                   retry_delays=self.settings.retry_delays).start()  # fmt: skip
+                                   retry_delays=self.settings.retry_delays,
+                                   schedule_seconds=self.settings.schedule_seconds).start()  # fmt: skip
 
     def start_demo_feed(self) -> None:
         bus, topic = self.outputs.get("EventBusName"), self.outputs.get("AlertsTopicArn")
@@ -263,13 +264,14 @@ class LocalSettings:
     ws_max_lifetime: float = 7200.0
     ws_lose_disconnect_on_drop: bool = False
     retry_delays: tuple[float, ...] = (60.0, 120.0)  # Lambda's async retries wait about 1 and 2 minutes
+    schedule_seconds: float | None = None  # replaces every schedule's period (tests sweep every second)
     demo_feed: bool = True
     demo_feed_interval: float = 2.0
     function_environment: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> LocalSettings:
-        delays = environ.get("DEVSTACK_RETRY_DELAYS")
+        delays, schedule = environ.get("DEVSTACK_RETRY_DELAYS"), environ.get("DEVSTACK_SCHEDULE_SECONDS")
         # Passed through to every function, so tests can shorten token lifetimes and the like.
         passed = {name: value for name, value in environ.items() if name in FUNCTION_SETTINGS}
         # The demo feed makes every function log several lines a second: warnings only, unless asked.
@@ -279,6 +281,7 @@ class LocalSettings:
             ws_max_lifetime=float(environ.get("WS_MAX_CONNECTION_SECONDS") or 7200),
             ws_lose_disconnect_on_drop=environ.get("WS_LOSE_DISCONNECT_ON_DROP") == "1",
             retry_delays=tuple(float(d) for d in delays.split(",")) if delays else cls.retry_delays,
+            schedule_seconds=float(schedule) if schedule else None,
             demo_feed=environ.get("DEMO_FEED", "1") != "0",
             demo_feed_interval=float(environ.get("DEMO_FEED_INTERVAL") or 2.0),
             function_environment=passed,

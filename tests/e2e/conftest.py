@@ -39,10 +39,11 @@ class RunningStack:
 
 
 def start_stack(**extra_env: str) -> RunningStack:
-    """`python -m devstack run` on free ports, the demo feed off unless `DEMO_FEED` is given."""
+    """`python -m devstack run` on free ports, the demo feed off unless `DEMO_FEED` is given, schedules every second."""
     http_port, aws_port, ws_port = free_port(), free_port(), free_port()
     env = {**os.environ, "HTTP_PORT": str(http_port), "AWS_PORT": str(aws_port), "WS_PORT": str(ws_port),
-           "JWT_SECRET": TEST_SECRET, "DEMO_FEED": "0", "DEVSTACK_RETRY_DELAYS": "0.2,0.2", **extra_env}  # fmt: skip
+           "JWT_SECRET": TEST_SECRET, "DEMO_FEED": "0", "DEVSTACK_RETRY_DELAYS": "0.2,0.2",
+           "DEVSTACK_SCHEDULE_SECONDS": "1", **extra_env}  # fmt: skip
     log = tempfile.NamedTemporaryFile(prefix="local-stack-", suffix=".log", delete=False)  # noqa: SIM115 (kept open by the stack)
     process = subprocess.Popen(
         [sys.executable, "-m", "devstack", "run"], cwd=ROOT, env=env, text=True,

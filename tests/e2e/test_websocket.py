@@ -327,6 +327,19 @@ def test_pushes_stop_and_the_connection_closes_when_the_token_expires(local_stac
                 assert message["type"] != "trade", f"a push reached a connection whose token expired: {message}"
 
 
+def test_a_quiet_connection_is_closed_by_the_server_soon_after_its_token_expires(local_stack: RunningStack) -> None:
+    token = short_lived_token("trader", 3)
+    expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+    with client(local_stack, "trader", token=token) as websocket:
+        # No frame and no push: only the sweeper (every second on this stack) can notice the expiry.
+        with pytest.raises(ConnectionClosed) as closed:
+            websocket.recv(timeout=15)
+        closed_at = time.time()
+    assert closed_at >= expires_at, "closed before the token expired"
+    assert closed_at < expires_at + 5, f"closed {closed_at - expires_at:.1f} s after the token expired"
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000  # the server's close: DELETE @connections
+
+
 # --- hostile frames ---------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from alphapulse.repositories.connections import CONNECTED_TENANTS
 from alphapulse.tokens import issue_token
 from devstack.functions import load_module
 from tests.conftest import reset_caches
@@ -123,6 +124,7 @@ def clear_realtime_caches() -> None:
     broadcast.default_broadcaster.cache_clear()
     load_module("functions/ws_connection", "app").stores.cache_clear()
     load_module("functions/ws_message", "app").frames.cache_clear()
+    load_module("functions/connection_sweeper", "app").stores.cache_clear()
 
 
 @pytest.fixture
@@ -144,10 +146,12 @@ def access_token(role: str = "trader", tenant: str = "default", *, now: int | No
     ]
 
 
-def table_items(table: str) -> list[dict[str, Any]]:
+def table_items(table: str, *, listings: bool = False) -> list[dict[str, Any]]:
+    """Every item of the table; the connected-tenant listings (which outlive connections) only if asked."""
     import boto3
 
     from alphapulse.dynamo import from_item
 
     client = boto3.client("dynamodb", region_name="us-east-1")
-    return [from_item(item) for item in client.scan(TableName=table).get("Items", [])]
+    items = [from_item(item) for item in client.scan(TableName=table).get("Items", [])]
+    return [item for item in items if listings or item["pk"] != CONNECTED_TENANTS]

@@ -86,6 +86,10 @@ def test_connect_with_token_stores_the_connection(realtime: dict[str, str]) -> N
     assert before <= row["connected_at"] <= int(time.time())
     assert row["expires_at"] == claims["exp"]  # 15 minutes: sooner than connect + 2 h
     assert row["gsi1pk"] == "T#default#CONNECTIONS"
+    items = table_items(realtime["ConnectionsTable"], listings=True)
+    (listed,) = [item for item in items if item["pk"] == "CONNECTED_TENANTS"]
+    assert (listed["sk"], listed["tenant_id"]) == ("T#default", "default")
+    assert listed["expires_at"] == row["connected_at"] + 86400
     assert ConnectionRepository(realtime["ConnectionsTable"]).count_live("default", int(time.time())) == 1
 
 
@@ -188,8 +192,9 @@ def test_disconnect_removes_the_connection_and_its_subscriptions(realtime: dict[
         channels.go_live("default", channel, CONNECTION_ID, live_from=0, expires_at=expires)
     channels.next_seq("default", "trades")
     assert call(load_event("ws-disconnect"))["statusCode"] == 200
-    remaining = table_items(table)
-    assert [item["sk"] for item in remaining] == ["SEQ"]  # only the channel's counter is left
+    remaining = table_items(table, listings=True)
+    # Only the channel's counter and the tenant's listing (for the sweeper; it expires on its own) are left.
+    assert sorted(item["sk"] for item in remaining) == ["SEQ", "T#default"]
     # A second $disconnect (or one for an unknown connection) is harmless.
     assert call(load_event("ws-disconnect"))["statusCode"] == 200
 

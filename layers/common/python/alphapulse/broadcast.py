@@ -85,6 +85,14 @@ class Fanout:
         if len(message) > MAX_MESSAGE_BYTES:
             # API Gateway would answer 413 to every connection: a poison message, not a connection problem.
             return DeliveryReport(too_large=len(targets))
+        return self._each(tenant_id, message, targets, now)
+
+    def close_expired(self, tenant_id: str, targets: Sequence[Subscriber], *, now: float) -> DeliveryReport:
+        """Close the targets whose lifetime has ended (the sweeper) as a push to them would: concurrently, a 410
+        tolerated, one failure never stopping the others. `expired` counts the closed ones, `failed` the others."""
+        return self._each(tenant_id, None, [target for target in targets if target.expires_at <= now], now)
+
+    def _each(self, tenant_id: str, message: bytes | None, targets: Sequence[Subscriber], now: float) -> DeliveryReport:
         if len(targets) <= 1:
             report = DeliveryReport()
             for target in targets:
@@ -116,11 +124,12 @@ class Fanout:
             return self._pool
 
     def _deliver_one(
-        self, tenant_id: str, message: bytes, target: Subscriber, now: float, report: DeliveryReport
+        self, tenant_id: str, message: bytes | None, target: Subscriber, now: float, report: DeliveryReport
     ) -> None:
+        """Send `message` to the target, or close it when its lifetime has ended or there is no message."""
         connection_id = target.connection_id
         try:
-            if target.expires_at <= now:
+            if message is None or target.expires_at <= now:
                 self.close(tenant_id, connection_id)
                 report.expired += 1
                 return

@@ -6,9 +6,11 @@
 | subscription | `T#<t>#CHANNEL#<channel>` | `SUB#<connection_id>` | - | the connection's |
 | sequence counter | `T#<t>#CHANNEL#<channel>` | `SEQ` | - | - |
 | replay log entry | `T#<t>#CHANNEL#<channel>` | `LOG#<seq, 12 digits>` | - | publish + retention |
+| connected tenant | `CONNECTED_TENANTS` | `T#<t>` | - | last connect + 1 day |
 
 A channel's subscribers are one Query of its partition (strongly consistent), never a Scan.
 $connect and $disconnect know only the connection id, hence the connection's own partition.
+The connected-tenant items list the tenants whose gsi1 partition the sweeper queries for expired connections.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from alphapulse.realtime import CHANNELS
 from alphapulse.repositories.base import TableRepository
 
 CONN, SEQ, SUB, LOG = "CONN", "SEQ", "SUB", "LOG"
+CONNECTED_TENANTS = "CONNECTED_TENANTS"
+# Far above a connection's 2 h: a tenant stays listed until every connection made before its last connect ended.
+TENANT_LISTING_SECONDS = 86400
 SEQ_DIGITS = 12
 _BATCH_ATTEMPTS = 5
 
@@ -87,7 +92,7 @@ class ConnectionRepository(TableRepository):
     """Connections: recorded at $connect, removed (with their subscriptions) at $disconnect or when found gone."""
 
     def put(self, connection: Connection) -> None:
-        """Record a connection (API Gateway never reuses a connection id)."""
+        """Record a connection (API Gateway never reuses a connection id), and list its tenant as connected."""
         item = {
             "pk": keys.key(CONN, connection.connection_id),
             "sk": CONN,
@@ -101,8 +106,15 @@ class ConnectionRepository(TableRepository):
             "connected_at": connection.connected_at,
             "expires_at": connection.expires_at,
         }
+        listed = {
+            "pk": CONNECTED_TENANTS,
+            "sk": keys.tenant_key(connection.tenant_id),
+            "tenant_id": connection.tenant_id,
+            "expires_at": connection.connected_at + TENANT_LISTING_SECONDS,
+        }
+        # One round trip; the listing is idempotent (the same item, a later TTL).
         with storage_errors("record connection"):
-            self.client.put_item(TableName=self.table, Item=to_item(item))
+            self._batch_write([{"PutRequest": {"Item": to_item(item)}}, {"PutRequest": {"Item": to_item(listed)}}])
 
     def get(self, connection_id: str) -> Connection | None:
         """The connection, or None when unknown or removed."""
@@ -131,17 +143,47 @@ class ConnectionRepository(TableRepository):
 
     def _delete_subscriptions(self, tenant_id: str, connection_id: str) -> None:
         # Five channels: deleting every possible key is one request and needs no index.
-        request: dict[str, Any] = {
-            self.table: [
-                {"DeleteRequest": {"Key": subscription_key(tenant_id, channel, connection_id)}} for channel in CHANNELS
-            ]
-        }
+        self._batch_write(
+            [{"DeleteRequest": {"Key": subscription_key(tenant_id, channel, connection_id)}} for channel in CHANNELS]
+        )
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """One BatchWriteItem (at most 25 requests); unprocessed items are retried with backoff."""
+        request: dict[str, Any] = {self.table: requests}
         for attempt in range(_BATCH_ATTEMPTS):
             request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
             if not request:
                 return
             time.sleep(0.01 * 2**attempt)
-        raise DynamoDBError("UnprocessedItems", "subscriptions left undeleted", 500, "BatchWriteItem", {})
+        raise DynamoDBError("UnprocessedItems", "items left unwritten", 500, "BatchWriteItem", {})
+
+    def connected_tenants(self) -> list[str]:
+        """Every tenant listed as having had a connection lately (one small partition; tenants are few)."""
+        with storage_errors("list connected tenants"):
+            items = self.query_all(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues=to_item({":pk": CONNECTED_TENANTS}),
+                ProjectionExpression="tenant_id",
+            )
+            return [item["tenant_id"]["S"] for item in items]
+
+    def expired(self, tenant_id: str, now: int, *, limit: int) -> tuple[list[Subscriber], bool]:
+        """Up to `limit` of the tenant's connections whose lifetime has ended, oldest first (one gsi1 page),
+        and whether more may be left."""
+        with storage_errors("list expired connections"):
+            response = self.client.query(
+                TableName=self.table,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :pk AND gsi1sk < :next",
+                # `<expires_at>#<id>` sorts below `<now + 1>` exactly when expires_at <= now.
+                ExpressionAttributeValues=to_item(
+                    {":pk": keys.tenant_key(tenant_id, "CONNECTIONS"), ":next": _epoch_key(now + 1)}
+                ),
+                ProjectionExpression="connection_id, expires_at",
+                Limit=limit,
+            )
+        found = [Subscriber(item["connection_id"]["S"], int(item["expires_at"]["N"])) for item in response["Items"]]
+        return found, "LastEvaluatedKey" in response
 
     def count_live(self, tenant_id: str, now: int) -> int:
         """The tenant's connections whose lifetime has not ended (expired items not yet swept are left out)."""
