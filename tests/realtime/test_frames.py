@@ -418,21 +418,28 @@ def test_subscribe_during_many_concurrent_publishers_repeats_nothing_and_misses_
         assert sorted(received) == list(range(1, max(published) + 1))
 
 
+def publish_while_catching_up(monkeypatch: pytest.MonkeyPatch, *, times: int) -> Any:
+    """Make the next `times` reads of the current seq publish a trade right after: a publish that lands
+    between a subscribe's read and its going live. Returns the unpatched method."""
+    original, left = ChannelRepository.current_seq, [times]
+
+    def moving(self: ChannelRepository, tenant_id: str, channel: str) -> int:
+        seq = original(self, tenant_id, channel)
+        if left[0]:
+            left[0] -= 1
+            broadcast.publish(tenant_id, channel, "trade", TRADE)
+        return seq
+
+    monkeypatch.setattr(ChannelRepository, "current_seq", moving)
+    return original
+
+
 def test_subscribe_catches_up_with_publishes_made_while_it_replays(
     table: str, gateway: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     connect(table, "c1")
     publish("trades", 3)
-    original, extra = ChannelRepository.current_seq, [2]
-
-    def moving(self: ChannelRepository, tenant_id: str, channel: str) -> int:
-        seq = original(self, tenant_id, channel)
-        if extra[0]:
-            extra[0] -= 1
-            broadcast.publish(tenant_id, channel, "trade", TRADE)  # lands between the read and going live
-        return seq
-
-    monkeypatch.setattr(ChannelRepository, "current_seq", moving)
+    publish_while_catching_up(monkeypatch, times=2)
     subscribe("c1", "trades", since={"trades": 1})
     publish("trades")
     assert seqs(gateway, "c1") == [2, 3, 4, 5, 6]
@@ -526,16 +533,7 @@ def test_subscribing_again_while_live_repeats_nothing(
     connect(table, "c1")
     subscribe("c1", "trades")
     publish("trades", 2)
-    original, extra = ChannelRepository.current_seq, [1]
-
-    def moving(self: ChannelRepository, tenant_id: str, channel: str) -> int:
-        seq = original(self, tenant_id, channel)
-        if extra[0]:
-            extra[0] -= 1
-            broadcast.publish(tenant_id, channel, "trade", TRADE)  # lands between the read and going live
-        return seq
-
-    monkeypatch.setattr(ChannelRepository, "current_seq", moving)
+    original = publish_while_catching_up(monkeypatch, times=1)
     subscribe("c1", "trades", since={"trades": 2})
     monkeypatch.setattr(ChannelRepository, "current_seq", original)
     publish("trades")
