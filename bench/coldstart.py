@@ -76,7 +76,8 @@ CASES = {
     "ws_message": ["subscribe", "subscribe-portfolio"],
 }
 # Event files are events/<prefix>-<case>.json; the prefix is the code dir unless named here.
-EVENT_PREFIXES = {"ws_connection": "ws", "ws_message": "ws", "alert_ingest": "alert-ingest"}
+EVENT_PREFIXES = {"ws_connection": "ws", "ws_message": "ws", "alert_ingest": "alert-ingest",
+                  "connection_sweeper": "connection-sweeper"}  # fmt: skip
 TOKEN_PLACEHOLDER = "{{access_token}}"  # noqa: S105 (replaced by a freshly minted token)
 # The login events' users get the role of the same name; tokens are minted for an admin, whose
 # permissions let every route's event through.
@@ -312,7 +313,7 @@ def event_files(name: str, function: Function) -> list[tuple[str, Path]]:
             if not path.exists():
                 sys.exit(f"{function.logical_id}: missing event file {path.relative_to(ROOT)} (CASES)")
     else:
-        paths = sorted(EVENTS.glob(f"{name}-*.json"))
+        paths = sorted(EVENTS.glob(f"{prefix}-*.json"))
     found = []
     for path in paths:
         try:
@@ -602,7 +603,8 @@ def setup(
         auth_table = auth_table or env.get("AUTH_TABLE")
         cases = event_files(code_dir.name, function)
         if not cases:
-            skipped.append(f"{function.logical_id} (no events/{code_dir.name}-*.json for its routes)")
+            prefix = EVENT_PREFIXES.get(code_dir.name, code_dir.name)
+            skipped.append(f"{function.logical_id} (no events/{prefix}-*.json for its routes)")
         prefix = code_dir.name if dirs[code_dir.name] == 1 else function.logical_id
         for index, (case, path) in enumerate(cases):
             subjects.append(
