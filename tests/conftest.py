@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import secrets
 import socket
+import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,6 +202,33 @@ def demo_users(aws: dict[str, str]) -> dict[str, tuple[str, str, str]]:
     for username, (tenant, role, password) in DEMO_USERS.items():
         accounts.create_user(stores, username=username, tenant_id=tenant, role=role, password=password)
     return DEMO_USERS
+
+
+def token_claims(
+    *, username: str = "trader", tenant_id: str = "default", role: str = "trader", lifetime: int = 900, **overrides: Any
+) -> dict[str, Any]:
+    """The claims of an access token as the auth function issues them, for tests that forge or vary one.
+
+    `overrides` replace claims; an override of None leaves that claim out.
+    """
+    from alphapulse.permissions import ROLE_PERMISSIONS
+
+    now = int(time.time())
+    claims = {
+        "sub": username,
+        "tenant_id": tenant_id,
+        "role": role,
+        "permissions": sorted(ROLE_PERMISSIONS.get(role, ())),  # a forged role has none
+        "iat": now,
+        "exp": now + lifetime,
+        "iss": "alphapulse",
+        "aud": "alphapulse-dashboard",
+        "jti": uuid.uuid4().hex,
+        "typ": "access",
+        "sid": uuid.uuid4().hex,
+        **overrides,
+    }
+    return {name: value for name, value in claims.items() if value is not None}
 
 
 def login(api: RestClient, username: str) -> dict[str, Any]:

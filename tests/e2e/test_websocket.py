@@ -22,8 +22,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from alphapulse.permissions import permissions_of
-from tests.conftest import DEMO_USERS, TEST_SECRET
+from tests.conftest import DEMO_USERS, TEST_SECRET, token_claims
 from tests.e2e.conftest import RunningStack, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
@@ -109,10 +108,7 @@ def websocket_connections(stack: RunningStack, username: str) -> int:
 def short_lived_token(username: str, seconds: int) -> str:
     """An access token like the auth function's, expiring in `seconds` (the stack shares TEST_SECRET)."""
     tenant, role, _ = DEMO_USERS[username]
-    now = int(time.time())
-    claims = {"sub": username, "tenant_id": tenant, "role": role, "permissions": permissions_of(role), "iat": now,
-              "exp": now + seconds, "iss": "alphapulse", "aud": "alphapulse-dashboard", "jti": uuid.uuid4().hex,
-              "typ": "access", "sid": uuid.uuid4().hex}  # fmt: skip
+    claims = token_claims(username=username, tenant_id=tenant, role=role, lifetime=seconds)
     return jwt.encode(claims, TEST_SECRET, algorithm="HS256")
 
 

@@ -16,7 +16,7 @@ from alphapulse.repositories.connections import ChannelRepository, ConnectionRep
 from alphapulse.repositories.sessions import TicketRepository
 from alphapulse.tokens import ticket_digest
 from devstack.functions import LambdaContext, load_handler
-from tests.conftest import TEST_SECRET, load_event
+from tests.conftest import TEST_SECRET, load_event, token_claims
 from tests.realtime.conftest import access_token, table_items
 
 CONNECTION_ID = "L0SM9cOFvHcCIhw="
@@ -50,23 +50,8 @@ def issue_ticket(
     return value
 
 
-def claims_token(**overrides: Any) -> str:
-    now = int(time.time())
-    claims = {
-        "sub": "default-trader",
-        "tenant_id": "default",
-        "role": "trader",
-        "permissions": permissions_of("trader"),
-        "iat": now,
-        "exp": now + 900,
-        "iss": "alphapulse",
-        "aud": "alphapulse-dashboard",
-        "jti": uuid.uuid4().hex,
-        "typ": "access",
-        "sid": "s",
-        **overrides,
-    }
-    return jwt.encode(claims, overrides.pop("key", TEST_SECRET), algorithm="HS256")
+def claims_token(key: str = TEST_SECRET, **overrides: Any) -> str:
+    return jwt.encode(token_claims(username="default-trader", **overrides), key, algorithm="HS256")
 
 
 def connection_rows(aws: dict[str, str]) -> list[dict[str, Any]]:

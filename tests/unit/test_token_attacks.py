@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-import uuid
 from typing import Any
 
 import jwt
@@ -13,26 +12,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import TEST_SECRET, RestClient
+from tests.conftest import TEST_SECRET, RestClient, token_claims
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base = {
-        "sub": "trader",
-        "tenant_id": "default",
-        "role": "trader",
-        "permissions": ["view_metrics", "view_trades"],
-        "iat": now,
-        "exp": now + 900,
-        "iss": "alphapulse",
-        "aud": "alphapulse-dashboard",
-        "jti": uuid.uuid4().hex,
-        "typ": "access",
-        "sid": uuid.uuid4().hex,
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not None}
+    return token_claims(**{"permissions": ["view_metrics", "view_trades"], **overrides})
 
 
 def sign(payload: dict[str, Any], key: str = TEST_SECRET, algorithm: str = "HS256") -> str:

@@ -1,4 +1,4 @@
-"""What every repository shares: its table, a lazily fetched client, and conditional writes."""
+"""What every repository shares: its table, a lazily fetched client, paged queries, conditional and batch writes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from typing import Any
 from alphapulse import clients
 from alphapulse.dynamo import is_condition_failure
 from alphapulse.dynamodb_client import DynamoDBClient, DynamoDBError
+from alphapulse.errors import DataAccessError
+from alphapulse.sigv4 import full_jitter
+
+BATCH_WRITE_LIMIT = 25  # requests per BatchWriteItem
+BATCH_WRITE_ATTEMPTS = 6
 
 
 class TableRepository:
@@ -30,6 +35,20 @@ class TableRepository:
             if "LastEvaluatedKey" not in response:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """Put or delete requests, 25 per BatchWriteItem; the unprocessed ones (throttling) are sent again with
+        backoff, and DataAccessError is raised if some are still left."""
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {self.table: requests[start : start + BATCH_WRITE_LIMIT]}
+            for attempt in range(1, BATCH_WRITE_ATTEMPTS + 1):
+                pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                if attempt < BATCH_WRITE_ATTEMPTS:
+                    full_jitter(attempt)
+            else:
+                raise DataAccessError("storage kept throttling a batch write")
 
     def conditional(self, operation: str, **params: Any) -> dict[str, Any] | None:
         """Run a conditional write; its response, or None when the condition did not hold."""

@@ -15,7 +15,6 @@ The connected-tenant items list the tenants whose gsi1 partition the sweeper que
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -32,7 +31,6 @@ CONNECTED_TENANTS = "CONNECTED_TENANTS"
 # Far above a connection's 2 h: a tenant stays listed until every connection made before its last connect ended.
 TENANT_LISTING_SECONDS = 86400
 SEQ_DIGITS = 12
-_BATCH_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -114,7 +112,7 @@ class ConnectionRepository(TableRepository):
         }
         # One round trip; the listing is idempotent (the same item, a later TTL).
         with storage_errors("record connection"):
-            self._batch_write([{"PutRequest": {"Item": to_item(item)}}, {"PutRequest": {"Item": to_item(listed)}}])
+            self.batch_write([{"PutRequest": {"Item": to_item(item)}}, {"PutRequest": {"Item": to_item(listed)}}])
 
     def get(self, connection_id: str) -> Connection | None:
         """The connection, or None when unknown or removed."""
@@ -143,19 +141,9 @@ class ConnectionRepository(TableRepository):
 
     def _delete_subscriptions(self, tenant_id: str, connection_id: str) -> None:
         # Five channels: deleting every possible key is one request and needs no index.
-        self._batch_write(
+        self.batch_write(
             [{"DeleteRequest": {"Key": subscription_key(tenant_id, channel, connection_id)}} for channel in CHANNELS]
         )
-
-    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
-        """One BatchWriteItem (at most 25 requests); unprocessed items are retried with backoff."""
-        request: dict[str, Any] = {self.table: requests}
-        for attempt in range(_BATCH_ATTEMPTS):
-            request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-            if not request:
-                return
-            time.sleep(0.01 * 2**attempt)
-        raise DynamoDBError("UnprocessedItems", "items left unwritten", 500, "BatchWriteItem", {})
 
     def connected_tenants(self) -> list[str]:
         """Every tenant listed as having had a connection lately (one small partition; tenants are few)."""

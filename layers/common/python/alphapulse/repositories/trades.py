@@ -8,21 +8,18 @@ A trade is `T#<t>#TRADE#<trade_id>` / `TRADE`, listed by time through gsi1
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from alphapulse import keys
 from alphapulse.dynamo import Item, from_item, is_condition_failure, storage_errors, to_item
 from alphapulse.dynamodb_client import DynamoDBError
-from alphapulse.errors import DataAccessError
 from alphapulse.models.trades import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN, TRADE_ID_MAX_LENGTH, TRADE_ID_PATTERN, Trade
 from alphapulse.pagination import query_page
 from alphapulse.repositories.push_claims import ClaimingRepository
 from alphapulse.timeutil import iso
 
 TRADE = "TRADE"
-BATCH_SIZE = 25  # BatchWriteItem's limit
 _TRADE_ID = re.compile(TRADE_ID_PATTERN)
 _SYMBOL = re.compile(SYMBOL_PATTERN)
 INDEX_KEYS = {"gsi1": ("pk", "sk", "gsi1pk", "gsi1sk"), "gsi2": ("pk", "sk", "gsi2pk", "gsi2sk")}
@@ -115,18 +112,7 @@ class TradeRepository(ClaimingRepository):
         unique = {trade.trade_id: trade for trade in trades}  # a batch may not name one key twice
         requests = [{"PutRequest": {"Item": trade_item(tenant_id, trade)}} for trade in unique.values()]
         with storage_errors("put trades"):
-            for start in range(0, len(requests), BATCH_SIZE):
-                self._write_batch(requests[start : start + BATCH_SIZE])
-
-    def _write_batch(self, requests: list[dict[str, Any]]) -> None:
-        pending = {self.table: requests}
-        for attempt in range(8):
-            response = self.client.batch_write_item(RequestItems=pending)
-            pending = response.get("UnprocessedItems") or {}
-            if not pending:
-                return
-            time.sleep(min(1.0, 0.05 * 2**attempt))
-        raise DataAccessError("storage kept throttling a batch of trades")
+            self.batch_write(requests)
 
     def list(
         self,
