@@ -50,7 +50,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/devstack_overhead.py
 
 user: $(VENV)/.installed
-	$(PY) -m alphapulse.users $(ARGS)
+	$(PY) -m alphapulse.auth.cli $(ARGS)
 
 openapi: $(VENV)/.installed
 	$(PY) -m devstack.openapi --write

@@ -646,15 +646,15 @@ def seed_and_minter(subjects: list[Subject], auth_table: str | None) -> Callable
     os.environ.pop("JWT_SECRET", None)
     settings = ("APP_ENV", "JWT_", "AUTH_", "PARAMETERS_SECRETS_", "AWS_SESSION_TOKEN")
     os.environ.update({k: v for k, v in needing[0].env.items() if k.startswith(settings)})
-    from alphapulse.accounts import create_user
-    from alphapulse.permissions import ROLES
-    from alphapulse.repositories import auth_stores
-    from alphapulse.tokens import issue_token
+    from alphapulse.auth.logic.accounts import create_user
+    from alphapulse.auth.logic.tokens import issue_token
+    from alphapulse.auth.wiring import stores_of
+    from alphapulse.core.permissions import ROLES
 
     if auth_table:
         for credentials in users.values():
             role = credentials["username"] if credentials["username"] in ROLES else "viewer"
-            create_user(auth_stores(auth_table), tenant_id=DEMO_TENANT, role=role, **credentials)
+            create_user(stores_of(auth_table), tenant_id=DEMO_TENANT, role=role, **credentials)
 
     def mint() -> str:
         session_id = os.urandom(16).hex()
@@ -669,8 +669,9 @@ def seed_and_minter(subjects: list[Subject], auth_table: str | None) -> Callable
 def seed_connections(subjects: list[Subject]) -> None:
     """The open connection that the WebSocket message events come from (an admin's, so every channel is
     allowed), as $connect would have stored it. Runs the layer in this process, like seed_and_minter."""
-    from alphapulse.permissions import ROLE_PERMISSIONS
-    from alphapulse.repositories.connections import Connection, ConnectionRepository
+    from alphapulse.core.permissions import ROLE_PERMISSIONS
+    from alphapulse.realtime.models import Connection
+    from alphapulse.realtime.repositories import ConnectionRepository
 
     now = int(time.time())
     for subject in subjects:

@@ -81,7 +81,7 @@ def main() -> int:
             os.environ.update(stack.functions[function_id].environment)
         os.environ.pop("JWT_SECRET_ARN", None)
         os.environ.update({"JWT_SECRET": secret, "APP_ENV": "local"})
-        from alphapulse.tokens import issue_token
+        from alphapulse.auth.logic.tokens import issue_token
 
         token, _ = issue_token(typ="access", username="admin", tenant_id="default", role="admin", session_id="bench")
         headers = {"Authorization": f"Bearer {token}", "Host": f"127.0.0.1:{stack.http_port}"}

@@ -80,7 +80,7 @@ def free_port() -> int:
 
 class MemoryChannel:
     def __init__(self, audience: int) -> None:
-        from alphapulse.repositories.connections import Subscriber
+        from alphapulse.realtime.models import Subscriber
 
         expires = int(time.time()) + 3600
         self.audience = [Subscriber(f"Conn{n:08d}=", expires) for n in range(audience)]
@@ -125,10 +125,10 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # no log line per publish in the output
-    from alphapulse.broadcast import FANOUT_CONCURRENCY, Broadcaster, Fanout
-    from alphapulse.management_api import ManagementApiClient
-    from alphapulse.realtime import encode, push
-    from alphapulse.sigv4 import Credentials
+    from alphapulse.aws.management_api import ManagementApiClient
+    from alphapulse.aws.sigv4 import Credentials
+    from alphapulse.realtime.logic.broadcast import FANOUT_CONCURRENCY, Broadcaster, Fanout
+    from alphapulse.realtime.protocol import encode, push
 
     port, ready = free_port(), multiprocessing.Event()
     server = multiprocessing.Process(target=serve, args=(port, args.latency_ms / 1000, ready), daemon=True)

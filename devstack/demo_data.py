@@ -11,17 +11,17 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from alphapulse.alerts import fire
-from alphapulse.models.alerts import AlertEvent
-from alphapulse.models.portfolio import PortfolioSnapshot
-from alphapulse.models.system import TradingSystemStatus
-from alphapulse.models.trades import Trade
-from alphapulse.repositories.alerts import AlertRepository
-from alphapulse.repositories.metrics import MetricRepository
-from alphapulse.repositories.portfolio import PortfolioRepository
-from alphapulse.repositories.system import SystemRepository
-from alphapulse.repositories.trades import TradeRepository
-from alphapulse.timeutil import utcnow
+from alphapulse.alerts.logic.lifecycle import fire
+from alphapulse.alerts.models import AlertEvent
+from alphapulse.alerts.repositories.alerts import AlertRepository
+from alphapulse.core.times import utcnow
+from alphapulse.metrics.repositories import MetricRepository
+from alphapulse.portfolio.models import PortfolioSnapshot
+from alphapulse.portfolio.repositories import PortfolioRepository
+from alphapulse.system.models import TradingSystemStatus
+from alphapulse.system.repositories import SystemRepository
+from alphapulse.trades.models import Trade
+from alphapulse.trades.repositories import TradeRepository
 
 SYMBOLS = {"AAPL": 228.0, "MSFT": 415.0, "NVDA": 142.0, "AMZN": 205.0, "BTC-USD": 91_000.0}
 RETENTION_SECONDS = 90 * 86400

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from alphapulse.timeutil import iso, utcnow
+from alphapulse.core.times import iso, utcnow
 
 SOURCE = "alphapulse.trading"
 PRICES = {"AAPL": 228.0, "MSFT": 415.0, "NVDA": 142.0, "AMZN": 205.0, "BTC-USD": 91_000.0}

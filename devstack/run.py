@@ -93,12 +93,13 @@ class LocalStack:
         return resolver
 
     def seed_demo_users(self, table: str) -> None:
-        from alphapulse import accounts, clients
-        from alphapulse.errors import ConflictError
-        from alphapulse.repositories import auth_stores
+        from alphapulse.auth.logic import accounts
+        from alphapulse.auth.wiring import stores_of
+        from alphapulse.aws import dynamodb
+        from alphapulse.core.errors import ConflictError
 
-        clients.reset()
-        stores = auth_stores(table)
+        dynamodb.reset()
+        stores = stores_of(table)
         for username, tenant, role, password in DEMO_USERS:
             with contextlib.suppress(ConflictError):  # already seeded
                 accounts.create_user(stores, username=username, tenant_id=tenant, role=role, password=password)

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from alphapulse.secret_store import TOKEN_HEADER
+from alphapulse.aws.secrets import TOKEN_HEADER
 
 
 class SecretsExtension:

@@ -36,13 +36,15 @@ def load_event(name: str, **placeholders: str) -> dict[str, Any]:
 
 
 def reset_caches() -> None:
-    """Forget settings, clients and keys cached by the layer (each test sets its own environment)."""
-    from alphapulse import clients, config, repositories, tokens
+    """Forget settings, clients, keys and dependencies cached by the layer (each test sets its own environment)."""
+    from alphapulse.aws import dynamodb, sdk
+    from alphapulse.core import config, wiring
 
     config.get_settings.cache_clear()
-    tokens.signing_key.cache_clear()
-    clients.reset()
-    repositories.auth_stores.cache_clear()
+    config.signing_key.cache_clear()
+    dynamodb.reset()
+    sdk.reset()
+    wiring.reset_all()
 
 
 @pytest.fixture
@@ -195,10 +197,10 @@ DEMO_USERS = {
 @pytest.fixture
 def demo_users(aws: dict[str, str]) -> dict[str, tuple[str, str, str]]:
     """The demo users of DESIGN section 3, stored in the auth table."""
-    from alphapulse import accounts
-    from alphapulse.repositories import auth_stores
+    from alphapulse.auth.logic import accounts
+    from alphapulse.auth.wiring import stores_of
 
-    stores = auth_stores(aws["AuthTable"])
+    stores = stores_of(aws["AuthTable"])
     for username, (tenant, role, password) in DEMO_USERS.items():
         accounts.create_user(stores, username=username, tenant_id=tenant, role=role, password=password)
     return DEMO_USERS
@@ -211,7 +213,7 @@ def token_claims(
 
     `overrides` replace claims; an override of None leaves that claim out.
     """
-    from alphapulse.permissions import ROLE_PERMISSIONS
+    from alphapulse.core.permissions import ROLE_PERMISSIONS
 
     now = int(time.time())
     claims = {

@@ -6,34 +6,25 @@ it twice, then AlertIngestDeadLetterQueue) and nothing is written.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from alphapulse import ingest
-from alphapulse.config import get_settings
-from alphapulse.models.events import InvalidEventError, parse_alert_messages
-from alphapulse.observability import get_logger
-from alphapulse.repositories.alerts import AlertRepository
-
-
-@lru_cache(maxsize=1)
-def alerts(table: str) -> AlertRepository:
-    return AlertRepository(table)
+from alphapulse.core.observability import get_logger
+from alphapulse.ingest import logic as ingest
+from alphapulse.ingest.models import InvalidEventError, parse_alert_messages
+from alphapulse.ingest.wiring import dependencies
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from alphapulse import broadcast
-
     logger = get_logger()
     try:
         messages = parse_alert_messages(event)
     except InvalidEventError as exc:
         logger.error("invalid alert message rejected", extra={"reason": str(exc)})
         raise
-    store = alerts(get_settings().require_data_table())
+    deps = dependencies()
     pushed = 0
     for message in messages:
-        pushes = ingest.ingest_alert(message, store, broadcast.publish, lease_seconds=ingest.lease_of(context))
+        pushes = ingest.ingest_alert(message, deps.stores.alerts, deps.publish, lease_seconds=ingest.lease_of(context))
         pushed += len(pushes)
     logger.info("alert messages applied", extra={"messages": len(messages), "pushed": pushed})
     return {"pushed": pushed}

@@ -10,23 +10,17 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from alphapulse import accounts
-from alphapulse.accounts import AuthStores
-from alphapulse.api import MALFORMED_BODY, UNAUTHENTICATED, create_app, lambda_handler
-from alphapulse.auth import CurrentPrincipal
-from alphapulse.config import get_settings
-from alphapulse.errors import UnsupportedMediaTypeError
-from alphapulse.models.auth import LoginRequest, RefreshRequest, TokenResponse, UserPublic, WsTicketResponse
-from alphapulse.repositories import auth_stores
+from alphapulse.auth.logic import accounts
+from alphapulse.auth.models import LoginRequest, RefreshRequest, TokenResponse, UserPublic, WsTicketResponse
+from alphapulse.auth.wiring import AuthDependencies, dependencies
+from alphapulse.core.errors import UnsupportedMediaTypeError
+from alphapulse.web.app import MALFORMED_BODY, UNAUTHENTICATED, create_app, lambda_handler
+from alphapulse.web.security import CurrentPrincipal
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-async def stores() -> AuthStores:
-    return auth_stores(get_settings().require_auth_table())
-
-
-Stores = Annotated[AuthStores, Depends(stores)]
+Deps = Annotated[AuthDependencies, Depends(dependencies.dependency)]
 
 _LOGIN_BODY = {
     "required": True,
@@ -76,8 +70,8 @@ async def me(principal: CurrentPrincipal) -> UserPublic:
         429: {"description": "Too many failed attempts"},
     },
 )
-async def token(credentials: Annotated[LoginRequest, Depends(login_request)], stores: Stores) -> TokenResponse:
-    return accounts.login(stores, credentials)
+async def token(credentials: Annotated[LoginRequest, Depends(login_request)], deps: Deps) -> TokenResponse:
+    return accounts.login(deps.stores, credentials)
 
 
 @router.post(
@@ -86,19 +80,19 @@ async def token(credentials: Annotated[LoginRequest, Depends(login_request)], st
     operation_id="refresh_token",
     responses={**MALFORMED_BODY, 401: {"description": "Invalid, expired, revoked or reused refresh token"}},
 )
-async def refresh(body: RefreshRequest, stores: Stores) -> TokenResponse:
-    return accounts.refresh(stores, body.refresh_token)
+async def refresh(body: RefreshRequest, deps: Deps) -> TokenResponse:
+    return accounts.refresh(deps.stores, body.refresh_token)
 
 
 @router.post("/logout", status_code=204, response_class=Response, operation_id="logout", responses=UNAUTHENTICATED)
-async def logout(principal: CurrentPrincipal, stores: Stores) -> Response:
-    accounts.logout(stores, principal)
+async def logout(principal: CurrentPrincipal, deps: Deps) -> Response:
+    accounts.logout(deps.stores, principal)
     return Response(status_code=204)
 
 
 @router.post("/ws-ticket", response_model=WsTicketResponse, operation_id="ws_ticket", responses=UNAUTHENTICATED)
-async def ws_ticket(principal: CurrentPrincipal, stores: Stores) -> WsTicketResponse:
-    return accounts.issue_ws_ticket(stores, principal)
+async def ws_ticket(principal: CurrentPrincipal, deps: Deps) -> WsTicketResponse:
+    return accounts.issue_ws_ticket(deps.stores, principal)
 
 
 app = create_app("AlphaPulse auth", routers=[router])

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from alphapulse.broadcast import default_broadcaster
-from alphapulse.observability import get_logger
+from alphapulse.core.observability import get_logger
+from alphapulse.realtime.wiring import dependencies
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -20,7 +20,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for record in event.get("Records", []):
         message_id = record["messageId"]
         try:
-            report = default_broadcaster().deliver_shard(record["body"])
+            report = dependencies().broadcaster.deliver_shard(record["body"])
         except Exception:
             logger.exception("fan-out shard failed", extra={"message_id": message_id})
             failures.append({"itemIdentifier": message_id})

@@ -6,23 +6,15 @@ then puts it, with the error, on IngestDeadLetterQueue. Nothing is written for i
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from alphapulse import ingest
-from alphapulse.config import get_settings
-from alphapulse.models.events import InvalidEventError, parse_trading_event
-from alphapulse.observability import get_logger
-
-
-@lru_cache(maxsize=1)
-def stores(table: str) -> ingest.IngestStores:
-    return ingest.IngestStores.of(table)
+from alphapulse.core.observability import get_logger
+from alphapulse.ingest import logic as ingest
+from alphapulse.ingest.models import InvalidEventError, parse_trading_event
+from alphapulse.ingest.wiring import dependencies
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from alphapulse import broadcast
-
     logger = get_logger()
     logger.set_correlation_id(event.get("id") if isinstance(event, dict) else None)
     try:
@@ -30,9 +22,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except InvalidEventError as exc:
         logger.error("invalid event rejected", extra={"reason": str(exc)})
         raise
-    table = get_settings().require_data_table()
-    pushes = ingest.ingest_trading_event(
-        detail, stores(table), broadcast.publish, lease_seconds=ingest.lease_of(context)
-    )
+    deps = dependencies()
+    pushes = ingest.ingest_trading_event(detail, deps.stores, deps.publish, lease_seconds=ingest.lease_of(context))
     logger.info("event ingested", extra={"tenant_id": detail.tenant_id, "pushed": len(pushes)})
     return {"pushed": len(pushes)}

@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
-from alphapulse import metrics
-from alphapulse.api import create_app, data_repository, lambda_handler
-from alphapulse.auth import require
-from alphapulse.models.auth import Principal
-from alphapulse.models.metrics import METRIC_NAME_PATTERN, Aggregation, Interval, MetricList, MetricSeries, MetricValue
-from alphapulse.repositories.metrics import MetricRepository
-from alphapulse.timeutil import utcnow
+from alphapulse.auth.models import Principal
+from alphapulse.core.keys import METRIC_NAME_PATTERN
+from alphapulse.core.times import utcnow
+from alphapulse.metrics import logic as metrics
+from alphapulse.metrics.models import Aggregation, Interval, MetricList, MetricSeries, MetricValue
+from alphapulse.metrics.wiring import MetricsDependencies, dependencies
+from alphapulse.web.app import auth_responses, create_app, lambda_handler
+from alphapulse.web.params import IN_UTC
+from alphapulse.web.security import require
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
 
-Store = Annotated[MetricRepository, data_repository(MetricRepository)]
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, invalid or expired access token"},
-    403: {"description": "The token lacks the view_metrics permission"},
-}
+Deps = Annotated[MetricsDependencies, Depends(dependencies.dependency)]
+AUTH_RESPONSES = auth_responses("view_metrics")
 Viewer = Annotated[Principal, require("view_metrics")]
 MetricName = Annotated[
     str,
@@ -51,8 +50,8 @@ _SERIES_DESCRIPTION = (
     summary="The latest value of every metric",
     responses=AUTH_RESPONSES,
 )
-async def list_latest(principal: Viewer, store: Store) -> MetricList:
-    return metrics.latest_metrics(store, principal.tenant_id)
+async def list_latest(principal: Viewer, deps: Deps) -> MetricList:
+    return metrics.latest_metrics(deps.metrics, principal.tenant_id)
 
 
 @router.get(
@@ -65,17 +64,17 @@ async def list_latest(principal: Viewer, store: Store) -> MetricList:
 )
 async def series(
     principal: Viewer,
-    store: Store,
+    deps: Deps,
     metric: MetricName,
     start_time: Annotated[
-        datetime | None, Query(description="ISO 8601; default 24 h before end_time (naive = UTC)")
+        datetime | None, IN_UTC, Query(description="ISO 8601; default 24 h before end_time (naive = UTC)")
     ] = None,
-    end_time: Annotated[datetime | None, Query(description="ISO 8601; default now (naive = UTC)")] = None,
+    end_time: Annotated[datetime | None, IN_UTC, Query(description="ISO 8601; default now (naive = UTC)")] = None,
     aggregation: Annotated[Aggregation, Query(description="Aggregation applied per bucket")] = "avg",
     interval: Annotated[Interval, Query(description="Bucket width")] = "1h",
 ) -> MetricSeries:
     return metrics.metric_series(
-        store,
+        deps.metrics,
         principal.tenant_id,
         metric,
         start_time=start_time,
@@ -93,8 +92,8 @@ async def series(
     summary="The latest value of one metric",
     responses={**AUTH_RESPONSES, 404: {"description": "The metric has no value"}},
 )
-async def latest(principal: Viewer, store: Store, metric: MetricName) -> MetricValue:
-    return metrics.latest_metric(store, principal.tenant_id, metric)
+async def latest(principal: Viewer, deps: Deps, metric: MetricName) -> MetricValue:
+    return metrics.latest_metric(deps.metrics, principal.tenant_id, metric)
 
 
 app = create_app("AlphaPulse metrics", routers=[router])

@@ -4,28 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from alphapulse import portfolio
-from alphapulse.api import create_app, data_repository, lambda_handler
-from alphapulse.auth import require
-from alphapulse.models.auth import Principal
-from alphapulse.models.common import QueryTimeRange
-from alphapulse.models.portfolio import Portfolio, PortfolioHistory
-from alphapulse.repositories.portfolio import PortfolioRepository
+from alphapulse.auth.models import Principal
+from alphapulse.portfolio import logic as portfolio
+from alphapulse.portfolio.models import Portfolio, PortfolioHistory
+from alphapulse.portfolio.wiring import PortfolioDependencies, dependencies
+from alphapulse.web.app import auth_responses, create_app, lambda_handler
+from alphapulse.web.params import QueryTimeRange
+from alphapulse.web.security import require
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 
 Viewer = Annotated[Principal, require("view_portfolio")]
-_AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
-    401: {"description": "Missing, invalid or expired access token"},
-    403: {"description": "The token lacks the view_portfolio permission"},
-}
+_AUTH_RESPONSES = auth_responses("view_portfolio")
 # Four points are the least that hold the first, the last, the minimum and the maximum.
 MIN_POINTS = 4
 
 
-Store = Annotated[PortfolioRepository, data_repository(PortfolioRepository)]
+Deps = Annotated[PortfolioDependencies, Depends(dependencies.dependency)]
 
 
 @router.get(
@@ -46,14 +43,14 @@ Store = Annotated[PortfolioRepository, data_repository(PortfolioRepository)]
 )
 async def get_portfolio(
     principal: Viewer,
-    store: Store,
+    deps: Deps,
     include_history: Annotated[bool, Query(description="Add the last 30 days of history")] = False,
     history_points: Annotated[
         int, Query(ge=MIN_POINTS, le=1000, description="At most this many history points (4-1000)")
     ] = 100,
 ) -> Portfolio:
     return portfolio.get_portfolio(
-        store, principal.tenant_id, include_history=include_history, history_points=history_points
+        deps.portfolio, principal.tenant_id, include_history=include_history, history_points=history_points
     )
 
 
@@ -74,11 +71,11 @@ async def get_portfolio(
 )
 async def get_portfolio_history(
     principal: Viewer,
-    store: Store,
+    deps: Deps,
     window: QueryTimeRange,
     max_points: Annotated[int, Query(ge=MIN_POINTS, le=5000, description="At most this many points (4-5000)")] = 500,
 ) -> PortfolioHistory:
-    return portfolio.get_history(store, principal.tenant_id, requested=window, max_points=max_points)
+    return portfolio.get_history(deps.portfolio, principal.tenant_id, requested=window, max_points=max_points)
 
 
 app = create_app("AlphaPulse portfolio", routers=[router])

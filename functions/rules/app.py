@@ -4,20 +4,13 @@ messages out on the SNS topic, where the alert ingest function applies them like
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from alphapulse import ingest, rules_engine
-from alphapulse.config import get_settings
-from alphapulse.models.events import InvalidEventError, MetricsReported, SystemStatusReported, parse_trading_event
-from alphapulse.observability import get_logger
-from alphapulse.repositories.alert_topic import AlertTopic
-from alphapulse.repositories.alerts import RuleRepository, RuleStateRepository
-
-
-@lru_cache(maxsize=1)
-def stores(table: str, topic_arn: str) -> tuple[RuleRepository, RuleStateRepository, AlertTopic]:
-    return RuleRepository(table), RuleStateRepository(table), AlertTopic(topic_arn)
+from alphapulse.alerts.logic import engine
+from alphapulse.alerts.wiring import dependencies
+from alphapulse.core.observability import get_logger
+from alphapulse.ingest.logic import lease_of
+from alphapulse.ingest.models import InvalidEventError, MetricsReported, SystemStatusReported, parse_trading_event
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -30,8 +23,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except InvalidEventError as exc:
         logger.error("invalid event rejected", extra={"reason": str(exc)})
         raise
-    settings = get_settings()
-    rules, states, topic = stores(settings.require_data_table(), settings.require("alerts_topic_arn"))
-    sent = rules_engine.evaluate_report(detail, rules, states, topic.publish, lease_seconds=ingest.lease_of(context))
+    deps = dependencies()
+    report = detail.report()
+    sent = engine.evaluate_report(
+        report, deps.rules, deps.rule_states, deps.topic.publish, lease_seconds=lease_of(context)
+    )
     logger.info("rules evaluated", extra={"tenant_id": detail.tenant_id, "published": len(sent)})
     return {"published": len(sent)}

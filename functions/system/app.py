@@ -5,21 +5,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
-from alphapulse import system
-from alphapulse.api import create_app, data_repository, lambda_handler
-from alphapulse.auth import require
-from alphapulse.models.auth import Principal
-from alphapulse.models.system import HealthStatus, SystemStatus
-from alphapulse.repositories.system import SystemRepository
-from alphapulse.timeutil import utcnow
+from alphapulse.auth.models import Principal
+from alphapulse.core.times import utcnow
+from alphapulse.system import logic as system
+from alphapulse.system.models import HealthStatus, SystemStatus
+from alphapulse.system.wiring import SystemDependencies, dependencies
+from alphapulse.web.app import auth_responses, create_app, lambda_handler
+from alphapulse.web.openapi import openapi_document
+from alphapulse.web.security import require
 
 router = APIRouter(prefix="/system", tags=["system"])
 public = APIRouter(tags=["system"])
 
 
-Store = Annotated[SystemRepository, data_repository(SystemRepository)]
+Deps = Annotated[SystemDependencies, Depends(dependencies.dependency)]
 Operator = Annotated[Principal, require("view_system")]
 
 _STATUS_DESCRIPTION = (
@@ -38,13 +39,10 @@ _STATUS_DESCRIPTION = (
     operation_id="get_system_status",
     summary="Backend and trading-system health",
     description=_STATUS_DESCRIPTION,
-    responses={
-        401: {"description": "Missing, invalid or expired access token"},
-        403: {"description": "The token lacks the view_system permission"},
-    },
+    responses=auth_responses("view_system"),
 )
-async def status(principal: Operator, store: Store) -> SystemStatus:
-    return system.system_status(store, principal.tenant_id, now=utcnow())
+async def status(principal: Operator, deps: Deps) -> SystemStatus:
+    return system.system_status(deps.system, principal.tenant_id, now=utcnow())
 
 
 @public.get(
@@ -63,8 +61,8 @@ async def health() -> HealthStatus:
     operation_id="get_openapi_document",
     summary="The OpenAPI 3 document of every REST route",
 )
-async def openapi_document() -> Response:
-    return Response(content=system.openapi_document(), media_type="application/json")
+async def get_openapi_document() -> Response:
+    return Response(content=openapi_document(), media_type="application/json")
 
 
 app = create_app("AlphaPulse system", routers=[router, public])

@@ -4,26 +4,48 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Path, Query
 
-from alphapulse import trades
-from alphapulse.api import create_app, data_repository, lambda_handler
-from alphapulse.auth import require
-from alphapulse.models.auth import Principal
-from alphapulse.models.common import Cursor, Limit, Page, QueryTimeRange
-from alphapulse.models.trades import Trade, TradeId, TradeSide, TradeSymbol
-from alphapulse.repositories.trades import TradeRepository
+from alphapulse.auth.models import Principal
+from alphapulse.core.pagination import Page
+from alphapulse.trades import logic as trades
+from alphapulse.trades.models import (
+    SYMBOL_MAX_LENGTH,
+    SYMBOL_PATTERN,
+    TRADE_ID_MAX_LENGTH,
+    TRADE_ID_PATTERN,
+    Side,
+    Trade,
+)
+from alphapulse.trades.wiring import TradesDependencies, dependencies
+from alphapulse.web.app import auth_responses, create_app, lambda_handler
+from alphapulse.web.params import Cursor, Limit, QueryTimeRange
+from alphapulse.web.security import require
 
 router = APIRouter(prefix="/trades", tags=["trades"])
 
 Viewer = Annotated[Principal, require("view_trades")]
-_AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
-    401: {"description": "Missing, invalid or expired access token"},
-    403: {"description": "The token lacks the view_trades permission"},
-}
-
-
-Store = Annotated[TradeRepository, data_repository(TradeRepository)]
+_AUTH_RESPONSES = auth_responses("view_trades")
+Deps = Annotated[TradesDependencies, Depends(dependencies.dependency)]
+TradeSymbol = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=SYMBOL_MAX_LENGTH,
+        pattern=SYMBOL_PATTERN,
+        description="Only trades of this symbol (exact match)",
+    ),
+]
+TradeSide = Annotated[Side | None, Query(description="Only buys or only sells")]
+TradeId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=TRADE_ID_MAX_LENGTH,
+        pattern=TRADE_ID_PATTERN,
+        description="The trade's id (letters, digits, '.', '_', ':' and '-')",
+    ),
+]
 
 
 @router.get(
@@ -44,7 +66,7 @@ Store = Annotated[TradeRepository, data_repository(TradeRepository)]
 )
 async def list_trades(
     principal: Viewer,
-    store: Store,
+    deps: Deps,
     window: QueryTimeRange,
     symbol: TradeSymbol = None,
     side: TradeSide = None,
@@ -52,7 +74,7 @@ async def list_trades(
     cursor: Cursor = None,
 ) -> Page[Trade]:
     return trades.list_trades(
-        store, principal.tenant_id, symbol=symbol, side=side, requested=window, limit=limit, cursor=cursor
+        deps.trades, principal.tenant_id, symbol=symbol, side=side, requested=window, limit=limit, cursor=cursor
     )
 
 
@@ -67,8 +89,8 @@ async def list_trades(
         404: {"description": "The tenant has no trade with this id"},
     },
 )
-async def get_trade(principal: Viewer, store: Store, trade_id: TradeId) -> Trade:
-    return trades.get_trade(store, principal.tenant_id, trade_id)
+async def get_trade(principal: Viewer, deps: Deps, trade_id: TradeId) -> Trade:
+    return trades.get_trade(deps.trades, principal.tenant_id, trade_id)
 
 
 app = create_app("AlphaPulse trades", routers=[router])

@@ -8,21 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-from functools import lru_cache
 from typing import Any
 
-from alphapulse import connect
-from alphapulse.config import get_settings
-from alphapulse.errors import AppError
-from alphapulse.observability import get_logger
-from alphapulse.repositories.connections import ConnectionRepository
-from alphapulse.repositories.sessions import TicketRepository
-
-
-@lru_cache(maxsize=1)
-def stores() -> tuple[ConnectionRepository, TicketRepository]:
-    settings = get_settings()
-    return ConnectionRepository(settings.require("connections_table")), TicketRepository(settings.require_auth_table())
+from alphapulse.core.config import get_settings
+from alphapulse.core.errors import AppError
+from alphapulse.core.observability import get_logger
+from alphapulse.realtime.logic import connect
+from alphapulse.realtime.wiring import dependencies
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -31,14 +23,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     get_logger().append_keys(
         correlation_id=request.get("requestId"), function_request_id=context.aws_request_id, connection_id=connection_id
     )
-    connections, tickets = stores()
+    deps = dependencies()
     if request.get("eventType") == "DISCONNECT":
-        connect.disconnect(connections, connection_id)
+        connect.disconnect(deps.connections, connection_id)
         return {"statusCode": 200}
     try:
         connect.connect(
-            connections,
-            tickets,
+            deps.connections,
+            deps.tickets,
             connection_id,
             event.get("queryStringParameters"),
             now=int(time.time()),

@@ -9,30 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from functools import lru_cache, partial
 from typing import Any
 
-from alphapulse import snapshots
-from alphapulse.config import get_settings
-from alphapulse.management_api import ManagementApiClient
-from alphapulse.observability import get_logger
-from alphapulse.repositories.connections import ChannelRepository, ConnectionRepository
-from alphapulse.subscriptions import FrameHandler
-
-
-@lru_cache(maxsize=1)
-def frames() -> FrameHandler:
-    settings = get_settings()
-    table, data_table = settings.require("connections_table"), settings.require_data_table()
-    return FrameHandler(
-        ConnectionRepository(table),
-        ChannelRepository(table),
-        ManagementApiClient.from_environment(settings.require("websocket_endpoint")),
-        snapshots={
-            "portfolio": partial(snapshots.portfolio_state, data_table),
-            "system": partial(snapshots.system_state, data_table),
-        },
-    )
+from alphapulse.core.observability import get_logger
+from alphapulse.realtime.wiring import dependencies
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -47,5 +27,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             body = base64.b64decode(body, validate=True)
         except binascii.Error:
             body = b"\xff"  # not a frame: answered as bad JSON
-    frames().handle(connection_id, body)
+    dependencies().frames.handle(connection_id, body)
     return {"statusCode": 200}

@@ -1,11 +1,9 @@
-"""Fixtures of the ingest tests: the data table on moto, a recorder standing in for `alphapulse.broadcast`,
-and the event-driven functions' handlers."""
+"""Fixtures of the ingest tests: the data table on moto, a recorder standing in for the real-time publisher
+(given through the ingest and alerts wiring), and the event-driven functions' handlers."""
 
 from __future__ import annotations
 
 import json
-import sys
-import types
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -15,7 +13,7 @@ from devstack.functions import LambdaContext, load_handler
 
 
 class PushRecorder:
-    """`broadcast.publish`, recorded; `fail` makes the next calls raise (a fan-out that is down)."""
+    """`realtime.wiring.publish`, recorded; `fail` makes the next calls raise (a fan-out that is down)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str, dict[str, Any]]] = []
@@ -34,15 +32,16 @@ class PushRecorder:
 
 
 @pytest.fixture
-def pushes(monkeypatch: pytest.MonkeyPatch) -> Iterator[PushRecorder]:
-    recorder = PushRecorder()
-    module = types.ModuleType("alphapulse.broadcast")
-    module.publish = recorder.publish  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "alphapulse.broadcast", module)
-    import alphapulse
+def pushes() -> Iterator[PushRecorder]:
+    from alphapulse.alerts import wiring as alerts_wiring
+    from alphapulse.ingest import wiring as ingest_wiring
 
-    monkeypatch.setattr(alphapulse, "broadcast", module, raising=False)
-    yield recorder
+    recorder = PushRecorder()
+    with (
+        ingest_wiring.dependencies.override(ingest_wiring.IngestDependencies(publish=recorder.publish)),
+        alerts_wiring.dependencies.override(alerts_wiring.AlertsDependencies(publish=recorder.publish)),
+    ):
+        yield recorder
 
 
 @pytest.fixture

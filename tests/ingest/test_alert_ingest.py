@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from alphapulse.models.events import InvalidEventError
-from alphapulse.repositories.alerts import AlertRepository
+from alphapulse.alerts.repositories.alerts import AlertRepository
+from alphapulse.ingest.models import InvalidEventError
 from tests.conftest import load_event
 from tests.ingest.conftest import Function, PushRecorder, items, sns
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alphapulse.tokens import issue_token
+from alphapulse.auth.logic.tokens import issue_token
 from tests.conftest import RestClient
 from tests.ingest.conftest import Function, PushRecorder, sns
 from tests.ingest.test_alert_ingest import message

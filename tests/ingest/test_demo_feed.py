@@ -7,8 +7,8 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
-from alphapulse.models.alerts import AlertEvent
-from alphapulse.models.events import MetricsReported, SystemStatusReported, parse_trading_event
+from alphapulse.alerts.models import AlertEvent
+from alphapulse.ingest.models import MetricsReported, SystemStatusReported, parse_trading_event
 from devstack.demo_feed import DemoFeed, DemoMarket, Entry
 from tests.ingest.conftest import eventbridge
 
@@ -34,7 +34,8 @@ def test_every_entry_passes_ingest_validation() -> None:
 
 
 def test_thresholds_are_crossed_and_recovered() -> None:
-    from alphapulse.alerts import default_rules, evaluate
+    from alphapulse.alerts.logic.defaults import default_rules
+    from alphapulse.alerts.logic.rules import evaluate
 
     rules = {rule.metric_name: rule for rule in default_rules()}
     outcomes: dict[str, set[bool]] = {}
@@ -42,9 +43,7 @@ def test_thresholds_are_crossed_and_recovered() -> None:
         if entry.detail_type in ("MetricsReported", "SystemStatusReported"):
             detail = parse_trading_event(eventbridge(entry.detail_type, entry.body))
             assert isinstance(detail, MetricsReported | SystemStatusReported)
-            from alphapulse.rules_engine import reported_values
-
-            for name, value in reported_values(detail).items():
+            for name, value in detail.report().values.items():
                 if name in rules:
                     outcomes.setdefault(name, set()).add(evaluate(rules[name].condition, value))
     assert outcomes["leverage"] == {True, False}

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from alphapulse.models.events import (
+from alphapulse.core.times import iso
+from alphapulse.ingest.models import (
     MAX_CLOCK_SKEW,
     InvalidEventError,
     MetricsReported,
@@ -20,7 +21,6 @@ from alphapulse.models.events import (
     parse_alert_messages,
     parse_trading_event,
 )
-from alphapulse.timeutil import iso
 from tests.conftest import load_event
 from tests.ingest.conftest import eventbridge, items, sns
 

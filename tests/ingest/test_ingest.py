@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from alphapulse import ingest
-from alphapulse.models.events import InvalidEventError, parse_trading_event
-from alphapulse.repositories.metrics import MetricRepository
-from alphapulse.repositories.portfolio import PortfolioRepository
-from alphapulse.repositories.system import SystemRepository
-from alphapulse.repositories.trades import TradeRepository
+from alphapulse.ingest import logic as ingest
+from alphapulse.ingest.models import InvalidEventError, parse_trading_event
+from alphapulse.ingest.wiring import IngestDependencies
+from alphapulse.metrics.repositories import MetricRepository
+from alphapulse.portfolio.repositories import PortfolioRepository
+from alphapulse.system.repositories import SystemRepository
+from alphapulse.trades.repositories import TradeRepository
 from tests.conftest import load_event
 from tests.ingest.conftest import Function, PushRecorder, eventbridge, items
 
@@ -149,7 +150,7 @@ class Clock:
 def test_redelivery_while_the_first_still_holds_the_push_is_retried_later(table: str) -> None:
     # Given a delivery that stored the trade and crashed before publishing (its claim still held)
     detail = parse_trading_event(load_event("ingest-trade-executed"))
-    stores, clock, published = ingest.IngestStores.of(table), Clock(), []
+    stores, clock, published = IngestDependencies().stores, Clock(), []
 
     def crash(*_: object) -> None:
         raise SystemExit("killed")
@@ -206,8 +207,8 @@ def test_metrics_report_overlapping_an_earlier_one_pushes_only_new_points(
 
 def test_metric_points_and_latest_values_are_written_atomically(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # A storage failure in the middle of a report leaves nothing of it behind.
-    from alphapulse.dynamodb_client import DynamoDBClient, DynamoDBError
-    from alphapulse.errors import DataAccessError
+    from alphapulse.aws.dynamodb import DynamoDBClient, DynamoDBError
+    from alphapulse.core.errors import DataAccessError
 
     repo = MetricRepository(table)
 

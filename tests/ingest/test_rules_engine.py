@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from alphapulse import rules_engine
-from alphapulse.models.alerts import AlertRuleInput
-from alphapulse.models.events import MetricsReported, SystemStatusReported, parse_trading_event
-from alphapulse.repositories.alerts import RuleRepository, RuleStateRepository
-from alphapulse.rules_engine import RuleState
+from alphapulse.alerts.logic import engine as rules_engine
+from alphapulse.alerts.models import AlertRuleInput, RuleState
+from alphapulse.alerts.repositories.rules import RuleRepository, RuleStateRepository
+from alphapulse.ingest.models import MetricsReported, SystemStatusReported, parse_trading_event
 from tests.conftest import load_event
 from tests.ingest.conftest import Function, PushRecorder, eventbridge, sns
 
@@ -47,7 +46,7 @@ def report(minutes: float, tenant_id: str = "default", **metrics: float) -> Metr
 
 def run(engine: tuple[RuleRepository, RuleStateRepository, Sent], detail: Any) -> list[dict[str, Any]]:
     rules, states, sent = engine
-    return rules_engine.evaluate_report(detail, rules, states, sent)
+    return rules_engine.evaluate_report(detail.report(), rules, states, sent)
 
 
 def test_crossing_a_default_threshold_publishes_a_firing_message(engine: Any) -> None:
@@ -109,10 +108,10 @@ def test_flapping_metric_opens_one_alert_per_cooldown(engine: Any) -> None:
 
 def test_rule_without_cooldown_fires_on_every_crossing(engine: Any) -> None:
     rules, _, sent = engine
-    from alphapulse import alerts
+    from alphapulse.alerts.logic import rules as rule_logic
 
     rule = _rule("leverage", "> 1.5").model_copy(update={"cooldown_seconds": 0})
-    alerts.replace_rule(rules, "default", "portfolio_leverage", rule)
+    rule_logic.replace_rule(rules, "default", "portfolio_leverage", rule)
     for minute, value in enumerate([1.64, 1.2, 1.64, 1.64]):
         run(engine, report(minute, leverage=value))
     assert [m["status"] for m in sent.messages] == ["firing", "resolved", "firing", "firing"]
@@ -131,10 +130,10 @@ def test_value_within_threshold_and_unknown_metric_publish_nothing(engine: Any) 
 
 def test_disabled_and_custom_rules(engine: Any) -> None:
     rules, _, sent = engine
-    from alphapulse import alerts
+    from alphapulse.alerts.logic import rules as rule_logic
 
-    alerts.replace_rule(rules, "default", "portfolio_leverage", _rule("leverage", "> 1.5", enabled=False))
-    alerts.create_rule(rules, "default", _rule("pnl", "< -1000", name="Daily loss"))
+    rule_logic.replace_rule(rules, "default", "portfolio_leverage", _rule("leverage", "> 1.5", enabled=False))
+    rule_logic.create_rule(rules, "default", _rule("pnl", "< -1000", name="Daily loss"))
     run(engine, report(0, leverage=3.0, pnl=-5000))
     assert [(m["title"], m["message"]) for m in sent.messages] == [("Daily loss", "pnl is -5000")]
 
@@ -154,7 +153,7 @@ def _rule(metric: str, condition: str, *, enabled: bool = True, name: str = "Rul
 def test_system_status_maps_cpu_and_memory(engine: Any) -> None:
     detail = parse_trading_event(load_event("ingest-system-status-reported"))
     assert isinstance(detail, SystemStatusReported)
-    assert rules_engine.reported_values(detail) == {
+    assert detail.report().values == {
         "cpu_usage_percent": 37.5,
         "memory_usage_percent": 55.7,
         "disk_usage_percent": 42.4,
@@ -184,11 +183,11 @@ def test_concurrent_evaluations_publish_once(engine: Any) -> None:
         def change(self, tenant_id: str, rule_id: str, *, seen: RuleState | None, new: RuleState) -> bool:
             if not Interleaved.raced:
                 Interleaved.raced = True
-                rules_engine.evaluate_report(report(0, leverage=1.7), rules, states, sent)
+                rules_engine.evaluate_report(report(0, leverage=1.7).report(), rules, states, sent)
             return super().change(tenant_id, rule_id, seen=seen, new=new)
 
     racer = Interleaved(states.table)
-    rules_engine.evaluate_report(report(0, leverage=1.64), rules, racer, sent)
+    rules_engine.evaluate_report(report(0, leverage=1.64).report(), rules, racer, sent)
     assert sent.summary() == [("portfolio_leverage", "firing")]
     assert sent.messages[0]["metric_value"] == 1.7  # the winner's
 
@@ -229,11 +228,11 @@ def test_message_still_held_by_a_running_invocation_makes_the_retry_wait(engine:
         raise SystemExit("killed")
 
     with pytest.raises(SystemExit):
-        rules_engine.evaluate_report(report(0, leverage=1.64), rules, states, crash, lease_seconds=60)
+        rules_engine.evaluate_report(report(0, leverage=1.64).report(), rules, states, crash, lease_seconds=60)
     with pytest.raises(rules_engine.PublishInProgressError):
-        rules_engine.evaluate_report(report(0, leverage=1.64), rules, states, sent)
+        rules_engine.evaluate_report(report(0, leverage=1.64).report(), rules, states, sent)
     later = lambda: 10.0**10  # noqa: E731 (the lease is long over)
-    rules_engine.evaluate_report(report(0, leverage=1.64), rules, states, sent, clock=later)
+    rules_engine.evaluate_report(report(0, leverage=1.64).report(), rules, states, sent, clock=later)
     assert sent.summary() == [("portfolio_leverage", "firing")]
 
 
@@ -242,7 +241,6 @@ def test_rules_function_publishes_to_the_topic_and_alert_ingest_applies_it(
 ) -> None:
     import boto3
 
-    from alphapulse.repositories import alert_topic
     from tests.conftest import reset_caches
 
     sns_client = boto3.client("sns", endpoint_url=moto_server, region_name="us-east-1")
@@ -253,7 +251,6 @@ def test_rules_function_publishes_to_the_topic_and_alert_ingest_applies_it(
     sns_client.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
     monkeypatch.setenv("ALERTS_TOPIC_ARN", topic)
     reset_caches()
-    alert_topic.sns_client.cache_clear()
 
     assert Function("functions/rules")(load_event("rules-metrics-reported")) == {"published": 1}
     received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
@@ -266,7 +263,7 @@ def test_rules_function_publishes_to_the_topic_and_alert_ingest_applies_it(
 
 
 def test_rules_function_refuses_other_detail_types(table: str) -> None:
-    from alphapulse.models.events import InvalidEventError
+    from alphapulse.ingest.models import InvalidEventError
 
     with pytest.raises(InvalidEventError, match="MetricsReported"):
         Function("functions/rules")(load_event("ingest-trade-executed"))
@@ -276,9 +273,9 @@ def test_rules_function_refuses_other_detail_types(table: str) -> None:
 
 def apply_to_alerts(table: str, messages: list[dict[str, Any]]) -> list[Any]:
     """The messages through alert ingest's lifecycle (as the SNS topic would carry them); the tenant's alerts."""
-    from alphapulse.alerts import fire
-    from alphapulse.models.alerts import AlertEvent
-    from alphapulse.repositories.alerts import AlertRepository
+    from alphapulse.alerts.logic.lifecycle import fire
+    from alphapulse.alerts.models import AlertEvent
+    from alphapulse.alerts.repositories.alerts import AlertRepository
 
     store = AlertRepository(table)
     results = [fire(store, AlertEvent.model_validate(message)) for message in messages]
@@ -287,10 +284,12 @@ def apply_to_alerts(table: str, messages: list[dict[str, Any]]) -> list[Any]:
 
 def test_rule_disabled_while_firing_is_resolved_by_the_next_report(engine: Any, table: str) -> None:
     rules, _, sent = engine
-    from alphapulse import alerts
+    from alphapulse.alerts.logic import rules as rule_logic
 
     run(engine, report(0, leverage=1.64))
-    alerts.replace_rule(rules, "default", "portfolio_leverage", _rule("leverage", "> 1.5", enabled=False, name="Lev"))
+    rule_logic.replace_rule(
+        rules, "default", "portfolio_leverage", _rule("leverage", "> 1.5", enabled=False, name="Lev")
+    )
     run(engine, report(5, var_95=0.01))  # any report of the tenant, whatever its metrics
     run(engine, report(5, var_95=0.01))  # redelivered
     run(engine, report(6, leverage=3.0))  # disabled: neither fires nor resolves again
@@ -307,10 +306,10 @@ def test_rule_disabled_while_firing_is_resolved_by_the_next_report(engine: Any, 
 
 def test_rule_deleted_while_firing_is_resolved_by_the_next_report(engine: Any, table: str) -> None:
     rules, _, sent = engine
-    from alphapulse import alerts
+    from alphapulse.alerts.logic import rules as rule_logic
 
     run(engine, report(0, leverage=1.64, var_95=0.07))
-    alerts.delete_rule(rules, "default", "portfolio_leverage")
+    rule_logic.delete_rule(rules, "default", "portfolio_leverage")
     run(engine, report(5, var_95=0.07))  # var_high stays firing (within its cooldown)
     assert sent.summary() == [
         ("portfolio_leverage", "firing"),
@@ -325,11 +324,11 @@ def test_rule_deleted_while_firing_is_resolved_by_the_next_report(engine: Any, t
 
 def test_retired_rule_owing_a_message_publishes_it_first(engine: Any) -> None:
     rules, _, sent = engine
-    from alphapulse import alerts
+    from alphapulse.alerts.logic import rules as rule_logic
 
     sent.fail = 1
     with pytest.raises(ConnectionError):
         run(engine, report(0, leverage=1.64))
-    alerts.delete_rule(rules, "default", "portfolio_leverage")
+    rule_logic.delete_rule(rules, "default", "portfolio_leverage")
     run(engine, report(5, var_95=0.01))
     assert sent.summary() == [("portfolio_leverage", "firing"), ("portfolio_leverage", "resolved")]

@@ -130,8 +130,8 @@ def test_logout_requires_access_token(api: RestClient) -> None:
 
 
 def test_ws_ticket_is_single_use_and_short_lived(api: RestClient, aws: dict[str, str]) -> None:
-    from alphapulse import accounts
-    from alphapulse.repositories import auth_stores
+    from alphapulse.auth.logic import accounts
+    from alphapulse.auth.wiring import stores_of
 
     tokens = login(api, "trader")
     reply = api.request("POST", "/api/v1/auth/ws-ticket", token=tokens["access_token"])
@@ -140,7 +140,7 @@ def test_ws_ticket_is_single_use_and_short_lived(api: RestClient, aws: dict[str,
     assert 0 < ticket["expires_in"] <= 60
     assert tokens["access_token"] not in ticket["ticket"]
 
-    stores = auth_stores(aws["AuthTable"])
+    stores = stores_of(aws["AuthTable"])
     grant = stores.tickets.consume(accounts.ticket_digest(ticket["ticket"]))
     assert grant is not None
     assert grant["username"] == "trader"
@@ -151,21 +151,21 @@ def test_ws_ticket_is_single_use_and_short_lived(api: RestClient, aws: dict[str,
 
 
 def test_ws_ticket_value_is_not_stored(api: RestClient, aws: dict[str, str]) -> None:
-    from alphapulse import clients
+    from alphapulse.aws import dynamodb
 
     tokens = login(api, "trader")
     ticket = api.request("POST", "/api/v1/auth/ws-ticket", token=tokens["access_token"]).json()["ticket"]
-    items = clients.dynamodb().scan(TableName=aws["AuthTable"])["Items"]
+    items = dynamodb.client().scan(TableName=aws["AuthTable"])["Items"]
     assert ticket not in repr(items)
     assert tokens["refresh_token"] not in repr(items)
 
 
 def test_disabled_user_cannot_login_or_refresh(api: RestClient, aws: dict[str, str]) -> None:
-    from alphapulse import accounts
-    from alphapulse.repositories import auth_stores
+    from alphapulse.auth.logic import accounts
+    from alphapulse.auth.wiring import stores_of
 
     tokens = login(api, "viewer")
-    accounts.set_disabled(auth_stores(aws["AuthTable"]), "viewer", True)
+    accounts.set_disabled(stores_of(aws["AuthTable"]), "viewer", True)
     assert (
         api.request("POST", "/api/v1/auth/refresh", json_body={"refresh_token": tokens["refresh_token"]}).status == 401
     )
@@ -174,11 +174,11 @@ def test_disabled_user_cannot_login_or_refresh(api: RestClient, aws: dict[str, s
 
 
 def test_role_change_applies_at_refresh(api: RestClient, aws: dict[str, str]) -> None:
-    from alphapulse import accounts
-    from alphapulse.repositories import auth_stores
+    from alphapulse.auth.logic import accounts
+    from alphapulse.auth.wiring import stores_of
 
     tokens = login(api, "viewer")
-    accounts.set_role(auth_stores(aws["AuthTable"]), "viewer", "trader")
+    accounts.set_role(stores_of(aws["AuthTable"]), "viewer", "trader")
     refreshed = api.request("POST", "/api/v1/auth/refresh", json_body={"refresh_token": tokens["refresh_token"]})
     assert refreshed.json()["user"]["role"] == "trader"
     assert "view_alerts" in refreshed.json()["user"]["permissions"]
@@ -204,7 +204,7 @@ def test_failed_logins_throttled_after_five_with_retry_after(api: RestClient) ->
 def test_throttle_window_expires(api: RestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    from alphapulse import accounts
+    from alphapulse.auth.logic import accounts
 
     start = time.time()
     monkeypatch.setattr(accounts.time, "time", lambda: start)

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alphapulse.models.metrics import INTERVAL_SECONDS, MetricSeries, MetricValue
-from alphapulse.repositories.metrics import MetricRepository
-from alphapulse.tokens import issue_token
+from alphapulse.auth.logic.tokens import issue_token
+from alphapulse.metrics.models import INTERVAL_SECONDS, MetricSeries, MetricValue
+from alphapulse.metrics.repositories import MetricRepository
 from devstack.functions import LambdaContext
 from tests.conftest import EVENTS, RestClient, load_event
 

@@ -50,7 +50,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from alphapulse.tokens import issue_token
+from alphapulse.auth.logic.tokens import issue_token
 from devstack.apigw import response_body, response_headers, rest_event
 from devstack.functions import LambdaContext, load_handler
 from tests.conftest import ROOT
@@ -164,10 +164,10 @@ class Identities:
     """An admin of tenant `default`, in the auth table, and live sessions of it on demand."""
 
     def __init__(self, table: str) -> None:
-        from alphapulse import accounts
-        from alphapulse.repositories import auth_stores
+        from alphapulse.auth.logic import accounts
+        from alphapulse.auth.wiring import stores_of
 
-        self.stores = auth_stores(table)
+        self.stores = stores_of(table)
         accounts.create_user(self.stores, username="admin", tenant_id="default", role="admin", password=ADMIN_PASSWORD)
 
     def session(self) -> tuple[str, str]:
@@ -199,9 +199,9 @@ class Seeder:
         self.gateway, self.table, self.token = gateway, table, token
 
     def alert(self) -> str:
-        from alphapulse import alerts as logic
-        from alphapulse.models.alerts import AlertEvent
-        from alphapulse.repositories.alerts import AlertRepository
+        from alphapulse.alerts.logic import lifecycle as logic
+        from alphapulse.alerts.models import AlertEvent
+        from alphapulse.alerts.repositories.alerts import AlertRepository
 
         now = datetime.now(UTC)
         event = {

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alphapulse.models.portfolio import Portfolio, PortfolioHistory, PortfolioSnapshot
-from alphapulse.repositories.portfolio import PortfolioRepository
-from alphapulse.timeutil import iso, parse_iso
+from alphapulse.core.times import iso, parse_iso
+from alphapulse.portfolio.models import Portfolio, PortfolioHistory, PortfolioSnapshot
+from alphapulse.portfolio.repositories import PortfolioRepository
 from devstack.functions import LambdaContext
 from tests.conftest import EVENTS, RestClient, load_event
 from tests.integration.test_trades_api import access_token, token_with_permissions
@@ -246,7 +246,7 @@ def test_history_leaves_out_points_past_their_ttl(api: RestClient, aws: dict[str
 def raw_items(aws: dict[str, str], tenant: str) -> dict[str, dict[str, Any]]:
     import boto3
 
-    from alphapulse.dynamo import from_item
+    from alphapulse.aws.dynamodb import from_item
 
     client = boto3.client("dynamodb", region_name="us-east-1")
     response = client.query(

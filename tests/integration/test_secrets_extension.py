@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from alphapulse.config import ConfigurationError
+from alphapulse.aws.secrets import SecretUnavailableError
+from alphapulse.core.config import ConfigurationError
 from devstack.secrets_extension import SecretsExtension
 from tests.conftest import reset_caches
 
@@ -36,7 +37,8 @@ def extension(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
 
 
 def test_signing_key_comes_from_the_extension(extension: tuple[SecretsExtension, str]) -> None:
-    from alphapulse.tokens import issue_token, signing_key, verify_access_token
+    from alphapulse.auth.logic.tokens import issue_token, verify_access_token
+    from alphapulse.core.config import signing_key
 
     assert signing_key() == KEY
     token, _ = issue_token(typ="access", username="u", tenant_id="default", role="viewer", session_id="s")
@@ -46,42 +48,50 @@ def test_signing_key_comes_from_the_extension(extension: tuple[SecretsExtension,
 def test_wrong_session_token_is_refused(
     extension: tuple[SecretsExtension, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alphapulse.secret_store import get_secret_string
+    from alphapulse.aws.secrets import get_secret_string
+
+    port = extension[0].port
 
     monkeypatch.setenv("AWS_SESSION_TOKEN", "someone-else")
-    with pytest.raises(ConfigurationError, match="401"):
-        get_secret_string(extension[1])
+    with pytest.raises(SecretUnavailableError, match="401"):
+        get_secret_string(extension[1], port=port)
 
 
-def test_unknown_secret_is_a_configuration_error(extension: tuple[SecretsExtension, str]) -> None:
-    from alphapulse.secret_store import get_secret_string
+def test_unknown_secret_is_refused(extension: tuple[SecretsExtension, str]) -> None:
+    from alphapulse.aws.secrets import get_secret_string
 
-    with pytest.raises(ConfigurationError, match="answered 4"):
-        get_secret_string("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf")
+    port = extension[0].port
+
+    with pytest.raises(SecretUnavailableError, match="answered 4"):
+        get_secret_string("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf", port=port)
 
 
-def test_extension_down_is_a_configuration_error(extension: tuple[SecretsExtension, str]) -> None:
-    from alphapulse.secret_store import get_secret_string
+def test_extension_down_is_reported(extension: tuple[SecretsExtension, str]) -> None:
+    from alphapulse.aws.secrets import get_secret_string
+
+    port = extension[0].port
 
     extension[0].stop()
-    with pytest.raises(ConfigurationError, match="unreachable"):
-        get_secret_string(extension[1])
+    with pytest.raises(SecretUnavailableError, match="unreachable"):
+        get_secret_string(extension[1], port=port)
 
 
-def test_missing_session_token_is_a_configuration_error(
+def test_missing_session_token_is_refused(
     extension: tuple[SecretsExtension, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alphapulse.secret_store import get_secret_string
+    from alphapulse.aws.secrets import get_secret_string
+
+    port = extension[0].port
 
     monkeypatch.delenv("AWS_SESSION_TOKEN")
-    with pytest.raises(ConfigurationError, match="AWS_SESSION_TOKEN"):
-        get_secret_string(extension[1])
+    with pytest.raises(SecretUnavailableError, match="AWS_SESSION_TOKEN"):
+        get_secret_string(extension[1], port=port)
 
 
 def test_short_secret_is_refused(extension: tuple[SecretsExtension, str]) -> None:
     import boto3
 
-    from alphapulse.tokens import signing_key
+    from alphapulse.core.config import signing_key
 
     endpoint = extension[0]._secrets.meta.endpoint_url
     boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1").put_secret_value(
@@ -100,3 +110,11 @@ def test_auth_function_answers_500_when_the_key_is_unavailable(
     reply = RestClient("functions/auth", "auth").request("GET", "/api/v1/auth/me", token="x.y.z")
     assert reply.status == 500
     assert reply.json() == {"detail": "Internal Server Error"}
+
+
+def test_signing_key_unavailable_is_a_configuration_error(extension: tuple[SecretsExtension, str]) -> None:
+    from alphapulse.core.config import signing_key
+
+    extension[0].stop()
+    with pytest.raises(ConfigurationError, match="unreachable"):
+        signing_key()

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from alphapulse.models.system import TradingSystemStatus
-from alphapulse.repositories.metrics import MetricRepository
-from alphapulse.repositories.system import SystemRepository
-from alphapulse.timeutil import iso
-from alphapulse.tokens import issue_token
+from alphapulse.auth.logic.tokens import issue_token
+from alphapulse.core.times import iso
+from alphapulse.metrics.repositories import MetricRepository
+from alphapulse.system.models import TradingSystemStatus
+from alphapulse.system.repositories import SystemRepository
 from devstack.apigw import response_body, response_headers, rest_event
 from devstack.functions import LambdaContext
 from tests.conftest import EVENTS, ROOT, Reply, RestClient, load_event, reset_caches
@@ -72,7 +72,7 @@ def put_raw(aws: dict[str, str], item: dict[str, Any]) -> None:
     """Write an item the way another domain's repository does (data-model keys), without importing it."""
     import boto3
 
-    from alphapulse.dynamo import to_item
+    from alphapulse.aws.dynamodb import to_item
 
     boto3.client("dynamodb", region_name="us-east-1").put_item(TableName=aws["DataTable"], Item=to_item(item))
 
@@ -315,10 +315,10 @@ def test_event_feed_reads_what_the_trade_and_portfolio_repositories_write(
 ) -> None:
     # The system repository reads other domains' items by the data-model keys; this holds it to
     # what their own repositories actually write.
-    from alphapulse.models.portfolio import PortfolioSnapshot
-    from alphapulse.models.trades import Trade
-    from alphapulse.repositories.portfolio import PortfolioRepository
-    from alphapulse.repositories.trades import TradeRepository
+    from alphapulse.portfolio.models import PortfolioSnapshot
+    from alphapulse.portfolio.repositories import PortfolioRepository
+    from alphapulse.trades.models import Trade
+    from alphapulse.trades.repositories import TradeRepository
 
     now = datetime.now(UTC)
     trade_at, as_of = now - timedelta(seconds=50), now - timedelta(seconds=20)
@@ -347,7 +347,8 @@ def test_event_feed_reads_what_the_trade_and_portfolio_repositories_write(
 
 
 def test_system_counts_the_tenants_live_websocket_connections(api: SystemClient, aws: dict[str, str]) -> None:
-    from alphapulse.repositories.connections import Connection, ConnectionRepository
+    from alphapulse.realtime.models import Connection
+    from alphapulse.realtime.repositories import ConnectionRepository
 
     connections = ConnectionRepository(aws["ConnectionsTable"])
     now = int(time.time())

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from alphapulse.tokens import issue_token
+from alphapulse.auth.logic.tokens import issue_token
 from devstack import demo_data
 from tests.conftest import RestClient
 

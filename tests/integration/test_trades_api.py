@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alphapulse.models.common import Page
-from alphapulse.models.trades import Trade
-from alphapulse.repositories.trades import TradeRepository
-from alphapulse.timeutil import iso, parse_iso
+from alphapulse.core.pagination import Page
+from alphapulse.core.times import iso, parse_iso
+from alphapulse.trades.models import Trade
+from alphapulse.trades.repositories import TradeRepository
 from devstack.functions import LambdaContext
 from tests.conftest import RestClient, load_event
 
@@ -24,7 +24,7 @@ SYMBOLS = ("AAPL", "MSFT", "BRK.B")
 
 
 def access_token(tenant: str = "default", role: str = "viewer", *, now: int | None = None) -> str:
-    from alphapulse.tokens import issue_token
+    from alphapulse.auth.logic.tokens import issue_token
 
     return issue_token(typ="access", username=f"{role}-{tenant}", tenant_id=tenant, role=role, session_id="s", now=now)[
         0
@@ -33,8 +33,8 @@ def access_token(tenant: str = "default", role: str = "viewer", *, now: int | No
 
 def token_with_permissions(permissions: list[str], tenant: str = "default") -> str:
     """A validly signed access token that carries exactly `permissions`."""
-    from alphapulse.config import get_settings
-    from alphapulse.tokens import ALGORITHM, signing_key
+    from alphapulse.auth.logic.tokens import ALGORITHM
+    from alphapulse.core.config import get_settings, signing_key
 
     settings = get_settings()
     now = int(time.time())
@@ -392,7 +392,7 @@ def test_trades_routes_expired_token_401(api: RestClient, seeded: dict[str, list
 
 @pytest.mark.parametrize("path", ROUTES)
 def test_trades_routes_refresh_token_401(api: RestClient, seeded: dict[str, list[Trade]], path: str) -> None:
-    from alphapulse.tokens import issue_token
+    from alphapulse.auth.logic.tokens import issue_token
 
     refresh = issue_token(typ="refresh", username="viewer", tenant_id="default", role="viewer", session_id="s")[0]
     assert api.request("GET", path, token=refresh).status == 401

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from alphapulse.users import main
+from alphapulse.auth.cli import main
 from tests.conftest import ROOT
 
 
@@ -59,10 +59,10 @@ def test_users_cli_lifecycle(
         stdin="a-new-long-password\n",
     )
     assert code == 0
-    from alphapulse.passwords import verify_password
-    from alphapulse.repositories import auth_stores
+    from alphapulse.auth.logic.passwords import verify_password
+    from alphapulse.auth.wiring import stores_of
 
-    stored = auth_stores("AuthTable").users.get("bob")
+    stored = stores_of("AuthTable").users.get("bob")
     assert stored is not None and verify_password("a-new-long-password", stored.password_hash)
     assert "a-new-long-password" not in stored.password_hash
 
@@ -127,7 +127,7 @@ def test_users_cli_against_a_real_endpoint(moto_endpoint: str) -> None:
     command = [
         sys.executable,
         "-m",
-        "alphapulse.users",
+        "alphapulse.auth.cli",
         "--endpoint-url",
         moto_endpoint,
         "--table",
@@ -150,7 +150,7 @@ def test_users_cli_local_endpoint_needs_no_credentials(moto_endpoint: str) -> No
     # A newcomer following the README has no AWS credentials at all.
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers/common/python"), "HOME": "/nonexistent"}
     listed = subprocess.run(
-        [sys.executable, "-m", "alphapulse.users", "--endpoint-url", moto_endpoint, "--table", "AuthTable",
+        [sys.executable, "-m", "alphapulse.auth.cli", "--endpoint-url", moto_endpoint, "--table", "AuthTable",
          "list", "--tenant", "default"],
         capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip

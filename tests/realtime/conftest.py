@@ -15,9 +15,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from alphapulse.repositories.connections import CONNECTED_TENANTS
-from alphapulse.tokens import issue_token
-from devstack.functions import load_module
+from alphapulse.auth.logic.tokens import issue_token
+from alphapulse.realtime.repositories import CONNECTED_TENANTS
 from tests.conftest import reset_caches
 
 MAX_MESSAGE_BYTES = 128 * 1024
@@ -116,15 +115,10 @@ def gateway() -> Iterator[FakeManagementApi]:
 
 
 def clear_realtime_caches() -> None:
-    from alphapulse import broadcast, tokens
+    from alphapulse.auth.logic import tokens
 
     reset_caches()
-    tokens.signing_key.cache_clear()
     tokens._verified.clear()
-    broadcast.default_broadcaster.cache_clear()
-    load_module("functions/ws_connection", "app").stores.cache_clear()
-    load_module("functions/ws_message", "app").frames.cache_clear()
-    load_module("functions/connection_sweeper", "app").stores.cache_clear()
 
 
 @pytest.fixture
@@ -150,7 +144,7 @@ def table_items(table: str, *, listings: bool = False) -> list[dict[str, Any]]:
     """Every item of the table; the connected-tenant listings (which outlive connections) only if asked."""
     import boto3
 
-    from alphapulse.dynamo import from_item
+    from alphapulse.aws.dynamodb import from_item
 
     client = boto3.client("dynamodb", region_name="us-east-1")
     items = [from_item(item) for item in client.scan(TableName=table).get("Items", [])]

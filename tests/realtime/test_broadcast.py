@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from alphapulse import broadcast
-from alphapulse.broadcast import Broadcaster, Fanout
-from alphapulse.management_api import ManagementApiClient
-from alphapulse.realtime import CHANNELS
-from alphapulse.repositories.connections import ChannelRepository, Connection, ConnectionRepository, Subscriber
-from alphapulse.sigv4 import Credentials
+from alphapulse.aws.management_api import ManagementApiClient
+from alphapulse.aws.sigv4 import Credentials
+from alphapulse.realtime import wiring
+from alphapulse.realtime.logic.broadcast import Broadcaster, Fanout
+from alphapulse.realtime.models import Connection, Subscriber
+from alphapulse.realtime.protocol import CHANNELS
+from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
 from devstack.functions import LambdaContext, load_handler
 from tests.realtime.conftest import FakeManagementApi, table_items
 
@@ -300,11 +301,11 @@ def test_publish_through_the_real_queue_and_the_fanout_function(
     queue_url = sqs.create_queue(QueueName="FanoutQueue")["QueueUrl"]
     monkeypatch.setenv("FANOUT_QUEUE_URL", queue_url)
     monkeypatch.setenv("FANOUT_SHARD_THRESHOLD", "2")
-    broadcast.default_broadcaster.cache_clear()
+    wiring.dependencies.reset()
     for n in range(5):
         stack.subscribe(f"c{n}")
     stack.gateway.closed.add("c4")
-    seq = broadcast.publish("default", "trades", "trade", TRADE)
+    seq = wiring.publish("default", "trades", "trade", TRADE)
     received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     assert len(received) == 3 and stack.gateway.calls == []
     event = {"Records": [sqs_record(m["MessageId"], m["Body"]) for m in received]}

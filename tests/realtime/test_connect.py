@@ -11,10 +11,10 @@ from typing import Any
 import jwt
 import pytest
 
-from alphapulse.permissions import permissions_of
-from alphapulse.repositories.connections import ChannelRepository, ConnectionRepository
-from alphapulse.repositories.sessions import TicketRepository
-from alphapulse.tokens import ticket_digest
+from alphapulse.auth.logic.tokens import ticket_digest
+from alphapulse.auth.repositories import TicketRepository
+from alphapulse.core.permissions import permissions_of
+from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
 from devstack.functions import LambdaContext, load_handler
 from tests.conftest import TEST_SECRET, load_event, token_claims
 from tests.realtime.conftest import access_token, table_items

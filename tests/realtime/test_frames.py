@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from alphapulse import broadcast, subscriptions
-from alphapulse.permissions import permissions_of
-from alphapulse.repositories.connections import ChannelRepository, Connection, ConnectionRepository
+from alphapulse.core.permissions import permissions_of
+from alphapulse.realtime import wiring
+from alphapulse.realtime.logic import broadcast, subscriptions
+from alphapulse.realtime.models import Connection
+from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
 from devstack.functions import LambdaContext, load_handler
 from tests.conftest import RestClient, load_event
 from tests.realtime.conftest import FakeManagementApi, access_token, table_items
@@ -56,7 +58,7 @@ def publish(channel: str = "trades", n: int = 1, tenant: str = "default") -> lis
     type_ = {"trades": "trade", "alerts": "alert", "metrics": "metrics", "portfolio": "portfolio", "system": "system"}[
         channel
     ]
-    return [broadcast.publish(tenant, channel, type_, {**TRADE, "n": i}) for i in range(n)]
+    return [wiring.publish(tenant, channel, type_, {**TRADE, "n": i}) for i in range(n)]
 
 
 @pytest.fixture
@@ -186,10 +188,10 @@ def test_client_gone_while_answering_is_forgotten(table: str, gateway: FakeManag
 
 
 def store_portfolio_and_system(data_table: str) -> None:
-    from alphapulse.models.portfolio import PortfolioSnapshot
-    from alphapulse.models.system import TradingSystemStatus
-    from alphapulse.repositories.portfolio import PortfolioRepository
-    from alphapulse.repositories.system import SystemRepository
+    from alphapulse.portfolio.models import PortfolioSnapshot
+    from alphapulse.portfolio.repositories import PortfolioRepository
+    from alphapulse.system.models import TradingSystemStatus
+    from alphapulse.system.repositories import SystemRepository
 
     now = datetime.now(UTC)
     PortfolioRepository(data_table).put_snapshot(
@@ -293,7 +295,7 @@ def test_resume_past_the_retention_asks_for_a_resync(
 ) -> None:
     monkeypatch.setattr(subscriptions, "LOG_WAITS", (0.01,))  # the missing entries will not come
     connect(table, "c1")
-    old = broadcast.default_broadcaster()
+    old = wiring.dependencies().broadcaster
     stale = broadcast.Broadcaster(
         old.channels, old.fanout, retention_seconds=60, shard_threshold=1000, clock=lambda: time.time() - 120
     )
@@ -430,7 +432,7 @@ def publish_while_catching_up(monkeypatch: pytest.MonkeyPatch, *, times: int) ->
         seq = original(self, tenant_id, channel)
         if left[0]:
             left[0] -= 1
-            broadcast.publish(tenant_id, channel, "trade", TRADE)
+            wiring.publish(tenant_id, channel, "trade", TRADE)
         return seq
 
     monkeypatch.setattr(ChannelRepository, "current_seq", moving)
@@ -457,7 +459,7 @@ def test_subscribe_that_cannot_catch_up_subscribes_and_asks_for_a_resync(
 
     def moving(self: ChannelRepository, tenant_id: str, channel: str) -> int:
         seq = original(self, tenant_id, channel)
-        broadcast.publish(tenant_id, channel, "trade", TRADE)  # a publish right after every read
+        wiring.publish(tenant_id, channel, "trade", TRADE)  # a publish right after every read
         return seq
 
     monkeypatch.setattr(ChannelRepository, "current_seq", moving)
@@ -473,7 +475,7 @@ def test_subscribe_that_cannot_catch_up_subscribes_and_asks_for_a_resync(
 def conflicting_transactions(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
     """The next `times` TransactWriteItems are cancelled as DynamoDB cancels a transaction that meets another
     one on the same item (here: concurrent subscribes checking one channel counter)."""
-    from alphapulse.dynamodb_client import DynamoDBClient, DynamoDBError
+    from alphapulse.aws.dynamodb import DynamoDBClient, DynamoDBError
 
     original, left = DynamoDBClient.call, [times]
 
@@ -508,7 +510,7 @@ def test_resume_across_a_poison_push_skips_it_and_subscribes(table: str, gateway
     # A push over API Gateway's 128 KB reached no live subscriber (413): replaying it must not abort the subscribe.
     connect(table, "c1")
     publish("trades")
-    broadcast.publish("default", "trades", "trade", {**TRADE, "blob": "x" * (130 * 1024)})
+    wiring.publish("default", "trades", "trade", {**TRADE, "blob": "x" * (130 * 1024)})
     publish("trades")
     subscribe("c1", "trades", "alerts", since={"trades": 0})
     publish("trades")
@@ -522,7 +524,7 @@ def test_current_state_too_large_to_send_asks_for_a_resync(table: str, gateway: 
     handler = subscriptions.FrameHandler(
         ConnectionRepository(table),
         ChannelRepository(table),
-        broadcast.default_broadcaster().fanout.api,
+        wiring.dependencies().api,
         snapshots={"system": lambda tenant: {"blob": "x" * (130 * 1024)}},
     )
     handler.handle("c1", json.dumps({"action": "subscribe", "channels": ["system", "alerts"]}))

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from alphapulse.management_api import (
+from alphapulse.aws.management_api import (
     GoneError,
     LimitExceededError,
     ManagementApiClient,
     ManagementApiError,
-    PayloadTooLargeError,
+    MessageTooLargeError,
 )
-from alphapulse.sigv4 import Credentials, sign
+from alphapulse.aws.sigv4 import Credentials, sign
 from tests.realtime.conftest import FakeManagementApi
 
 NOW = datetime(2026, 11, 24, 2, 30, 0, tzinfo=UTC)
@@ -101,7 +101,7 @@ def test_client_retries_server_errors(gateway: FakeManagementApi) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "error"), [(410, GoneError), (413, PayloadTooLargeError), (403, ManagementApiError)]
+    ("status", "error"), [(410, GoneError), (413, MessageTooLargeError), (403, ManagementApiError)]
 )
 def test_client_does_not_retry_final_answers(gateway: FakeManagementApi, status: int, error: type[Exception]) -> None:
     gateway.scripts["c1"] = [status]

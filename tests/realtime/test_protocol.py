@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from alphapulse.realtime import (
+from alphapulse.realtime.protocol import (
     MAX_FRAME_BYTES,
     FrameError,
     Ping,

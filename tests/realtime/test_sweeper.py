@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from alphapulse import sweeper
-from alphapulse.broadcast import Fanout
-from alphapulse.dynamodb_client import DynamoDBClient
-from alphapulse.management_api import ManagementApiClient
-from alphapulse.repositories.connections import ChannelRepository, Connection, ConnectionRepository
-from alphapulse.sigv4 import Credentials
+from alphapulse.aws.dynamodb import DynamoDBClient
+from alphapulse.aws.management_api import ManagementApiClient
+from alphapulse.aws.sigv4 import Credentials
+from alphapulse.realtime.logic import sweeper
+from alphapulse.realtime.logic.broadcast import Fanout
+from alphapulse.realtime.models import Connection
+from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
 from devstack.functions import LambdaContext, load_module
 from tests.conftest import load_event
 from tests.realtime.conftest import FakeManagementApi, access_token, table_items
@@ -127,7 +128,7 @@ def test_a_failing_connection_does_not_stop_the_others_and_is_tried_again_next_r
 
 
 def test_a_tenant_that_cannot_be_read_does_not_stop_the_others(tables: Tables, monkeypatch: pytest.MonkeyPatch) -> None:
-    from alphapulse.errors import DataAccessError
+    from alphapulse.core.errors import DataAccessError
 
     tables.connect("old", lifetime=-60)
     tables.connect("acme-old", "acme", lifetime=-60)

@@ -10,11 +10,20 @@ from typing import Any
 
 import pytest
 
-from alphapulse import alerts
-from alphapulse.alerts import AlertFilters, CreateOutcome, DedupState
-from alphapulse.errors import BadRequestError, ConflictError, DataAccessError, NotFoundError
-from alphapulse.models.alerts import AlertEvent, AlertRecord, AlertRule, AlertRuleInput
-from alphapulse.timeutil import iso
+from alphapulse.alerts.logic import defaults
+from alphapulse.alerts.logic import lifecycle as alerts
+from alphapulse.alerts.logic import rules as rule_logic
+from alphapulse.alerts.models import (
+    AlertEvent,
+    AlertFilters,
+    AlertRecord,
+    AlertRule,
+    AlertRuleInput,
+    CreateOutcome,
+    DedupState,
+)
+from alphapulse.core.errors import BadRequestError, ConflictError, DataAccessError, NotFoundError
+from alphapulse.core.times import iso
 
 T0 = datetime(2025, 11, 24, 2, 30, tzinfo=UTC)
 
@@ -420,51 +429,51 @@ NEW_RULE = AlertRuleInput(
 
 
 def test_list_rules_new_tenant_seeds_defaults_once(rules: MemoryRules) -> None:
-    page = alerts.list_rules(rules, "t", limit=100, cursor=None)
+    page = rule_logic.list_rules(rules, "t", limit=100, cursor=None)
     assert len(page.items) == 10 and page.next_cursor is None
-    assert alerts.list_rules(rules, "t", limit=100, cursor=None).items == page.items
+    assert rule_logic.list_rules(rules, "t", limit=100, cursor=None).items == page.items
     assert rules.calls.count("seed") == 1
 
 
 def test_list_rules_existing_rules_skip_the_marker_read(rules: MemoryRules) -> None:
-    alerts.list_rules(rules, "t", limit=100, cursor=None)
+    rule_logic.list_rules(rules, "t", limit=100, cursor=None)
     rules.calls.clear()
-    alerts.list_rules(rules, "t", limit=100, cursor=None)
+    rule_logic.list_rules(rules, "t", limit=100, cursor=None)
     assert rules.calls == ["query"]
 
 
 def test_list_rules_after_deleting_all_stays_empty(rules: MemoryRules) -> None:
-    for rule in alerts.tenant_rules(rules, "t"):
-        alerts.delete_rule(rules, "t", rule.rule_id)
-    assert alerts.list_rules(rules, "t", limit=100, cursor=None).items == []
-    assert alerts.tenant_rules(rules, "t") == []
+    for rule in rule_logic.tenant_rules(rules, "t"):
+        rule_logic.delete_rule(rules, "t", rule.rule_id)
+    assert rule_logic.list_rules(rules, "t", limit=100, cursor=None).items == []
+    assert rule_logic.tenant_rules(rules, "t") == []
 
 
 def test_list_rules_pages_with_cursor(rules: MemoryRules) -> None:
-    first = alerts.list_rules(rules, "t", limit=4, cursor=None)
+    first = rule_logic.list_rules(rules, "t", limit=4, cursor=None)
     assert first.next_cursor is not None
-    second = alerts.list_rules(rules, "t", limit=4, cursor=first.next_cursor)
-    assert [r.rule_id for r in first.items + second.items] == sorted(r.rule_id for r in alerts.default_rules())[:8]
+    second = rule_logic.list_rules(rules, "t", limit=4, cursor=first.next_cursor)
+    assert [r.rule_id for r in first.items + second.items] == sorted(r.rule_id for r in defaults.default_rules())[:8]
     with pytest.raises(BadRequestError):
-        alerts.list_rules(rules, "other", limit=4, cursor=first.next_cursor)
+        rule_logic.list_rules(rules, "other", limit=4, cursor=first.next_cursor)
 
 
 def test_create_rule_seeds_first_and_generates_id(rules: MemoryRules) -> None:
-    created = alerts.create_rule(rules, "t", NEW_RULE)
+    created = rule_logic.create_rule(rules, "t", NEW_RULE)
     assert len(created.rule_id) == 32 and created.cooldown_seconds == 5
-    assert len(alerts.tenant_rules(rules, "t")) == 11
+    assert len(rule_logic.tenant_rules(rules, "t")) == 11
 
 
 def test_replace_rule_unknown_not_found(rules: MemoryRules) -> None:
     with pytest.raises(NotFoundError):
-        alerts.replace_rule(rules, "t", "nope", NEW_RULE)
+        rule_logic.replace_rule(rules, "t", "nope", NEW_RULE)
 
 
 def test_replace_rule_default_on_new_tenant_works(rules: MemoryRules) -> None:
-    replaced = alerts.replace_rule(rules, "t", "var_high", NEW_RULE)
+    replaced = rule_logic.replace_rule(rules, "t", "var_high", NEW_RULE)
     assert replaced.rule_id == "var_high" and rules.get("t", "var_high") == replaced
 
 
 def test_delete_rule_unknown_not_found(rules: MemoryRules) -> None:
     with pytest.raises(NotFoundError):
-        alerts.delete_rule(rules, "t", "nope")
+        rule_logic.delete_rule(rules, "t", "nope")

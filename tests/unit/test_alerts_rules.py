@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from alphapulse.alerts import default_rules, evaluate, render_message
-from alphapulse.models.alerts import AlertRule, AlertRuleInput, check_message_template, parse_condition
+from alphapulse.alerts.logic.defaults import default_rules
+from alphapulse.alerts.logic.rules import evaluate, render_message
+from alphapulse.alerts.models import AlertRule, AlertRuleInput, check_message_template, parse_condition
 
 RULE = {
     "name": "r",

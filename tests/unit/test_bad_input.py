@@ -154,7 +154,7 @@ def test_storage_outage_is_503_not_500(api: RestClient, monkeypatch: pytest.Monk
 
 
 def test_unexpected_error_is_500_with_request_id_and_cors(api: RestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    from alphapulse import accounts
+    from alphapulse.auth.logic import accounts
 
     def explode(*_: object) -> None:
         raise RuntimeError("boom")

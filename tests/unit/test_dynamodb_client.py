@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from alphapulse.dynamo import is_condition_failure
-from alphapulse.dynamodb_client import DynamoDBClient, DynamoDBConnectionError, DynamoDBError
-from alphapulse.sigv4 import Credentials, sign
+from alphapulse.aws.dynamodb import DynamoDBClient, DynamoDBConnectionError, DynamoDBError, is_condition_failure
+from alphapulse.aws.sigv4 import Credentials, sign
 
 NOW = datetime(2026, 11, 24, 2, 30, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from alphapulse.observability import REDACTED, get_logger, redact, register_secret
+from alphapulse.core.observability import REDACTED, get_logger, redact, register_secret
 from tests.conftest import DEMO_USERS, TEST_SECRET, RestClient, login
 
 
@@ -28,7 +28,7 @@ def log_output(app_env: None) -> Iterator[io.StringIO]:
 def test_auth_flows_log_no_secret_or_token(
     auth_api: RestClient, demo_users: object, log_output: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alphapulse import accounts
+    from alphapulse.auth.logic import accounts
 
     seen: list[str] = []
     tokens = login(auth_api, "trader")

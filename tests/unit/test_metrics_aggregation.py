@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alphapulse import metrics
-from alphapulse.models.metrics import INTERVAL_SECONDS
+from alphapulse.metrics import logic as metrics
+from alphapulse.metrics.models import INTERVAL_SECONDS
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BASE = datetime(2026, 3, 1, tzinfo=UTC)

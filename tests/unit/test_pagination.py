@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alphapulse.errors import BadRequestError
-from alphapulse.pagination import decode_cursor, encode_cursor
+from alphapulse.core.errors import BadRequestError
+from alphapulse.core.pagination import decode_cursor, encode_cursor
 
 KEY = {"pk": {"S": "T#default#TRADE#t1"}, "sk": {"S": "TRADE"}}
 

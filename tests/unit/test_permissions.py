@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from fastapi import APIRouter
 
-from alphapulse.api import create_app, lambda_handler
-from alphapulse.auth import require
-from alphapulse.permissions import ALL_PERMISSIONS, ROLE_PERMISSIONS
-from alphapulse.tokens import issue_token
+from alphapulse.auth.logic.tokens import issue_token
+from alphapulse.core.permissions import ALL_PERMISSIONS, ROLE_PERMISSIONS
+from alphapulse.web.app import create_app, lambda_handler
+from alphapulse.web.security import require
 from devstack.apigw import rest_event
 from devstack.functions import LambdaContext
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alphapulse.portfolio import downsample
+from alphapulse.portfolio.logic import downsample
 
 
 def identity(value: float) -> float:

@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alphapulse import portfolio
-from alphapulse.models.common import TimeRange
-from alphapulse.models.portfolio import HistoryRow, PortfolioSnapshot
-from alphapulse.timeutil import iso
+from alphapulse.core.times import TimeRange, iso
+from alphapulse.portfolio import logic as portfolio
+from alphapulse.portfolio.models import HistoryRow, PortfolioSnapshot
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 

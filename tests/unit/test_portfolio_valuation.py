@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from alphapulse.models.portfolio import PortfolioSnapshot, value_snapshot
+from alphapulse.portfolio.models import PortfolioSnapshot, value_snapshot
 
 
 def snapshot(cash: Any, *positions: tuple[str, Any, Any, Any]) -> PortfolioSnapshot:

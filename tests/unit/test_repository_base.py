@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from alphapulse.errors import DataAccessError
-from alphapulse.repositories import base
-from alphapulse.repositories.base import TableRepository
+from alphapulse.core import storage as base
+from alphapulse.core.errors import DataAccessError
+from alphapulse.core.storage import TableRepository
 
 
 class ThrottlingClient:

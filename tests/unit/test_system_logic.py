@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alphapulse import system
-from alphapulse.errors import DataAccessError
-from alphapulse.models.system import DatabaseComponent, EventFeedComponent, TradingSystemStatus
-from alphapulse.repositories.system import LatestState
+from alphapulse.core.errors import DataAccessError
+from alphapulse.system import logic as system
+from alphapulse.system.models import DatabaseComponent, EventFeedComponent, LatestState, TradingSystemStatus
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -183,7 +182,9 @@ def test_overall_status_from_components(database: str, feed: str, expected: str)
 
 
 def test_openapi_document_read_once_from_the_layer() -> None:
-    system.openapi_document.cache_clear()
-    first = system.openapi_document()
+    from alphapulse.web.openapi import openapi_document
+
+    openapi_document.cache_clear()
+    first = openapi_document()
     assert first.startswith(b"{") and b'"openapi"' in first
-    assert system.openapi_document() is first
+    assert openapi_document() is first

@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from alphapulse import trades
-from alphapulse.errors import BadRequestError, NotFoundError
-from alphapulse.models.common import EARLIEST, TimeRange
-from alphapulse.models.trades import Trade
-from alphapulse.pagination import encode_cursor, fingerprint
-from alphapulse.timeutil import iso
+from alphapulse.core.errors import BadRequestError, NotFoundError
+from alphapulse.core.pagination import encode_cursor, fingerprint
+from alphapulse.core.times import EARLIEST, TimeRange, iso
+from alphapulse.trades import logic as trades
+from alphapulse.trades.models import Trade
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 

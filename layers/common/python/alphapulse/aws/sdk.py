@@ -1,0 +1,25 @@
+"""botocore clients, for the services without a client of our own (SNS, SQS): created at first use, reused.
+
+Only the functions that publish to SNS (rules) or queue fan-out shards (large audiences) import botocore,
+and only when they first do: the others never pay its import (see docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+
+@cache
+def client(service: str) -> Any:
+    """The `service` client (region, endpoint and credentials from the standard AWS environment)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
+
+
+def reset() -> None:
+    """Forget every client (tests switch endpoints and credentials between cases)."""
+    client.cache_clear()

@@ -1,1 +1,0 @@
-"""Pydantic models shared by the functions."""

@@ -1,0 +1,265 @@
+"""Pushes to WebSocket subscribers (DESIGN section 5, Server → client and Fan-out).
+
+`publish(tenant_id, channel, type_, data)` is what ingestion calls:
+
+1. takes the channel's next `seq` (an atomic ADD on the channel's counter);
+2. appends the push to the channel's replay log (kept `REPLAY_RETENTION_SECONDS`, at least 15 minutes);
+3. queries the channel's subscribers (one strongly consistent Query, never a Scan) that are live
+   from before this seq (see `ChannelRepository.go_live` for why that gives no gap and no duplicate);
+4. delivers `{type, channel, seq, timestamp, data}` to each through the management API, at most
+   `concurrency` sends at a time from a pool of threads that each keep one keep-alive connection;
+   audiences above `FANOUT_SHARD_THRESHOLD` are split into shards of that size and queued on the
+   fan-out queue, which FanoutFunction delivers (`deliver_shard`).
+
+Per connection: 410 Gone deletes the connection and its subscriptions; 429 is retried with backoff
+and jitter (by the client); 413 is logged as a poison message; a connection whose lifetime (token
+expiry, 2 h at most) has ended is not sent to but closed, and its rows deleted. Whatever happens to
+one connection, the others are still served.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from alphapulse.aws.management_api import (
+    MAX_MESSAGE_BYTES,
+    GoneError,
+    ManagementApiClient,
+    ManagementApiError,
+    MessageTooLargeError,
+)
+from alphapulse.core.errors import DataAccessError
+from alphapulse.core.observability import get_logger
+from alphapulse.realtime.models import Subscriber
+from alphapulse.realtime.protocol import EVENT_CHANNELS, encode, push
+from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
+
+FANOUT_CONCURRENCY = 200  # sends in flight per process; also the number of pooled connections
+
+
+class ShardQueue(Protocol):
+    def send(self, body: str) -> None: ...
+
+
+@dataclass
+class DeliveryReport:
+    """What became of one push's audience."""
+
+    delivered: int = 0
+    gone: int = 0
+    expired: int = 0
+    too_large: int = 0
+    failed: list[str] = field(default_factory=list)  # connection ids not reached (may be retried)
+
+    def add(self, other: DeliveryReport) -> None:
+        self.delivered += other.delivered
+        self.gone += other.gone
+        self.expired += other.expired
+        self.too_large += other.too_large
+        self.failed.extend(other.failed)
+
+
+class Fanout:
+    """Sends one message to many connections with bounded concurrency; one bad connection never stops the others."""
+
+    def __init__(
+        self, api: ManagementApiClient, connections: ConnectionRepository, *, concurrency: int = FANOUT_CONCURRENCY
+    ) -> None:
+        self.api = api
+        self.connections = connections
+        self.concurrency = concurrency
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def deliver(self, tenant_id: str, message: bytes, targets: Sequence[Subscriber], *, now: float) -> DeliveryReport:
+        """Send `message` to every target (expired ones are closed instead)."""
+        if len(message) > MAX_MESSAGE_BYTES:
+            # API Gateway would answer 413 to every connection: a poison message, not a connection problem.
+            return DeliveryReport(too_large=len(targets))
+        return self._each(tenant_id, message, targets, now)
+
+    def close_expired(self, tenant_id: str, targets: Sequence[Subscriber], *, now: float) -> DeliveryReport:
+        """Close the targets whose lifetime has ended (the sweeper) as a push to them would: concurrently, a 410
+        tolerated, one failure never stopping the others. `expired` counts the closed ones, `failed` the others."""
+        return self._each(tenant_id, None, [target for target in targets if target.expires_at <= now], now)
+
+    def _each(self, tenant_id: str, message: bytes | None, targets: Sequence[Subscriber], now: float) -> DeliveryReport:
+        if len(targets) <= 1:
+            report = DeliveryReport()
+            for target in targets:
+                self._deliver_one(tenant_id, message, target, now, report)
+            return report
+        pending = iter(targets)
+        lock = threading.Lock()
+
+        def work() -> DeliveryReport:
+            report = DeliveryReport()
+            while True:
+                with lock:
+                    target = next(pending, None)
+                if target is None:
+                    return report
+                self._deliver_one(tenant_id, message, target, now, report)
+
+        workers = [self._executor().submit(work) for _ in range(min(self.concurrency, len(targets)))]
+        total = DeliveryReport()
+        for worker in workers:
+            total.add(worker.result())
+        return total
+
+    def _executor(self) -> ThreadPoolExecutor:
+        # Created at the first large delivery and kept: its threads keep their connections warm.
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="fanout")
+            return self._pool
+
+    def _deliver_one(
+        self, tenant_id: str, message: bytes | None, target: Subscriber, now: float, report: DeliveryReport
+    ) -> None:
+        """Send `message` to the target, or close it when its lifetime has ended or there is no message."""
+        connection_id = target.connection_id
+        try:
+            if message is None or target.expires_at <= now:
+                self.close(tenant_id, connection_id)
+                report.expired += 1
+                return
+            self.api.post_to_connection(connection_id, message)
+            report.delivered += 1
+        except GoneError:
+            report.gone += 1
+            self._forget(tenant_id, connection_id)
+        except MessageTooLargeError:
+            report.too_large += 1
+        except (ManagementApiError, DataAccessError) as exc:
+            report.failed.append(connection_id)
+            get_logger().warning("push failed", extra={"connection_id": connection_id, "error": str(exc)})
+        except Exception:
+            report.failed.append(connection_id)
+            get_logger().exception("push failed unexpectedly", extra={"connection_id": connection_id})
+
+    def close(self, tenant_id: str, connection_id: str) -> None:
+        """Close a connection through the management API and delete its rows (it may be gone already)."""
+        with contextlib.suppress(GoneError):
+            self.api.delete_connection(connection_id)
+        self._forget(tenant_id, connection_id)
+
+    def _forget(self, tenant_id: str, connection_id: str) -> None:
+        try:
+            self.connections.remove(connection_id, tenant_id)
+        except DataAccessError:
+            # Its rows expire through TTL, and the next push finds it gone again.
+            get_logger().warning("could not delete a closed connection", extra={"connection_id": connection_id})
+
+
+class Broadcaster:
+    """Numbers, logs and delivers pushes of a (tenant, channel)."""
+
+    def __init__(
+        self,
+        channels: ChannelRepository,
+        fanout: Fanout,
+        *,
+        retention_seconds: int,
+        shard_threshold: int,
+        shards: ShardQueue | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.channels = channels
+        self.fanout = fanout
+        self.retention_seconds = retention_seconds
+        self.shard_threshold = shard_threshold
+        self.shards = shards
+        self.clock = clock
+
+    def publish(self, tenant_id: str, channel: str, type_: str, data: Mapping[str, Any] | None) -> int:
+        """Push `data` as a `type_` message on the tenant's `channel`; the push's seq."""
+        if EVENT_CHANNELS.get(type_) != channel:
+            raise ValueError(f"{type_!r} is not a push type of channel {channel!r}")
+        now = self.clock()
+        encode({"data": data})  # data that cannot be sent fails here, before it takes a seq that would stay a gap
+        seq = self.channels.next_seq(tenant_id, channel)
+        message = encode(push(type_, channel, seq, datetime.fromtimestamp(now, UTC), data))
+        # Logged before the subscriber query: a subscriber that is not yet live finds it in the log.
+        self.channels.append(tenant_id, channel, seq, message, expires_at=int(now) + self.retention_seconds)
+        targets = list(self.channels.subscribers(tenant_id, channel, seq))
+        report = DeliveryReport()
+        if len(targets) > self.shard_threshold and self.shards is not None:
+            for shard in _chunks(targets, self.shard_threshold):
+                report.add(self._queue(tenant_id, channel, seq, message, shard, now))
+        else:
+            report = self.fanout.deliver(tenant_id, message, targets, now=now)
+        _log(tenant_id, channel, seq, len(message), len(targets), report)
+        return seq
+
+    def _queue(
+        self, tenant_id: str, channel: str, seq: int, message: bytes, shard: Sequence[Subscriber], now: float
+    ) -> DeliveryReport:
+        body = {
+            "tenant_id": tenant_id,
+            "channel": channel,
+            "seq": seq,
+            "connections": [[target.connection_id, target.expires_at] for target in shard],
+        }
+        assert self.shards is not None
+        try:
+            self.shards.send(json.dumps(body, separators=(",", ":")))
+        except Exception:
+            # Nothing is dropped: a shard that cannot be queued is delivered from here.
+            get_logger().exception("could not queue a fan-out shard; delivering it directly")
+            return self.fanout.deliver(tenant_id, message, shard, now=now)
+        return DeliveryReport()
+
+    def deliver_shard(self, body: str) -> DeliveryReport:
+        """Deliver one queued shard (FanoutFunction); ValueError when the body is not a shard."""
+        tenant_id, channel, seq, targets = _parse_shard(body)
+        now = self.clock()
+        entry = self.channels.entry(tenant_id, channel, seq, now=int(now))
+        if entry is None:
+            # Older than the replay log: the subscribers resync from REST when they resume.
+            get_logger().error("fan-out shard of a push no longer logged", extra={"channel": channel, "seq": seq})
+            return DeliveryReport()
+        report = self.fanout.deliver(tenant_id, entry.message, targets, now=now)
+        _log(tenant_id, channel, seq, len(entry.message), len(targets), report)
+        return report
+
+
+def _parse_shard(body: str) -> tuple[str, str, int, list[Subscriber]]:
+    try:
+        document = json.loads(body)
+        targets = [
+            Subscriber(str(connection_id), int(expires_at)) for connection_id, expires_at in document["connections"]
+        ]
+        return str(document["tenant_id"]), str(document["channel"]), int(document["seq"]), targets
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"not a fan-out shard: {exc}") from exc
+
+
+def _chunks(targets: Sequence[Subscriber], size: int) -> Iterator[Sequence[Subscriber]]:
+    for start in range(0, len(targets), size):
+        yield targets[start : start + size]
+
+
+def _log(tenant_id: str, channel: str, seq: int, size: int, audience: int, report: DeliveryReport) -> None:
+    fields = {
+        "tenant_id": tenant_id,
+        "channel": channel,
+        "seq": seq,
+        "audience": audience,
+        "delivered": report.delivered,
+        "gone": report.gone,
+        "expired": report.expired,
+        "failed": len(report.failed),
+    }
+    if report.too_large:
+        get_logger().error("poison message: larger than API Gateway accepts", extra={**fields, "bytes": size})
+    else:
+        get_logger().info("pushed", extra=fields)
