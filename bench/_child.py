@@ -63,7 +63,7 @@ def main() -> None:
     import uuid
 
     waited = [0]  # ns spent in AWS round trips (our SigV4 endpoint), to report the handler's own time
-    endpoint = getattr(sys.modules.get("alphapulse.sigv4"), "SignedEndpoint", None)
+    endpoint = getattr(sys.modules.get("alphapulse.aws.sigv4"), "SignedEndpoint", None)
     if endpoint is not None:
         send = endpoint.request
 

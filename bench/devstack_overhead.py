@@ -17,7 +17,6 @@ import http.client
 import json
 import os
 import secrets
-import socket
 import statistics
 import sys
 import time
@@ -26,17 +25,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from devstack.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # devstack, when run as a plain script
 
 TARGET_MS = 2.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def timed(call: Callable[[], Any], count: int) -> list[float]:

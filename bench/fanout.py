@@ -23,13 +23,14 @@ import json
 import multiprocessing
 import os
 import resource
-import socket
 import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from devstack.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "layers/common/python"))
@@ -67,12 +68,6 @@ def serve(port: int, latency: float, ready: Any) -> None:
             await server.serve_forever()
 
     asyncio.run(main())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # --- an in-memory channel: the DynamoDB side of publish, out of the way -----------------------------------

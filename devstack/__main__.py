@@ -5,15 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import socket
 import sys
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from devstack.ports import free_port
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read the event file {args.event}: {exc}", file=sys.stderr)
         return 2
-    stack = LocalStack(http_port=_free_port(), aws_port=_free_port(), ws_port=_free_port(),
+    stack = LocalStack(http_port=free_port(), aws_port=free_port(), ws_port=free_port(),
                        jwt_secret=secrets.token_urlsafe(48))  # fmt: skip
     stack.start_aws()
     try:

@@ -25,7 +25,10 @@ DESCRIPTION = (
     "The AlphaPulse dashboard backend: one document for every REST function. "
     "Authenticate with `POST /api/v1/auth/token` and send `Authorization: Bearer <access_token>`."
 )
-OUTPUTS = (ROOT / "docs" / "openapi.json", ROOT / "layers" / "common" / "python" / "alphapulse" / "web" / "openapi.json")
+OUTPUTS = (
+    ROOT / "docs" / "openapi.json",
+    ROOT / "layers" / "common" / "python" / "alphapulse" / "web" / "openapi.json",
+)
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 

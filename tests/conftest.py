@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import time
 import urllib.request
 import uuid
@@ -19,7 +18,9 @@ import pytest
 
 from devstack.apigw import response_body, response_headers, rest_event
 from devstack.functions import LambdaContext, load_handler
+from devstack.ports import free_port
 from devstack.template import create_tables, load_template
+from tests.fakes import FakeManagementApi
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -85,9 +86,7 @@ def _moto_endpoint() -> Iterator[str]:
     from devstack.moto_atomic import make_dynamodb_atomic
 
     make_dynamodb_atomic()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"
@@ -104,6 +103,14 @@ def moto_server(app_env: None, _moto_endpoint: str, monkeypatch: pytest.MonkeyPa
     finally:
         request = urllib.request.Request(f"{_moto_endpoint}/moto-api/reset", method="POST")
         urllib.request.urlopen(request).close()
+
+
+@pytest.fixture
+def gateway() -> Iterator[FakeManagementApi]:
+    """The fake WebSocket management API (tests.fakes), on a free loopback port."""
+    api = FakeManagementApi()
+    yield api
+    api.stop()
 
 
 @pytest.fixture
@@ -239,3 +246,56 @@ def login(api: RestClient, username: str) -> dict[str, Any]:
     assert reply.status == 200, reply.body
     result: dict[str, Any] = reply.json()
     return result
+
+
+# --- event-driven functions ---
+
+
+def items(endpoint: str, table: str) -> list[dict[str, Any]]:
+    """Every item of the table (a test may scan; the code never does)."""
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+    return list(client.scan(TableName=table).get("Items", []))
+
+
+class Function:
+    """One function's handler, invoked the way Lambda does for an asynchronous event."""
+
+    def __init__(self, code_uri: str) -> None:
+        self.handler = load_handler(code_uri)
+        self.name = code_uri.rsplit("/", 1)[-1]
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        return self.handler(event, LambdaContext(self.name))
+
+
+def eventbridge(detail_type: str, detail: dict[str, Any], *, source: str = "alphapulse.trading") -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": detail_type,
+        "source": source,
+        "account": "123456789012",
+        "time": "2026-01-15T14:30:05Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def sns(*messages: Any) -> dict[str, Any]:
+    records = [
+        {
+            "EventSource": "aws:sns",
+            "Sns": {
+                "Type": "Notification",
+                "MessageId": f"m-{number}",
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:alerts",
+                "Message": message if isinstance(message, str) else json.dumps(message),
+                "Timestamp": "2026-01-15T14:31:02.118Z",
+            },
+        }
+        for number, message in enumerate(messages)
+    ]
+    return {"Records": records}

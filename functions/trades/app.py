@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from alphapulse.auth.models import Principal
+from alphapulse.core.keys import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN
 from alphapulse.core.pagination import Page
 from alphapulse.trades import logic as trades
 from alphapulse.trades.models import (
-    SYMBOL_MAX_LENGTH,
-    SYMBOL_PATTERN,
     TRADE_ID_MAX_LENGTH,
     TRADE_ID_PATTERN,
     Side,

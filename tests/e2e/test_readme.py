@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from devstack.ports import free_port
 from tests.conftest import ROOT, TEST_SECRET
-from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 

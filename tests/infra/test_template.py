@@ -188,7 +188,7 @@ def test_sam_build_layer_contains_shared_package(sam_build: Path) -> None:
         "the layer nests python/python/: SAM copies ContentUri into python/, so ContentUri must be "
         "the directory that holds alphapulse/ and requirements.txt"
     )
-    assert (layer / "alphapulse" / "auth.py").is_file(), sorted(p.name for p in layer.iterdir())
+    assert (layer / "alphapulse" / "web" / "security.py").is_file(), sorted(p.name for p in layer.iterdir())
 
 
 @pytest.mark.timeout(660)

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.ports import free_port
 from devstack.run import LocalStack
-from tests.e2e.conftest import free_port
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "template.yaml"
 

@@ -1,1 +1,0 @@
-"""Shared code for every AlphaPulse dashboard function (the common Lambda layer)."""

@@ -1,8 +1,8 @@
 """A small client of the API Gateway WebSocket management API (`@connections`), signed with SigV4.
 
 Why not botocore: the WebSocket functions' cold start (docs/decisions.md). It is built like
-`alphapulse.dynamodb_client`: http.client, one keep-alive connection per thread (so a pool of N
-threads holds N connections: the pool size is the concurrency), signing from `alphapulse.sigv4`.
+`alphapulse.aws.dynamodb`: http.client, one keep-alive connection per thread (so a pool of N
+threads holds N connections: the pool size is the concurrency), signing from `alphapulse.aws.sigv4`.
 
 - POST   {stage}/@connections/{id}  send a message (`post_to_connection`)
 - GET    {stage}/@connections/{id}  the connection's details (`get_connection`)

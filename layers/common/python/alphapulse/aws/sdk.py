@@ -20,6 +20,20 @@ def client(service: str) -> Any:
     return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
+class SdkError(RuntimeError):
+    """An SDK call was refused or could not be made."""
+
+
+def call(service: str, operation: str, **params: Any) -> Any:
+    """`client(service).<operation>(**params)`; SdkError when AWS refused it or could not be reached."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return getattr(client(service), operation)(**params)
+    except (BotoCoreError, ClientError) as exc:
+        raise SdkError(f"{service} {operation} failed: {exc}") from exc
+
+
 def reset() -> None:
     """Forget every client (tests switch endpoints and credentials between cases)."""
     client.cache_clear()

@@ -2,8 +2,9 @@
 two functions only (`key`, `tenant_key`), so no key can forget its tenant prefix, and the separator is
 refused inside parts, so a crafted id can never reach into another key space.
 
-Also the ids and names that become key parts and are shared by several domains: tenant ids and
-metric names (reported in events, charted by the metrics routes, named by alert rules).
+Also the ids and names that become key parts and are shared by several domains: tenant ids, metric
+names (reported in events, charted by the metrics routes, named by alert rules) and trading symbols
+(of trades and of portfolio positions).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ SEPARATOR = "#"
 DEFAULT_TENANT = "default"
 _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 METRIC_NAME_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+SYMBOL_PATTERN = r"^[A-Za-z0-9./_-]+$"
+SYMBOL_MAX_LENGTH = 32
 
 
 def valid_tenant_id(tenant_id: str) -> bool:

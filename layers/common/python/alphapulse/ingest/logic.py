@@ -2,13 +2,13 @@
 
 Idempotency is natural, from the events' own identities, rather than Powertools Idempotency: a
 trade by `trade_id`, a portfolio by `as_of`, metric points by (name, timestamp, labels), the
-system status by its timestamp, alerts by dedup key (or id) and timestamp (`alerts.fire`). Every
+system status by its timestamp, alerts by dedup key (or id) and timestamp (`alerts.logic.lifecycle.fire`). Every
 write is conditional on that identity, so a redelivery writes nothing, and the write says whether
 it was new: no second table of idempotency records, and no window in which a record and the data
 disagree.
 
 Pushing once, when a publish can fail after the write succeeded: the write stores a claim on the
-item it changed (`repositories.push_claims`), in the same write. After publishing, the claim is
+item it changed (`core.claims`), in the same write. After publishing, the claim is
 cleared. A redelivery (or Lambda's retry) whose write finds its event already stored looks for its
 own event's claim: when it is still there, the earlier attempt stored but did not push, so this one
 takes the claim over and pushes. While the claim's lease runs (the earlier invocation may still be

@@ -54,7 +54,7 @@ REDUCERS: dict[str, Callable[[Sequence[float]], float]] = {
 
 
 class MetricReader(Protocol):
-    """What the metrics logic reads (implemented by repositories.metrics.MetricRepository)."""
+    """What the metrics logic reads (implemented by metrics.repositories.MetricRepository)."""
 
     def latest_all(self, tenant_id: str) -> list[MetricValue]: ...
 

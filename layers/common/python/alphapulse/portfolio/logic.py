@@ -22,7 +22,7 @@ P = TypeVar("P")
 
 
 class PortfolioStore(Protocol):
-    """Where snapshots are read from (`repositories.portfolio.PortfolioRepository`)."""
+    """Where snapshots are read from (`portfolio.repositories.PortfolioRepository`)."""
 
     def latest(self, tenant_id: str) -> PortfolioSnapshot | None: ...
 

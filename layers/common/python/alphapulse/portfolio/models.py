@@ -13,8 +13,8 @@ from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from alphapulse.core.keys import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN
 from alphapulse.core.times import UtcDatetime
-from alphapulse.trades.models import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN
 
 CENT = Decimal("0.01")
 PERCENT_PLACES = Decimal("0.0001")

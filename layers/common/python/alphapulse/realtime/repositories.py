@@ -331,4 +331,4 @@ class SqsShardQueue:
         self.queue_url = queue_url
 
     def send(self, body: str) -> None:
-        sdk.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body)
+        sdk.call("sqs", "send_message", QueueUrl=self.queue_url, MessageBody=body)

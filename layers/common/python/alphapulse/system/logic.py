@@ -38,7 +38,7 @@ EVENT_FEED_STALE_AFTER = timedelta(minutes=5)
 
 
 class SystemReader(Protocol):
-    """What the system logic reads (implemented by repositories.system.SystemRepository)."""
+    """What the system logic reads (implemented by system.repositories.SystemRepository)."""
 
     def latest_state(self, tenant_id: str) -> LatestState: ...
 

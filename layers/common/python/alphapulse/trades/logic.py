@@ -14,7 +14,7 @@ DEFAULT_WINDOW = timedelta(days=7)
 
 
 class TradeStore(Protocol):
-    """Where trades are read from (`repositories.trades.TradeRepository`)."""
+    """Where trades are read from (`trades.repositories.TradeRepository`)."""
 
     def get(self, tenant_id: str, trade_id: str) -> Trade | None: ...
 

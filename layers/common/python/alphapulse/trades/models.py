@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from alphapulse.core.keys import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN
 from alphapulse.core.times import EARLIEST, UtcDatetime
 
 Side = Literal["buy", "sell"]
@@ -15,8 +16,6 @@ OrderType = Literal["market", "limit"]
 
 TRADE_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 TRADE_ID_MAX_LENGTH = 128
-SYMBOL_PATTERN = r"^[A-Za-z0-9./_-]+$"
-SYMBOL_MAX_LENGTH = 32
 
 
 class Trade(BaseModel):

@@ -14,10 +14,11 @@ from typing import Any
 from alphapulse.aws.dynamodb import DynamoDBError, Item, from_item, is_condition_failure, to_item
 from alphapulse.core import keys
 from alphapulse.core.claims import ClaimingRepository, ClaimTarget
+from alphapulse.core.keys import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN
 from alphapulse.core.pagination import query_page
 from alphapulse.core.storage import storage_errors
 from alphapulse.core.times import iso
-from alphapulse.trades.models import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN, TRADE_ID_MAX_LENGTH, TRADE_ID_PATTERN, Trade
+from alphapulse.trades.models import TRADE_ID_MAX_LENGTH, TRADE_ID_PATTERN, Trade
 
 TRADE = "TRADE"
 _TRADE_ID = re.compile(TRADE_ID_PATTERN)
@@ -92,7 +93,7 @@ class TradeRepository(ClaimingRepository):
     def put_trade(self, tenant_id: str, trade: Trade) -> bool:
         """Store a trade unless its id is already stored; True when it was new (a duplicate is a no-op).
 
-        A claiming repository stores its claim with the trade (see `push_claims`).
+        A claiming repository stores its claim with the trade (see `core.claims`).
         """
         with storage_errors("put trade"):
             try:

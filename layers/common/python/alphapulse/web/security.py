@@ -1,4 +1,4 @@
-"""The FastAPI dependencies that enforce permissions, on top of `alphapulse.tokens` (JWT issuing and
+"""The FastAPI dependencies that enforce permissions, on top of `alphapulse.auth.logic.tokens` (JWT issuing and
 verification: HS256 only, the algorithm pinned on decode, every claim of DESIGN section 3 required)."""
 
 from __future__ import annotations

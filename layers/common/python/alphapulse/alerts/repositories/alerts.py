@@ -8,19 +8,24 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from datetime import datetime
 from typing import Any
 
 from alphapulse.alerts.models import (
-    ID_MAX_LENGTH,
-    ID_PATTERN,
     AlertFilters,
     AlertRecord,
-    AlertStatus,
     CreateOutcome,
     DedupState,
+)
+from alphapulse.alerts.repositories.keys import (
+    ACTIVE,
+    ALERT,
+    LAST,
+    alert_key,
+    alerts_partition,
+    dedup_partition,
+    status_partition,
+    valid_id,
 )
 from alphapulse.aws.dynamodb import DynamoDBError, Item, cancellation_reasons, from_item, to_item
 from alphapulse.core import keys
@@ -29,40 +34,8 @@ from alphapulse.core.pagination import query_page
 from alphapulse.core.storage import storage_errors
 from alphapulse.core.times import iso
 
-ALERT = "ALERT"
-ACTIVE = "ACTIVE"
-LAST = "LAST"
 INDEX_KEYS = {"gsi1": ("pk", "sk", "gsi1pk", "gsi1sk"), "gsi2": ("pk", "sk", "gsi2pk", "gsi2sk")}
-_ID = re.compile(ID_PATTERN)
 _ALERT_TIMES = ("first_seen", "last_seen", "created_at", "acknowledged_at", "resolved_at")
-
-
-def valid_id(value: str) -> bool:
-    """True for an id that a stored alert or rule can have (so it makes a safe key part)."""
-    return len(value) <= ID_MAX_LENGTH and bool(_ID.match(value))
-
-
-def alert_key(tenant_id: str, alert_id: str) -> dict[str, Any]:
-    return to_item({"pk": keys.tenant_key(tenant_id, ALERT, alert_id), "sk": ALERT})
-
-
-def alerts_partition(tenant_id: str) -> str:
-    """gsi1 partition of a tenant's alerts."""
-    return keys.tenant_key(tenant_id, "ALERTS")
-
-
-def status_partition(tenant_id: str, status: AlertStatus) -> str:
-    """gsi2 partition of a tenant's alerts in one status."""
-    return keys.tenant_key(tenant_id, "ALERTS", "STATUS", status)
-
-
-def dedup_partition(tenant_id: str, dedup_key: str) -> str:
-    """Partition of a dedup key's items; the key is hashed, so any text makes a valid key."""
-    return keys.tenant_key(tenant_id, "DEDUP", hashlib.sha256(dedup_key.encode("utf-8")).hexdigest())
-
-
-def rules_partition(tenant_id: str) -> str:
-    return keys.tenant_key(tenant_id, "RULES")
 
 
 def alert_item(tenant_id: str, alert: AlertRecord) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from alphapulse.alerts.models import AlertRule, RuleState
-from alphapulse.alerts.repositories.alerts import rules_partition, valid_id
+from alphapulse.alerts.repositories.keys import rules_partition, valid_id
 from alphapulse.aws.dynamodb import DynamoDBError, from_item, to_item
 from alphapulse.core.claims import PUSH_PENDING, Claim, ClaimingRepository
 from alphapulse.core.pagination import query_page

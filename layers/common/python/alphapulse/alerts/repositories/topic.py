@@ -19,9 +19,7 @@ class AlertTopic:
 
     def publish(self, message: Mapping[str, Any]) -> None:
         """Publish one message as JSON; DataAccessError when SNS refused it or could not be reached."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
-            sdk.client("sns").publish(TopicArn=self.topic_arn, Message=json.dumps(message, separators=(",", ":")))
-        except (BotoCoreError, ClientError) as exc:
+            sdk.call("sns", "publish", TopicArn=self.topic_arn, Message=json.dumps(message, separators=(",", ":")))
+        except sdk.SdkError as exc:
             raise DataAccessError("the alerts topic did not take a message") from exc

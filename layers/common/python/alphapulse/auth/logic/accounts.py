@@ -31,6 +31,7 @@ from alphapulse.core.config import get_settings
 from alphapulse.core.errors import AuthenticationError, BadRequestError, NotFoundError, ThrottledError
 from alphapulse.core.observability import count, get_logger
 from alphapulse.core.permissions import ROLES, permissions_of
+from alphapulse.core.times import iso
 
 INVALID_CREDENTIALS = "Incorrect username or password"
 INVALID_REFRESH = "Invalid or expired refresh token"
@@ -75,7 +76,7 @@ def _now() -> int:
 
 
 def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+    return iso(datetime.fromtimestamp(epoch, UTC))
 
 
 def _public(user: User) -> UserPublic:

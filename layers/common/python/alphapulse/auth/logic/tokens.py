@@ -1,7 +1,7 @@
 """JWT issuing and verification without FastAPI (the WebSocket functions must not import it: cold start).
 
 HS256 only: the algorithm is pinned on decode, and every claim of DESIGN section 3 is required.
-`alphapulse.auth` adds the FastAPI dependencies on top of this module.
+`alphapulse.web.security` adds the FastAPI dependencies on top of this module.
 """
 
 from __future__ import annotations

@@ -1,0 +1,144 @@
+"""Fakes shared by the tests: an in-process WebSocket management API, a recorder of pushes, and an
+in-memory metric reader. Logic gets them through its parameters or a domain's wiring, never by patching."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+from alphapulse.metrics.models import MetricValue
+
+MAX_MESSAGE_BYTES = 128 * 1024
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    connection_id: str
+    body: bytes
+    headers: dict[str, str]
+
+
+class FakeManagementApi:
+    """`POST/GET/DELETE /@connections/{id}` on loopback. Every connection is open unless closed or scripted."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.calls: list[Call] = []
+        self.closed: set[str] = set()  # answered 410, as API Gateway does for closed connections
+        self.scripts: dict[str, list[int]] = defaultdict(list)  # per connection: statuses to answer first
+        self.delay = delay
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                prefix = "/@connections/"
+                connection_id = unquote(self.path[len(prefix) :]) if self.path.startswith(prefix) else ""
+                status = owner.answer(
+                    self.command, connection_id, body, {k.lower(): v for k, v in self.headers.items()}
+                )
+                payload = b"" if status == 200 else json.dumps({"message": f"status {status}"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_POST = do_GET = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
+
+    def answer(self, method: str, connection_id: str, body: bytes, headers: dict[str, str]) -> int:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            with self._lock:
+                self.calls.append(Call(method, connection_id, body, headers))
+                if "execute-api/aws4_request" not in headers.get("authorization", ""):
+                    return 403
+                if self.scripts[connection_id]:
+                    return self.scripts[connection_id].pop(0)
+                if connection_id in self.closed:
+                    return 410
+                if method == "DELETE":
+                    self.closed.add(connection_id)
+                if method == "POST" and len(body) > MAX_MESSAGE_BYTES:
+                    return 413
+                return 200
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def messages(self, connection_id: str) -> list[dict[str, Any]]:
+        """What reached the connection (answered 200), in order."""
+        with self._lock:
+            posts = [c for c in self.calls if c.method == "POST" and c.connection_id == connection_id]
+        return [json.loads(c.body) for c in posts]
+
+    def deleted(self, connection_id: str) -> bool:
+        return any(c.method == "DELETE" and c.connection_id == connection_id for c in self.calls)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class PushRecorder:
+    """`realtime.wiring.publish`, recorded; `fail` makes the next calls raise (a fan-out that is down)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str, dict[str, Any]]] = []
+        self.fail = 0
+
+    def publish(self, tenant_id: str, channel: str, type_: str, data: Mapping[str, Any]) -> int:
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("fan-out unavailable")
+        # A round trip through JSON: what a subscriber would receive.
+        self.calls.append((tenant_id, channel, type_, json.loads(json.dumps(data))))
+        return len(self.calls)
+
+    def of(self, channel: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+        return [call for call in self.calls if call[1] == channel]
+
+
+class FakeReader:
+    """In-memory MetricReader."""
+
+    def __init__(self, series: dict[str, list[tuple[datetime, float]]]) -> None:
+        self.series = series
+        self.windows: list[tuple[datetime, datetime]] = []
+
+    def latest_all(self, tenant_id: str) -> list[MetricValue]:
+        return []
+
+    def latest(self, tenant_id: str, metric: str) -> MetricValue | None:
+        return None
+
+    def points(
+        self, tenant_id: str, metric: str, start: datetime, end: datetime, *, limit: int
+    ) -> list[tuple[datetime, float]]:
+        self.windows.append((start, end))
+        found = sorted(p for p in self.series.get(metric, []) if start <= p[0] <= end)
+        return found[: limit + 1]

@@ -1,0 +1,365 @@
+"""publish(): seq, replay log, fan-out to the right subscribers, 410/429/413/expiry, bounded concurrency,
+sharding through the fan-out queue and the fan-out function's partial batch responses (moto + fake API)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from alphapulse.aws.management_api import ManagementApiClient
+from alphapulse.aws.sigv4 import Credentials
+from alphapulse.realtime import wiring
+from alphapulse.realtime.logic.broadcast import Broadcaster, Fanout
+from alphapulse.realtime.models import Connection, Subscriber
+from alphapulse.realtime.protocol import CHANNELS
+from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
+from devstack.functions import LambdaContext, load_handler
+from tests.fakes import FakeManagementApi
+from tests.integration.realtime.conftest import table_items
+
+TRADE = {
+    "trade_id": "T-1",
+    "symbol": "AAPL",
+    "side": "buy",
+    "quantity": 10,
+    "price": 228.5,
+    "fees": 1.14,
+    "status": "filled",
+    "order_type": "market",
+    "executed_at": "2026-11-24T02:30:00.000000Z",
+    "strategy": None,
+}
+
+
+class Stack:
+    """The repositories, a broadcaster and helpers to connect and subscribe connections."""
+
+    def __init__(self, table: str, gateway: FakeManagementApi, *, concurrency: int = 16) -> None:
+        self.table, self.gateway = table, gateway
+        self.connections, self.channels = ConnectionRepository(table), ChannelRepository(table)
+        self.api = ManagementApiClient(
+            endpoint=gateway.endpoint,
+            region="us-east-1",
+            credentials=lambda: Credentials("a", "b", None),
+            sleep=lambda _: None,
+        )
+        self.fanout = Fanout(self.api, self.connections, concurrency=concurrency)
+        self.shards: list[str] = []
+        self.broadcaster = self.make(shard_threshold=1000)
+
+    def make(self, **options: Any) -> Broadcaster:
+        defaults: dict[str, Any] = {"retention_seconds": 3600, "shard_threshold": 1000}
+        return Broadcaster(self.channels, self.fanout, **{**defaults, **options})
+
+    def connect(self, connection_id: str, tenant: str = "default", *, lifetime: int = 900) -> Connection:
+        now = int(time.time())
+        connection = Connection(
+            connection_id,
+            tenant,
+            f"{tenant}-user",
+            frozenset({"view_trades", "view_alerts"}),
+            now + lifetime,
+            now,
+            now + lifetime,
+        )
+        self.connections.put(connection)
+        return connection
+
+    def subscribe(
+        self, connection_id: str, channel: str = "trades", tenant: str = "default", *, lifetime: int = 900
+    ) -> None:
+        connection = self.connect(connection_id, tenant, lifetime=lifetime)
+        current = self.channels.current_seq(tenant, channel)
+        self.channels.go_live(tenant, channel, connection_id, live_from=current, expires_at=connection.expires_at)
+
+    def rows_of(self, connection_id: str) -> list[dict[str, Any]]:
+        return [
+            i
+            for i in table_items(self.table)
+            if connection_id in (i.get("connection_id"), i["pk"].removeprefix("CONN#"))
+        ]
+
+
+@pytest.fixture
+def stack(realtime: dict[str, str], gateway: FakeManagementApi) -> Stack:
+    return Stack(realtime["ConnectionsTable"], gateway)
+
+
+def test_publish_numbers_logs_and_delivers_to_the_tenant_and_channel_only(stack: Stack) -> None:
+    stack.subscribe("c1")
+    stack.subscribe("c2")
+    stack.subscribe("acme1", tenant="acme")
+    stack.subscribe("alerts1", "alerts")
+    before = int(time.time())
+    seqs = [stack.broadcaster.publish("default", "trades", "trade", {**TRADE, "trade_id": f"T-{n}"}) for n in range(3)]
+    assert seqs == [1, 2, 3]
+    for connection_id in ("c1", "c2"):
+        messages = stack.gateway.messages(connection_id)
+        assert [m["seq"] for m in messages] == [1, 2, 3]
+        assert [m["data"]["trade_id"] for m in messages] == ["T-0", "T-1", "T-2"]
+        assert set(messages[0]) == {"type", "channel", "seq", "timestamp", "data"}
+        assert (messages[0]["type"], messages[0]["channel"], messages[0]["data"]) == (
+            "trade",
+            "trades",
+            {**TRADE, "trade_id": "T-0"},
+        )
+    assert stack.gateway.messages("acme1") == [] and stack.gateway.messages("alerts1") == []
+    log = [i for i in table_items(stack.table) if i["sk"].startswith("LOG#")]
+    assert sorted(i["seq"] for i in log) == [1, 2, 3]
+    assert all(before + 3600 <= i["expires_at"] <= int(time.time()) + 3600 for i in log)
+    # The other tenant's channel counts on its own.
+    assert stack.broadcaster.publish("acme", "trades", "trade", TRADE) == 1
+
+
+def test_publish_refuses_a_type_of_another_channel(stack: Stack) -> None:
+    for type_, channel in (("trade", "alerts"), ("alert", "trades"), ("trade", "weather"), ("hello", "trades")):
+        with pytest.raises(ValueError):
+            stack.broadcaster.publish("default", channel, type_, TRADE)
+    assert table_items(stack.table) == []  # no seq taken, nothing logged
+
+
+def test_publish_of_data_that_cannot_be_encoded_takes_no_seq(stack: Stack) -> None:
+    with pytest.raises(TypeError):
+        stack.broadcaster.publish("default", "trades", "trade", {**TRADE, "price": object()})
+    assert table_items(stack.table) == []  # no seq taken: resuming clients see no gap
+    assert stack.broadcaster.publish("default", "trades", "trade", TRADE) == 1
+
+
+def test_publish_without_subscribers_still_takes_a_seq_and_logs(stack: Stack) -> None:
+    assert stack.broadcaster.publish("default", "alerts", "alert", {"alert_id": "a"}) == 1
+    assert stack.broadcaster.publish("default", "alerts", "alert_update", {"alert_id": "a"}) == 2
+    assert stack.channels.entries("default", "alerts", after=0, upto=2, now=int(time.time()))[1].seq == 2
+    assert stack.gateway.calls == []
+
+
+def test_gone_connection_is_deleted_and_the_others_still_served(stack: Stack) -> None:
+    for connection_id in ("c1", "c2", "c3"):
+        stack.subscribe(connection_id)
+        stack.subscribe(connection_id, "alerts")
+    stack.gateway.closed.add("c2")
+    stack.broadcaster.publish("default", "trades", "trade", TRADE)
+    assert len(stack.gateway.messages("c1")) == len(stack.gateway.messages("c3")) == 1
+    assert stack.rows_of("c2") == []  # the connection and both its subscriptions
+    assert len(stack.rows_of("c1")) == 3
+    assert stack.broadcaster.publish("default", "trades", "trade", TRADE) == 2
+    assert [c.connection_id for c in stack.gateway.calls].count("c2") == 1  # not tried again
+
+
+def test_throttled_connection_is_retried_then_delivered(stack: Stack) -> None:
+    stack.subscribe("c1")
+    stack.gateway.scripts["c1"] = [429, 429, 500]
+    stack.broadcaster.publish("default", "trades", "trade", TRADE)
+    assert [m["seq"] for m in stack.gateway.messages("c1")[-1:]] == [1]
+    assert [c.connection_id for c in stack.gateway.calls] == ["c1"] * 4
+
+
+def test_persistently_throttled_connection_does_not_stop_the_others(stack: Stack) -> None:
+    targets = [Subscriber(f"c{n}", int(time.time()) + 900) for n in range(6)]
+    stack.gateway.scripts["c2"] = [429] * 20
+    report = stack.fanout.deliver("default", b'{"type":"trade"}', targets, now=time.time())
+    assert report.failed == ["c2"] and report.delivered == 5
+    assert {c.connection_id for c in stack.gateway.calls if c.method == "POST"} == {f"c{n}" for n in range(6)}
+
+
+def test_unexpected_error_on_one_connection_does_not_stop_the_others(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = stack.api.post_to_connection
+
+    def flaky(connection_id: str, data: bytes) -> None:
+        if connection_id == "c1":
+            raise RuntimeError("boom")
+        original(connection_id, data)
+
+    monkeypatch.setattr(stack.api, "post_to_connection", flaky)
+    targets = [Subscriber(f"c{n}", int(time.time()) + 900) for n in range(4)]
+    report = stack.fanout.deliver("default", b"{}", targets, now=time.time())
+    assert report.failed == ["c1"] and report.delivered == 3
+
+
+def test_too_large_message_is_logged_as_poison_and_not_sent(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    stack.subscribe("c1")
+    seq = stack.broadcaster.publish("default", "trades", "trade", {**TRADE, "strategy": "x" * 200_000})
+    assert seq == 1 and stack.gateway.calls == []
+    assert "poison message" in caplog.text
+    assert len(stack.rows_of("c1")) == 2  # the connection is not at fault
+
+
+def test_413_from_the_gateway_is_poison_not_a_connection_problem(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    stack.subscribe("c1")
+    stack.subscribe("c2")
+    stack.gateway.scripts["c1"] = [413]
+    stack.broadcaster.publish("default", "trades", "trade", TRADE)
+    assert len(stack.gateway.messages("c2")) == 1
+    assert [c.connection_id for c in stack.gateway.calls].count("c1") == 1  # not retried
+    assert len(stack.rows_of("c1")) == 2
+    assert "poison message" in caplog.text
+
+
+def test_expired_connection_is_closed_and_forgotten_not_sent(stack: Stack) -> None:
+    stack.subscribe("old", lifetime=-1)  # its token expired a second ago
+    stack.subscribe("fresh")
+    stack.broadcaster.publish("default", "trades", "trade", TRADE)
+    assert stack.gateway.messages("old") == []
+    assert stack.gateway.deleted("old")
+    assert stack.rows_of("old") == []
+    assert len(stack.gateway.messages("fresh")) == 1
+
+
+def test_delivery_concurrency_is_bounded_by_the_pool(realtime: dict[str, str]) -> None:
+    slow = FakeManagementApi(delay=0.03)
+    try:
+        stack = Stack(realtime["ConnectionsTable"], slow, concurrency=8)
+        targets = [Subscriber(f"c{n}", int(time.time()) + 900) for n in range(40)]
+        report = stack.fanout.deliver("default", b"{}", targets, now=time.time())
+        assert report.delivered == 40
+        assert 2 <= slow.max_in_flight <= 8
+    finally:
+        slow.stop()
+
+
+class RecordingQueue:
+    def __init__(self, fail: bool = False) -> None:
+        self.bodies: list[str] = []
+        self.fail = fail
+
+    def send(self, body: str) -> None:
+        if self.fail:
+            raise ConnectionError("queue unreachable")
+        self.bodies.append(body)
+
+
+def test_large_audience_is_sharded_through_the_queue_and_delivered_once(stack: Stack) -> None:
+    for n in range(5):
+        stack.subscribe(f"c{n}")
+    queue = RecordingQueue()
+    broadcaster = stack.make(shard_threshold=2, shards=queue)
+    seq = broadcaster.publish("default", "trades", "trade", TRADE)
+    assert stack.gateway.calls == []
+    shards = [json.loads(body) for body in queue.bodies]
+    assert [len(shard["connections"]) for shard in shards] == [2, 2, 1]
+    assert {(s["tenant_id"], s["channel"], s["seq"]) for s in shards} == {("default", "trades", seq)}
+    for body in queue.bodies:
+        assert broadcaster.deliver_shard(body).delivered == len(json.loads(body)["connections"])
+    for n in range(5):
+        assert [m["seq"] for m in stack.gateway.messages(f"c{n}")] == [seq]
+
+
+def test_audience_at_the_threshold_is_not_sharded(stack: Stack) -> None:
+    stack.subscribe("c1")
+    stack.subscribe("c2")
+    queue = RecordingQueue()
+    stack.make(shard_threshold=2, shards=queue).publish("default", "trades", "trade", TRADE)
+    assert queue.bodies == [] and len(stack.gateway.calls) == 2
+
+
+def test_shard_that_cannot_be_queued_is_delivered_directly(stack: Stack) -> None:
+    for n in range(3):
+        stack.subscribe(f"c{n}")
+    stack.make(shard_threshold=1, shards=RecordingQueue(fail=True)).publish("default", "trades", "trade", TRADE)
+    assert all(len(stack.gateway.messages(f"c{n}")) == 1 for n in range(3))
+
+
+def test_shard_of_a_push_no_longer_logged_sends_nothing(stack: Stack) -> None:
+    body = json.dumps(
+        {"tenant_id": "default", "channel": "trades", "seq": 99, "connections": [["c1", int(time.time()) + 60]]}
+    )
+    report = stack.broadcaster.deliver_shard(body)
+    assert report.delivered == 0 and report.failed == [] and stack.gateway.calls == []
+
+
+@pytest.mark.parametrize(
+    "body", ["not json", "{}", '{"tenant_id":"default","channel":"trades","seq":1,"connections":[["c1"]]}']
+)
+def test_malformed_shard_is_refused(stack: Stack, body: str) -> None:
+    with pytest.raises(ValueError):
+        stack.broadcaster.deliver_shard(body)
+
+
+def sqs_record(message_id: str, body: str) -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "receiptHandle": "r",
+        "body": body,
+        "attributes": {},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "awsRegion": "us-east-1",
+    }
+
+
+def test_publish_through_the_real_queue_and_the_fanout_function(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
+) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue_url = sqs.create_queue(QueueName="FanoutQueue")["QueueUrl"]
+    monkeypatch.setenv("FANOUT_QUEUE_URL", queue_url)
+    monkeypatch.setenv("FANOUT_SHARD_THRESHOLD", "2")
+    wiring.dependencies.reset()
+    for n in range(5):
+        stack.subscribe(f"c{n}")
+    stack.gateway.closed.add("c4")
+    seq = wiring.publish("default", "trades", "trade", TRADE)
+    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert len(received) == 3 and stack.gateway.calls == []
+    event = {"Records": [sqs_record(m["MessageId"], m["Body"]) for m in received]}
+    assert load_handler("functions/fanout")(event, lambda_context) == {"batchItemFailures": []}
+    for n in range(4):
+        assert [m["seq"] for m in stack.gateway.messages(f"c{n}")] == [seq]
+    assert stack.rows_of("c4") == []
+
+
+def test_fanout_function_reports_the_shards_it_could_not_finish(stack: Stack, lambda_context: LambdaContext) -> None:
+    seq = stack.broadcaster.publish("default", "trades", "trade", TRADE)
+    expires = int(time.time()) + 900
+
+    def shard(*connection_ids: str) -> str:
+        return json.dumps(
+            {
+                "tenant_id": "default",
+                "channel": "trades",
+                "seq": seq,
+                "connections": [[c, expires] for c in connection_ids],
+            }
+        )
+
+    stack.gateway.scripts["stuck"] = [429] * 20
+    stack.gateway.closed.add("gone")
+    event = {
+        "Records": [
+            sqs_record("ok", shard("a", "b")),
+            sqs_record("bad", "{"),
+            sqs_record("throttled", shard("c", "stuck")),
+            sqs_record("gone-only", shard("gone")),
+        ]
+    }
+    result = load_handler("functions/fanout")(event, lambda_context)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "bad"}, {"itemIdentifier": "throttled"}]}
+    assert all(len(stack.gateway.messages(c)) == 1 for c in ("a", "b", "c"))
+
+
+def test_fanout_event_file_is_handled(stack: Stack, lambda_context: LambdaContext) -> None:
+    from tests.conftest import load_event
+
+    event = load_event("fanout-shards")
+    shard = json.loads(event["Records"][0]["body"])
+    for _ in range(shard["seq"]):
+        seq = stack.broadcaster.publish(shard["tenant_id"], shard["channel"], "trade", TRADE)
+    assert seq == shard["seq"]
+    # The file's connections live until a fixed time; keep them alive for the test.
+    shard["connections"] = [[connection_id, int(time.time()) + 900] for connection_id, _ in shard["connections"]]
+    event["Records"][0]["body"] = json.dumps(shard)
+    assert load_handler("functions/fanout")(event, lambda_context) == {"batchItemFailures": []}
+    for connection_id, _ in shard["connections"]:
+        assert [m["seq"] for m in stack.gateway.messages(connection_id)] == [seq]
+
+
+def test_channels_of_the_protocol_are_the_design_ones() -> None:
+    assert set(CHANNELS) == {"metrics", "alerts", "portfolio", "trades", "system"}
