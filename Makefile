@@ -49,6 +49,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/coldstart.py
 	$(PY) bench/fanout.py
 	$(PY) bench/devstack_overhead.py
+	$(PY) bench/realtime.py
 
 user: $(VENV)/.installed
 	$(PY) -m alphapulse.auth.cli $(ARGS)

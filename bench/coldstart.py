@@ -648,8 +648,8 @@ def seed_and_minter(subjects: list[Subject], auth_table: str | None) -> Callable
     os.environ.update({k: v for k, v in needing[0].env.items() if k.startswith(settings)})
     from alphapulse.auth.logic.accounts import create_user
     from alphapulse.auth.logic.tokens import issue_token
+    from alphapulse.auth.models import ROLES
     from alphapulse.auth.wiring import stores_of
-    from alphapulse.core.permissions import ROLES
 
     if auth_table:
         for credentials in users.values():
@@ -669,7 +669,7 @@ def seed_and_minter(subjects: list[Subject], auth_table: str | None) -> Callable
 def seed_connections(subjects: list[Subject]) -> None:
     """The open connection that the WebSocket message events come from (an admin's, so every channel is
     allowed), as $connect would have stored it. Runs the layer in this process, like seed_and_minter."""
-    from alphapulse.core.permissions import ROLE_PERMISSIONS
+    from alphapulse.auth.models import ROLE_PERMISSIONS
     from alphapulse.realtime.models import Connection
     from alphapulse.realtime.repositories import ConnectionRepository
 

@@ -419,8 +419,10 @@ class EventRouter:
         poll_wait: float = 1.0,
         schedule_seconds: float | None = None,
         region: str = REGION,
+        concurrency: int = 1,
     ) -> None:
-        """`invoke(logical_id, event)` runs a function and raises when it failed.
+        """`invoke(logical_id, event)` runs a function and raises when it failed; up to `concurrency`
+        asynchronous invocations of one function run at the same time, as in Lambda.
 
         `retry_delays` are the waits before each async retry (Lambda's are about 1 and 2 minutes;
         the last one repeats). An empty poll of a queue waits `poll_wait` seconds: a long poll from
@@ -436,6 +438,7 @@ class EventRouter:
         if schedule_seconds is not None and schedule_seconds <= 0:
             raise ValueError(f"a schedule period must be positive, not {schedule_seconds}")
         self._schedule_seconds = schedule_seconds
+        self._concurrency = concurrency
         self._clients: _Clients | None = None
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -480,7 +483,8 @@ class EventRouter:
             self._spawn(f"events-sqs-{source.function}", self._poll_source, source)
         for function in sorted(self._async_functions()):
             self._pending[function] = []
-            self._spawn(f"events-async-{function}", self._run_async, function)
+            for runner in range(self._concurrency):
+                self._spawn(f"events-async-{function}-{runner}", self._run_async, function)
         for schedule in self.routes.schedules:
             if schedule.enabled and schedule.targets:
                 self._spawn(f"events-schedule-{schedule.name}", self._run_schedule, schedule)
@@ -623,7 +627,7 @@ class EventRouter:
     # --- asynchronous invocation ---
 
     def _run_async(self, function: str) -> None:
-        """Run one function's queued invocations, one at a time, retries when due."""
+        """Run one function's queued invocations, retries when due (`concurrency` runners share the queue)."""
         queue = self._pending[function]
         while True:
             with self._lock:

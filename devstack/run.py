@@ -21,8 +21,8 @@ from devstack.moto_atomic import make_dynamodb_atomic
 from devstack.secrets_extension import SecretsExtension
 from devstack.stack import REGION, STAGE, Function, LocalResolver, functions_of
 from devstack.template import TEMPLATE, create_tables, load_template, resources_of_type
-from devstack.websocket import WebSocketGateway, websocket_apis
-from devstack.worker import FunctionError, FunctionWorker
+from devstack.websocket import WebSocketGateway, parse_faults, websocket_apis
+from devstack.worker import DEFAULT_CONCURRENCY, FunctionError, FunctionPool
 
 DEMO_USERS = (
     ("admin", "default", "admin", "admin-demo-password"),
@@ -45,7 +45,7 @@ class LocalStack:
         self.template = load_template(template)
         self.code_root = template.parent  # CodeUri is relative to the template, as for SAM
         self.aws_endpoint = f"http://{host}:{aws_port}"
-        self.workers: dict[str, FunctionWorker] = {}
+        self.workers: dict[str, FunctionPool] = {}
         self.functions: dict[str, Function] = {}
         self.outputs: dict[str, str] = {}
         self.gateways: dict[str, WebSocketGateway] = {}
@@ -107,7 +107,8 @@ class LocalStack:
     # --- functions ---
 
     def start_functions(self, resolver: LocalResolver, only: Collection[str] | None = None) -> None:
-        """One warm process per function (or those named). Secrets come through the extension, as in AWS."""
+        """Up to `concurrency` warm processes per function (or those named), one started at once. Secrets come
+        through the extension, as in AWS."""
         session_token = secrets.token_urlsafe(24)
         self._extension = SecretsExtension(aws_endpoint=self.aws_endpoint, session_token=session_token,
                                            region=REGION, host=self.host).start()  # fmt: skip
@@ -120,7 +121,9 @@ class LocalStack:
                            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(self._extension.port),
                            "AWS_LAMBDA_FUNCTION_NAME": logical_id, **self.settings.function_environment}  # fmt: skip
             code = str(self.code_root / function.code_uri)
-            self.workers[logical_id] = FunctionWorker(logical_id, code, function.handler, environment)
+            self.workers[logical_id] = FunctionPool(
+                logical_id, code, function.handler, environment, concurrency=self.settings.concurrency
+            )
         for worker in self.workers.values():
             worker.wait_ready()
 
@@ -147,13 +150,14 @@ class LocalStack:
             self.gateways[logical_id] = WebSocketGateway(
                 api, self.invoke, host=self.host, port=self.ws_port,
                 idle_timeout=self.settings.ws_idle_timeout, max_lifetime=self.settings.ws_max_lifetime,
-                lose_disconnect_on_drop=self.settings.ws_lose_disconnect_on_drop,
+                lose_disconnect_on_drop=self.settings.ws_lose_disconnect_on_drop, faults=self.settings.faults,
             ).start()  # fmt: skip
 
     def route_events(self, resolver: LocalResolver) -> None:
         self._router = EventRouter(self.template, resolver, self.aws_endpoint, self.invoke,
                                    retry_delays=self.settings.retry_delays,
-                                   schedule_seconds=self.settings.schedule_seconds).start()  # fmt: skip
+                                   schedule_seconds=self.settings.schedule_seconds,
+                                   concurrency=self.settings.concurrency).start()  # fmt: skip
 
     def start_demo_feed(self) -> None:
         bus, topic = self.outputs.get("EventBusName"), self.outputs.get("AlertsTopicArn")
@@ -268,6 +272,8 @@ class LocalSettings:
     schedule_seconds: float | None = None  # replaces every schedule's period (tests sweep every second)
     demo_feed: bool = True
     demo_feed_interval: float = 2.0
+    concurrency: int = DEFAULT_CONCURRENCY  # warm workers per function, as Lambda runs invocations in parallel
+    faults: dict[str, float] = field(default_factory=dict)  # injected @connections failures (DEVSTACK_FAULTS)
     function_environment: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -285,6 +291,8 @@ class LocalSettings:
             schedule_seconds=float(schedule) if schedule else None,
             demo_feed=environ.get("DEMO_FEED", "1") != "0",
             demo_feed_interval=float(environ.get("DEMO_FEED_INTERVAL") or 2.0),
+            concurrency=int(environ.get("DEVSTACK_CONCURRENCY") or DEFAULT_CONCURRENCY),
+            faults=parse_faults(environ.get("DEVSTACK_FAULTS", "")),
             function_environment=passed,
         )
 

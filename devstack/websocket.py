@@ -26,6 +26,7 @@ import base64
 import contextlib
 import json
 import logging
+import random
 import re
 import secrets
 import threading
@@ -46,6 +47,27 @@ from devstack.worker import FunctionError
 MAX_MESSAGE_BYTES = 128 * 1024
 API_ID = "local"
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+INJECTABLE_FAULTS: dict[str, tuple[int, str, str]] = {
+    "connections-429": (429, "LimitExceededException", "Rate exceeded"),
+    "connections-500": (500, "InternalServerErrorException", "Internal server error"),
+}
+
+
+def parse_faults(text: str) -> dict[str, float]:
+    """`connections-429:0.2,connections-500:0.05` as {name: share}; ValueError for an unknown fault or share."""
+    faults: dict[str, float] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        name, _, share = part.partition(":")
+        if name not in INJECTABLE_FAULTS:
+            raise ValueError(f"unknown fault {name!r}: known are {', '.join(INJECTABLE_FAULTS)}")
+        faults[name] = float(share)
+        if not 0 <= faults[name] <= 1:
+            raise ValueError(f"the share of {name} must be between 0 and 1")
+    if sum(faults.values()) > 1:
+        raise ValueError("the shares of the faults add up to more than 1")
+    return faults
+
+
 CONNECTIONS_PATH = re.compile(r"(?:/(?P<stage>[^/]+))?/@connections/(?P<connection_id>[^/]+)")
 SELECTION_EXPRESSION = re.compile(r"\$\{?request\.body\.(?P<path>[\w.-]+)\}?")
 
@@ -84,7 +106,7 @@ class WebSocketApiModel:
         """The route a message selects, `$default` when the body is not JSON or names no route."""
         try:
             value: Any = json.loads(body) if body is not None else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
             return "$default"
         for name in self.body_path:
             value = value.get(name) if isinstance(value, dict) else None
@@ -275,13 +297,16 @@ class WebSocketGateway:
 
     def __init__(self, api: WebSocketApiModel, invoke: Invoke, *, host: str = "127.0.0.1", port: int,
                  idle_timeout: float = 600, max_lifetime: float = 7200,
-                 require_signature: bool = False, lose_disconnect_on_drop: bool = False) -> None:  # fmt: skip
+                 require_signature: bool = False, lose_disconnect_on_drop: bool = False,
+                 faults: Mapping[str, float] | None = None) -> None:  # fmt: skip
         self.api, self.host, self.port = api, host, port
         self.idle_timeout, self.max_lifetime = idle_timeout, max_lifetime
         # $disconnect is best effort in API Gateway; this loses it for connections that end without a
         # close frame, so tests can show that the next push cleans them up (410).
         self.lose_disconnect_on_drop = lose_disconnect_on_drop
         self.require_signature = require_signature  # @connections calls without a SigV4 Authorization get 403
+        # Fault injection (DEVSTACK_FAULTS): the share of @connections posts answered 429 or 500 at random.
+        self.faults = dict(faults or {})
         self._invoke = invoke
         self._connections: dict[str, Connection] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -374,6 +399,9 @@ class WebSocketGateway:
             return _error(403, "ForbiddenException", "Missing Authentication Token")
         connection = self._connections.get(connection_id)
         if request.method == "POST":
+            fault = self._injected_fault()
+            if fault is not None:
+                return fault
             if (request.content_length or 0) > MAX_MESSAGE_BYTES:
                 return _error(413, "PayloadTooLargeException", "Request entity too large")
             data = await request.read()
@@ -395,6 +423,15 @@ class WebSocketGateway:
             self._close(connection, WSCloseCode.OK, "Connection deleted")
             return web.Response(status=204)
         return _error(403, "ForbiddenException", "Forbidden")
+
+    def _injected_fault(self) -> web.Response | None:
+        draw = random.random()  # noqa: S311 (fault injection, not security)
+        for name, (status, code, message) in INJECTABLE_FAULTS.items():
+            share = self.faults.get(name, 0.0)
+            if draw < share:
+                return _error(status, code, message)
+            draw -= share
+        return None
 
     async def _send(self, connection: Connection, data: str | bytes) -> bool:
         """Send one message (text when it is UTF-8); False when the connection is gone."""
@@ -525,7 +562,11 @@ class WebSocketGateway:
             data = await connection.inbox.get()
             if data is None:
                 return
-            await self._on_message(connection, data)
+            try:
+                await self._on_message(connection, data)
+            except Exception:  # one bad message must not leave the connection unanswered for good
+                log.exception("message on connection %s failed", connection.connection_id)
+                await self._send(connection, _frame("Internal server error", connection))
 
     async def _on_message(self, connection: Connection, data: str | bytes) -> None:
         size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)

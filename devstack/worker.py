@@ -1,7 +1,10 @@
-"""One warm process per function, as Lambda keeps one container warm.
+"""Warm function processes, as Lambda keeps containers warm.
 
-The child sets the function's environment, puts its code and the layer on sys.path,
-imports the handler once, and then answers invocations over a pipe, one at a time.
+A worker is one process: it sets the function's environment, puts its code and the layer on sys.path,
+imports the handler once, and then answers invocations over a pipe, one at a time, as one container
+does. A pool holds up to `concurrency` workers of one function, started on demand as concurrent
+invocations arrive (cold starts, as in Lambda), so invocations of one function run in parallel and
+races show locally.
 """
 
 from __future__ import annotations
@@ -94,3 +97,66 @@ class FunctionWorker:
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()
+
+
+DEFAULT_CONCURRENCY = 4
+
+
+class FunctionPool:
+    """Up to `concurrency` warm workers of one function. An invocation takes an idle worker, or starts one
+    while there are fewer than `concurrency`, or waits for one to be free; one worker starts at once."""
+
+    def __init__(
+        self, name: str, code_uri: str, handler: str, environment: dict[str, str], *, concurrency: int
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        self.name = name
+        self.concurrency = concurrency
+        self._start = lambda: FunctionWorker(name, code_uri, handler, environment)
+        self._workers = [self._start()]
+        self._idle = list(self._workers)
+        self._free = threading.Condition()
+
+    def wait_ready(self) -> FunctionPool:
+        """Block until the first worker has imported the handler (its import failing is an error here)."""
+        self._workers[0].wait_ready()
+        return self
+
+    @property
+    def size(self) -> int:
+        """How many workers were started."""
+        return len(self._workers)
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """Run the handler on `event` in a free worker; FunctionError when it raised."""
+        worker = self._acquire()
+        try:
+            return worker.invoke(event)
+        finally:
+            with self._free:
+                self._idle.append(worker)
+                self._free.notify()
+
+    def _acquire(self) -> FunctionWorker:
+        with self._free:
+            while not self._idle and len(self._workers) >= self.concurrency:
+                self._free.wait()
+            if self._idle:
+                return self._idle.pop()
+            worker = self._start()
+            self._workers.append(worker)
+        try:
+            return worker.wait_ready()  # a cold start, outside the lock: other invocations go on meanwhile
+        except Exception:
+            with self._free:
+                self._workers.remove(worker)
+                self._free.notify()
+            worker.stop()
+            raise
+
+    def stop(self) -> None:
+        with self._free:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.stop()

@@ -220,7 +220,7 @@ def token_claims(
 
     `overrides` replace claims; an override of None leaves that claim out.
     """
-    from alphapulse.core.permissions import ROLE_PERMISSIONS
+    from alphapulse.auth.models import ROLE_PERMISSIONS
 
     now = int(time.time())
     claims = {

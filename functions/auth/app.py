@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 from urllib.parse import parse_qsl
 
@@ -13,6 +12,7 @@ from pydantic import ValidationError
 from alphapulse.auth.logic import accounts
 from alphapulse.auth.models import LoginRequest, RefreshRequest, TokenResponse, UserPublic, WsTicketResponse
 from alphapulse.auth.wiring import AuthDependencies, dependencies
+from alphapulse.core import inputs
 from alphapulse.core.errors import UnsupportedMediaTypeError
 from alphapulse.web.app import MALFORMED_BODY, UNAUTHENTICATED, create_app, lambda_handler
 from alphapulse.web.security import CurrentPrincipal
@@ -39,7 +39,7 @@ async def login_request(request: Request) -> LoginRequest:
         if media == "application/x-www-form-urlencoded":
             fields: object = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         elif media == "application/json":
-            fields = json.loads(body)
+            fields = inputs.loads(body)
         else:
             raise UnsupportedMediaTypeError("Send application/x-www-form-urlencoded or application/json")
     except (UnicodeDecodeError, ValueError) as exc:

@@ -65,7 +65,8 @@ async def get_portfolio(
         "`max_points` points. Downsampling keeps the first and the last point and the points of minimum "
         "and maximum `total_value`, plus the lowest and highest point of each of equal runs in between. "
         "History is kept for the retention period (DATA_RETENTION_DAYS, default 90). `start_time` after "
-        "`end_time` is a 422."
+        f"`end_time`, a window over {portfolio.MAX_HISTORY_WINDOW.days} days or one holding over "
+        f"{portfolio.MAX_HISTORY_POINTS} snapshots is a 422."
     ),
     responses=_AUTH_RESPONSES,
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from alphapulse.core.permissions import ROLE_PERMISSIONS
+from alphapulse.auth.models import ROLE_PERMISSIONS
 from tests.conftest import DEMO_USERS
 from tests.e2e.conftest import RunningStack
 

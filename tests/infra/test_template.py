@@ -31,6 +31,8 @@ MANAGE_CONNECTIONS = "execute-api:ManageConnections"
 WEBSOCKET_API_ARN = re.compile(
     r"^arn:\$\{AWS::Partition\}:execute-api:\$\{AWS::Region\}:\$\{AWS::AccountId\}:\$\{(?P<api>\w+)\}/"
 )
+# The indexes of one of our own tables: `!Sub "${Table.Arn}/index/*"` names no other resource.
+TABLE_INDEXES = re.compile(r"^\$\{(?P<table>\w+)\.Arn\}/index/\*$")
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -78,6 +80,12 @@ def _is_websocket_api(resources: dict[str, Any], logical_id: str) -> bool:
     )
 
 
+def _is_own_table_indexes(resource: Any, resources: dict[str, Any]) -> bool:
+    arn = resource.get("Fn::Sub") if isinstance(resource, dict) else None
+    match = TABLE_INDEXES.match(arn) if isinstance(arn, str) else None
+    return match is not None and resources.get(match["table"], {}).get("Type") == "AWS::DynamoDB::Table"
+
+
 def _is_manage_connections_on_own_websocket_api(statement: dict[str, Any], resources: dict[str, Any]) -> bool:
     if _as_list(statement.get("Action")) != [MANAGE_CONNECTIONS]:
         return False
@@ -99,7 +107,12 @@ def unscoped_policies(policies: list[Any], resources: dict[str, Any]) -> list[st
             for statement in _as_list(policy["Statement"]):
                 if "NotResource" in statement:
                     problems.append(f"NotResource grants everything else: {statement}")
-                wildcard = any("*" in text for text in _strings(statement.get("Resource")))
+                wildcard = any(
+                    "*" in text
+                    for resource in _as_list(statement.get("Resource"))
+                    if not _is_own_table_indexes(resource, resources)
+                    for text in _strings(resource)
+                )
                 if wildcard and not _is_manage_connections_on_own_websocket_api(statement, resources):
                     problems.append(f"wildcard resource: {statement}")
         elif isinstance(policy, dict):
@@ -231,6 +244,43 @@ def test_template_function_policies_scoped_to_resources(template: dict[str, Any]
         if (found := unscoped_policies(function["Properties"].get("Policies", []), resources))
     }
     assert not problems, problems
+
+
+def _dynamodb_actions(policies: list[Any]) -> set[str]:
+    actions: set[str] = set()
+    for policy in policies:
+        if isinstance(policy, dict) and "Statement" in policy:
+            for statement in _as_list(policy["Statement"]):
+                actions |= {a for a in _as_list(statement.get("Action")) if str(a).startswith("dynamodb:")}
+    return actions
+
+
+def test_template_no_function_may_scan(template: dict[str, Any]) -> None:
+    # No function scans (every list is a Query), so none may: the SAM DynamoDB policy templates grant Scan.
+    for name, function in _of_type(template, *FUNCTION_TYPES).items():
+        policies = function["Properties"].get("Policies", [])
+        templates = {key for policy in policies if isinstance(policy, dict) for key in policy if key != "Statement"}
+        assert not templates & {"DynamoDBCrudPolicy", "DynamoDBReadPolicy", "DynamoDBWritePolicy"}, name
+        assert not {"dynamodb:Scan", "dynamodb:*"} & _dynamodb_actions(policies), name
+
+
+def test_template_ws_connection_deletes_only_ticket_items(resources: dict[str, Any]) -> None:
+    policies = resources["WsConnectionFunction"]["Properties"]["Policies"]
+    on_auth = [
+        statement
+        for policy in policies
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in _as_list(policy["Statement"])
+        if "AuthTable" in str(statement.get("Resource"))
+    ]
+    assert on_auth == [
+        {
+            "Effect": "Allow",
+            "Action": "dynamodb:DeleteItem",
+            "Resource": {"Fn::GetAtt": ["AuthTable", "Arn"]},
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["TICKET#*"]}},
+        }
+    ]
 
 
 def test_template_functions_log_to_own_group_with_retention(

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from devstack.websocket import MAX_MESSAGE_BYTES
+from devstack.websocket import MAX_MESSAGE_BYTES, parse_faults
 from tests.devstack.websocket.conftest import Gateway, serve
 
 
@@ -128,3 +128,37 @@ def test_signatures_are_not_checked_by_default(echo_api: Gateway) -> None:
     with echo_api.client() as (websocket, connection_id):
         assert httpx.post(f"{echo_api.endpoint}/@connections/{connection_id}", content=b"plain").status_code == 200
         assert websocket.recv(timeout=5) == "plain"
+
+
+def test_injected_throttling_answers_429_to_that_share_of_posts() -> None:
+    with serve("ws_app.yaml", faults={"connections-429": 1.0}) as gateway:
+        api = gateway.management()
+        with gateway.client() as (_, connection_id):
+            with pytest.raises(api.exceptions.LimitExceededException) as throttled:
+                api.post_to_connection(ConnectionId=connection_id, Data=b"x")
+            assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    with serve("ws_app.yaml", faults={"connections-429": 0.0}) as gateway:
+        api = gateway.management()
+        with gateway.client() as (websocket, connection_id):
+            api.post_to_connection(ConnectionId=connection_id, Data=b"x")
+            assert websocket.recv(timeout=5) == "x"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", {}),
+        ("connections-429:0.2", {"connections-429": 0.2}),
+        ("connections-429:0.2, connections-500:0.05", {"connections-429": 0.2, "connections-500": 0.05}),
+    ],
+)
+def test_faults_are_read_from_their_setting(text: str, expected: dict[str, float]) -> None:
+    assert parse_faults(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["connections-418:0.1", "connections-429:1.5", "connections-429:0.7,connections-500:0.7"]
+)
+def test_unknown_or_impossible_faults_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"fault|share"):
+        parse_faults(text)

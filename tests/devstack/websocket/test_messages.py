@@ -56,6 +56,19 @@ def test_messages_select_their_route_or_default(echo_api: Gateway, frame: str, r
         assert echo_api.functions.of(connection_id, route)["body"] == frame
 
 
+def test_a_message_nested_deeper_than_json_parses_goes_to_default_and_the_connection_answers_on(
+    echo_api: Gateway,
+) -> None:
+    deep = '{"action":' * 3000 + '"echo"' + "}" * 3000
+    with echo_api.client() as (websocket, connection_id):
+        websocket.send(deep)
+        # The gateway routes it to $default (the fixture function then fails to parse it: a function error)
+        assert echo_api.functions.of(connection_id, "$default")["body"] == deep
+        assert answer(websocket)["message"] == "Internal server error"
+        websocket.send('{"action": "echo", "n": 3}')
+        assert answer(websocket)["n"] == 3
+
+
 def test_a_binary_message_reaches_default_base64_encoded(echo_api: Gateway) -> None:
     with echo_api.client() as (websocket, connection_id):
         websocket.send(b"\x00\xff{")

@@ -61,16 +61,19 @@ def token(role: str = "admin", tenant: str = "default", username: str | None = N
     )[0]
 
 
-def fire(table: str = "DataTable", *, now: datetime = T0, **fields: Any) -> logic.FireResult:
-    event = {
-        "message": "Leverage is 1.72x",
-        "severity": "error",
-        "source": "rules-engine",
-        "status": "firing",
-        "timestamp": T0.isoformat(),
-        **fields,
-    }
-    return logic.fire(AlertRepository(table), AlertEvent.model_validate(event), now=now)
+def fire(table: str = "DataTable", *, now: datetime | None = None, **fields: Any) -> logic.FireResult:
+    """Apply an alert event that arrives `now` (by default, the moment it is stamped)."""
+    event = AlertEvent.model_validate(
+        {
+            "message": "Leverage is 1.72x",
+            "severity": "error",
+            "source": "rules-engine",
+            "status": "firing",
+            "timestamp": T0.isoformat(),
+            **fields,
+        }
+    )
+    return logic.fire(AlertRepository(table), event, now=now or event.timestamp)
 
 
 def seed_alert(*, tenant: str = "default", minutes: int = 0, **fields: Any) -> str:

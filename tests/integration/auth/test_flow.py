@@ -117,6 +117,38 @@ def test_refresh_race_same_token_one_wins_family_revoked(api: RestClient) -> Non
     assert again.status == 401
 
 
+def test_refresh_whose_rotation_response_was_lost_keeps_the_session(
+    api: RestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a rotation whose UpdateItem lands in DynamoDB but whose response is lost on the way back
+    from alphapulse.aws.dynamodb import DynamoDBClient
+
+    send = DynamoDBClient._send
+    lost: list[str] = []
+
+    def lose_the_rotation_response(self: DynamoDBClient, operation: str, body: bytes) -> tuple[int, bytes, str | None]:
+        answer = send(self, operation, body)
+        if operation == "UpdateItem" and b"current_jti = :old" in body and not lost:
+            lost.append(operation)
+            raise ConnectionResetError("response lost")
+        return answer
+
+    tokens = login(api, "viewer")
+    monkeypatch.setattr(DynamoDBClient, "_send", lose_the_rotation_response)
+    # When the client's retry finds its own write already there
+    reply = api.request("POST", "/api/v1/auth/refresh", json_body={"refresh_token": tokens["refresh_token"]})
+    # Then it is not mistaken for reuse: the new pair works, and the family lives on
+    assert lost == ["UpdateItem"]
+    assert reply.status == 200, reply.body
+    rotated = reply.json()
+    assert api.request("GET", "/api/v1/auth/me", token=rotated["access_token"]).status == 200
+    again = api.request("POST", "/api/v1/auth/refresh", json_body={"refresh_token": rotated["refresh_token"]})
+    assert again.status == 200
+    # while presenting the replaced token is still reuse
+    reused = api.request("POST", "/api/v1/auth/refresh", json_body={"refresh_token": tokens["refresh_token"]})
+    assert reused.status == 401
+
+
 def test_logout_twice_is_harmless(api: RestClient) -> None:
     tokens = login(api, "admin")
     assert api.request("POST", "/api/v1/auth/logout", token=tokens["access_token"]).status == 204
@@ -219,6 +251,29 @@ def test_throttle_window_expires(api: RestClient, monkeypatch: pytest.MonkeyPatc
         api.request("POST", "/api/v1/auth/token", form={"username": "admin", "password": "admin-demo-password"}).status
         == 200
     )
+
+
+def test_concurrent_wrong_passwords_check_at_most_the_limit(api: RestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given 12 wrong passwords for one user at once, each on its own thread (as 12 containers would be)
+    from alphapulse.auth.logic import accounts
+
+    verify = accounts.verify_password
+    checked: list[str] = []
+    monkeypatch.setattr(accounts, "verify_password", lambda *args: checked.append("x") or verify(*args))
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=12, initializer=lambda: asyncio.set_event_loop(asyncio.new_event_loop())
+    ) as pool:
+        replies = list(
+            pool.map(
+                lambda _: api.request("POST", "/api/v1/auth/token", form={"username": "trader", "password": "wrong"}),
+                range(12),
+            )
+        )
+    # Then at most 5 passwords were checked (each counted before its check); every other attempt got 429
+    statuses = sorted(reply.status for reply in replies)
+    assert len(checked) <= 5
+    assert statuses.count(401) == len(checked) and statuses.count(429) == 12 - len(checked)
+    assert all(int(reply.headers["retry-after"]) >= 1 for reply in replies if reply.status == 429)
 
 
 def test_unknown_usernames_are_throttled_too(api: RestClient) -> None:

@@ -56,6 +56,29 @@ def test_trade_push_is_the_rest_trade(ingest_function: Function, pushes: PushRec
     assert data["executed_at"] == "2026-01-15T14:30:04.512000Z" and "tenant_id" not in data
 
 
+def test_a_trade_filled_in_two_reports_is_replaced_and_pushed_twice(
+    ingest_function: Function, pushes: PushRecorder, table: str
+) -> None:
+    # Given a partial fill, then the fill completing (DESIGN section 6: newer and different replaces)
+    partial = load_event("ingest-trade-executed")
+    partial["detail"].update(status="partially_filled", quantity=40, updated_at="2026-01-15T14:30:05Z")
+    filled = copy.deepcopy(partial)
+    filled["detail"].update(status="filled", quantity=100, updated_at="2026-01-15T14:31:00Z")
+    assert ingest_function(partial) == {"pushed": 1}
+    assert ingest_function(filled) == {"pushed": 1}
+    # When either is delivered again, in any order
+    assert ingest_function(copy.deepcopy(partial)) == {"pushed": 0}
+    assert ingest_function(copy.deepcopy(filled)) == {"pushed": 0}
+    # Then the trade is stored filled/100, and pushed once per report, in order
+    stored = TradeRepository(table).get("default", "T-20260115-000481")
+    assert stored is not None and (stored.status, stored.quantity) == ("filled", 100)
+    assert [(data["status"], data["quantity"]) for _, _, _, data in pushes.of("trades")] == [
+        ("partially_filled", 40),
+        ("filled", 100),
+    ]
+    assert all("updated_at" not in data for _, _, _, data in pushes.of("trades"))
+
+
 def test_portfolio_push_is_the_rest_portfolio_without_history(ingest_function: Function, pushes: PushRecorder) -> None:
     ingest_function(load_event("ingest-portfolio-updated"))
     ((_, _, _, data),) = pushes.calls
@@ -180,7 +203,7 @@ def test_late_portfolio_snapshot_is_stored_in_history_but_not_pushed(
     latest = PortfolioRepository(table).latest("default")
     assert latest is not None and latest.as_of == datetime(2026, 1, 15, 14, 30, tzinfo=UTC)
     start, end = "2026-01-15T00:00:00.000000Z", "2026-01-16T00:00:00.000000Z"
-    assert len(PortfolioRepository(table).history("default", start=start, end=end, now=0)) == 2
+    assert len(PortfolioRepository(table).history("default", start=start, end=end, now=0, limit=10)) == 2
 
 
 def test_late_system_status_is_not_pushed(ingest_function: Function, pushes: PushRecorder, table: str) -> None:

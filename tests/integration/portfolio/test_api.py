@@ -364,6 +364,8 @@ def test_portfolio_routes_without_view_portfolio_403(api: RestClient, path: str)
         (HISTORY, [("start_time", "2026-03-02T00:00:00Z"), ("end_time", "2026-03-01T00:00:00Z")]),
         (HISTORY, [("end_time", "9999-12-31T23:59:59-05:00")]),
         (HISTORY, [("start_time", "😀")]),
+        (HISTORY, [("start_time", "1000-01-01T00:00:00Z")]),  # a window over 92 days
+        (HISTORY, [("start_time", "2026-01-01T00:00:00Z"), ("end_time", "2026-04-03T00:00:01Z")]),
     ],
 )
 def test_portfolio_bad_query_422(
@@ -380,7 +382,7 @@ def test_portfolio_bad_query_422(
         [("start_time", "0001-01-01T00:00:00Z"), ("end_time", "0001-01-02T00:00:00Z")],
         [("start_time", "9999-12-31T23:59:59Z")],
         [("end_time", "0001-01-01T00:00:00Z")],
-        [("max_points", "4"), ("start_time", "1000-01-01T00:00:00Z")],
+        [("max_points", "4"), ("start_time", "1000-01-01T00:00:00Z"), ("end_time", "1000-04-02T00:00:00Z")],
     ],
 )
 def test_history_edge_times_200(api: RestClient, seeded: PortfolioSnapshot, query: list[tuple[str, str]]) -> None:

@@ -33,6 +33,8 @@ TRADE = {
     "strategy": None,
 }
 
+RESYNC = b'{"type":"resync_required","channel":"trades"}'
+
 
 class Stack:
     """The repositories, a broadcaster and helpers to connect and subscribe connections."""
@@ -159,7 +161,7 @@ def test_throttled_connection_is_retried_then_delivered(stack: Stack) -> None:
 def test_persistently_throttled_connection_does_not_stop_the_others(stack: Stack) -> None:
     targets = [Subscriber(f"c{n}", int(time.time()) + 900) for n in range(6)]
     stack.gateway.scripts["c2"] = [429] * 20
-    report = stack.fanout.deliver("default", b'{"type":"trade"}', targets, now=time.time())
+    report = stack.fanout.deliver("default", b'{"type":"trade"}', targets, now=time.time(), resync=RESYNC)
     assert report.failed == ["c2"] and report.delivered == 5
     assert {c.connection_id for c in stack.gateway.calls if c.method == "POST"} == {f"c{n}" for n in range(6)}
 
@@ -176,19 +178,31 @@ def test_unexpected_error_on_one_connection_does_not_stop_the_others(
 
     monkeypatch.setattr(stack.api, "post_to_connection", flaky)
     targets = [Subscriber(f"c{n}", int(time.time()) + 900) for n in range(4)]
-    report = stack.fanout.deliver("default", b"{}", targets, now=time.time())
-    assert report.failed == ["c1"] and report.delivered == 3
+    report = stack.fanout.deliver("default", b"{}", targets, now=time.time(), resync=RESYNC)
+    # c1 missed the push, so it is closed (its client reconnects and resumes); the others got it.
+    assert report.failed == [] and report.closed == 1 and report.delivered == 3
+    assert stack.gateway.deleted("c1")
 
 
-def test_too_large_message_is_logged_as_poison_and_not_sent(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+def test_connection_still_failing_after_the_retries_is_closed_not_skipped(stack: Stack) -> None:
+    stack.subscribe("c1")
+    stack.subscribe("c2")
+    stack.gateway.scripts["c1"] = [429, 500, 429, 500]  # every try of the push fails; the close goes through
+    stack.broadcaster.publish("default", "trades", "trade", TRADE)
+    assert stack.gateway.deleted("c1") and stack.rows_of("c1") == []
+    assert [m["seq"] for m in stack.gateway.messages("c2")] == [1]
+
+
+def test_too_large_push_reaches_subscribers_as_resync_required(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
     stack.subscribe("c1")
     seq = stack.broadcaster.publish("default", "trades", "trade", {**TRADE, "strategy": "x" * 200_000})
-    assert seq == 1 and stack.gateway.calls == []
-    assert "poison message" in caplog.text
+    # Never silence: the push cannot be sent, so the subscriber is told to reload the channel from REST.
+    assert seq == 1 and stack.gateway.messages("c1") == [{"type": "resync_required", "channel": "trades"}]
+    assert "told to resync" in caplog.text
     assert len(stack.rows_of("c1")) == 2  # the connection is not at fault
 
 
-def test_413_from_the_gateway_is_poison_not_a_connection_problem(
+def test_413_from_the_gateway_is_a_resync_not_a_connection_problem(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
     stack.subscribe("c1")
@@ -196,9 +210,12 @@ def test_413_from_the_gateway_is_poison_not_a_connection_problem(
     stack.gateway.scripts["c1"] = [413]
     stack.broadcaster.publish("default", "trades", "trade", TRADE)
     assert len(stack.gateway.messages("c2")) == 1
-    assert [c.connection_id for c in stack.gateway.calls].count("c1") == 1  # not retried
+    # Not retried: c1 is told to resync instead (the second and last call), and stays connected.
+    to_c1 = [json.loads(c.body) for c in stack.gateway.calls if c.connection_id == "c1"]
+    assert len(to_c1) == 2 and to_c1[0]["type"] == "trade"
+    assert to_c1[1] == {"type": "resync_required", "channel": "trades"}
     assert len(stack.rows_of("c1")) == 2
-    assert "poison message" in caplog.text
+    assert "told to resync" in caplog.text
 
 
 def test_expired_connection_is_closed_and_forgotten_not_sent(stack: Stack) -> None:
@@ -216,7 +233,7 @@ def test_delivery_concurrency_is_bounded_by_the_pool(realtime: dict[str, str]) -
     try:
         stack = Stack(realtime["ConnectionsTable"], slow, concurrency=8)
         targets = [Subscriber(f"c{n}", int(time.time()) + 900) for n in range(40)]
-        report = stack.fanout.deliver("default", b"{}", targets, now=time.time())
+        report = stack.fanout.deliver("default", b"{}", targets, now=time.time(), resync=RESYNC)
         assert report.delivered == 40
         assert 2 <= slow.max_in_flight <= 8
     finally:
@@ -226,12 +243,14 @@ def test_delivery_concurrency_is_bounded_by_the_pool(realtime: dict[str, str]) -
 class RecordingQueue:
     def __init__(self, fail: bool = False) -> None:
         self.bodies: list[str] = []
+        self.delays: list[int] = []
         self.fail = fail
 
-    def send(self, body: str) -> None:
+    def send(self, body: str, *, delay_seconds: int = 0) -> None:
         if self.fail:
             raise ConnectionError("queue unreachable")
         self.bodies.append(body)
+        self.delays.append(delay_seconds)
 
 
 def test_large_audience_is_sharded_through_the_queue_and_delivered_once(stack: Stack) -> None:
@@ -265,12 +284,57 @@ def test_shard_that_cannot_be_queued_is_delivered_directly(stack: Stack) -> None
     assert all(len(stack.gateway.messages(f"c{n}")) == 1 for n in range(3))
 
 
-def test_shard_of_a_push_no_longer_logged_sends_nothing(stack: Stack) -> None:
+def test_shard_of_a_push_no_longer_logged_asks_its_connections_to_resync(stack: Stack) -> None:
     body = json.dumps(
         {"tenant_id": "default", "channel": "trades", "seq": 99, "connections": [["c1", int(time.time()) + 60]]}
     )
     report = stack.broadcaster.deliver_shard(body)
-    assert report.delivered == 0 and report.failed == [] and stack.gateway.calls == []
+    assert report.failed == [] and stack.gateway.messages("c1") == [{"type": "resync_required", "channel": "trades"}]
+
+
+def test_shard_retry_goes_to_the_connections_not_reached_only(stack: Stack) -> None:
+    # Given a shard of three connections, one of which can neither be sent to nor closed
+    queue = RecordingQueue()
+    broadcaster = stack.make(shard_threshold=2, shards=queue)
+    seq = broadcaster.publish("default", "trades", "trade", TRADE)
+    expires = int(time.time()) + 900
+    stack.gateway.scripts["stuck"] = [429] * 20
+    body = json.dumps(
+        {
+            "tenant_id": "default",
+            "channel": "trades",
+            "seq": seq,
+            "connections": [[c, expires] for c in ("a", "stuck", "b")],
+        }
+    )
+    # When it is delivered, the one left over is queued again, alone, and the shard counts as done
+    report = broadcaster.deliver_shard(body)
+    assert report.failed == [] and report.delivered == 2
+    (retry,) = (json.loads(b) for b in queue.bodies)
+    assert retry == {
+        "tenant_id": "default",
+        "channel": "trades",
+        "seq": seq,
+        "connections": [["stuck", expires]],
+        "attempt": 2,
+    }
+    assert queue.delays == [1]
+    # so that the retry sends nothing again to the connections that have the push
+    stack.gateway.scripts["stuck"] = []
+    broadcaster.deliver_shard(queue.bodies[0])
+    assert [m["seq"] for m in stack.gateway.messages("a")] == [seq]
+    assert stack.gateway.messages("stuck")[-1]["seq"] == seq
+
+
+def test_shard_still_failing_after_its_attempts_is_reported_failed(stack: Stack) -> None:
+    queue = RecordingQueue()
+    broadcaster = stack.make(shard_threshold=2, shards=queue)
+    seq = broadcaster.publish("default", "trades", "trade", TRADE)
+    stack.gateway.scripts["stuck"] = [429] * 20
+    last = {"tenant_id": "default", "channel": "trades", "seq": seq, "connections": [["stuck", int(time.time()) + 900]]}
+    report = broadcaster.deliver_shard(json.dumps({**last, "attempt": 5}))
+    # No further retry of its own: reported failed, the queue redelivers it and at last puts it on the DLQ
+    assert report.failed == ["stuck"] and queue.bodies == []
 
 
 @pytest.mark.parametrize(
@@ -363,3 +427,25 @@ def test_fanout_event_file_is_handled(stack: Stack, lambda_context: LambdaContex
 
 def test_channels_of_the_protocol_are_the_design_ones() -> None:
     assert set(CHANNELS) == {"metrics", "alerts", "portfolio", "trades", "system"}
+
+
+def test_a_1000_position_portfolio_reaches_its_subscriber_as_the_push_or_resync_required(
+    stack: Stack, realtime: dict[str, str]
+) -> None:
+    # Given a subscriber of `portfolio` and the largest portfolio the model allows, ingested for real
+    from alphapulse.ingest import logic as ingest
+    from alphapulse.ingest.models import parse_trading_event
+    from alphapulse.ingest.wiring import IngestDependencies
+    from alphapulse.realtime import wiring
+    from tests.conftest import eventbridge
+
+    stack.subscribe("c1", "portfolio")
+    positions = [
+        {"symbol": f"SYM{n:04d}", "quantity": 10 + n, "entry_price": 100.25, "current_price": 101.5}
+        for n in range(1000)
+    ]
+    detail = {"as_of": "2026-11-24T02:30:00Z", "cash": 1_000_000, "positions": positions}
+    event = parse_trading_event(eventbridge("PortfolioUpdated", detail))
+    ingest.ingest_trading_event(event, IngestDependencies().stores, wiring.publish)
+    # Then, as 1000 valued positions are over API Gateway's 128 KB, it is told to reload: never silence
+    assert stack.gateway.messages("c1") == [{"type": "resync_required", "channel": "portfolio"}]

@@ -12,8 +12,8 @@ import jwt
 import pytest
 
 from alphapulse.auth.logic.tokens import ticket_digest
+from alphapulse.auth.models import permissions_of
 from alphapulse.auth.repositories import TicketRepository
-from alphapulse.core.permissions import permissions_of
 from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
 from devstack.functions import LambdaContext, load_handler
 from tests.conftest import TEST_SECRET, load_event, token_claims

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from alphapulse.core.permissions import permissions_of
+from alphapulse.auth.models import permissions_of
 from alphapulse.realtime import wiring
 from alphapulse.realtime.logic import broadcast, subscriptions
 from alphapulse.realtime.models import Connection
@@ -335,6 +335,44 @@ def test_resume_further_back_than_the_replay_limit_asks_for_a_resync(
     assert seqs(gateway, "c2") == [3, 4, 5]
 
 
+def test_one_frame_replays_at_most_the_limit_across_its_channels(
+    table: str, gateway: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subscriptions, "REPLAY_LIMIT", 3)
+    connect(table, "c1")
+    publish("trades", 2)
+    publish("alerts", 2)
+    subscribe("c1", "trades", "alerts", since={"trades": 0, "alerts": 0})
+    # trades replays 2 of the frame's 3; the 2 of alerts would pass the limit: that channel resyncs instead
+    assert [(m["type"], m.get("seq")) for m in gateway.messages("c1")] == [
+        ("subscribed", None),
+        ("trade", 1),
+        ("trade", 2),
+        ("resync_required", None),
+    ]
+    publish("alerts")
+    assert gateway.messages("c1")[-1]["seq"] == 3  # live from where it stood
+
+
+def test_replay_out_of_time_sends_resync_required_and_goes_live(table: str, gateway: FakeManagementApi) -> None:
+    connect(table, "c1")
+    publish("trades", 3)
+    late = subscriptions.FrameHandler(
+        ConnectionRepository(table),
+        ChannelRepository(table),
+        wiring.dependencies().api,
+        snapshots={},
+        replay_budget_seconds=-1,  # the frame's time is up before the first replayed push
+    )
+    late.handle("c1", json.dumps({"action": "subscribe", "channels": ["trades"], "since": {"trades": 0}}))
+    publish("trades")
+    assert [(m["type"], m.get("seq")) for m in gateway.messages("c1")] == [
+        ("subscribed", None),
+        ("resync_required", None),
+        ("trade", 4),
+    ]
+
+
 def test_resume_waits_for_a_push_still_being_logged(table: str, gateway: FakeManagementApi) -> None:
     connect(table, "c1")
     publish("trades", 2)
@@ -507,8 +545,11 @@ def test_subscribe_that_meets_a_concurrent_subscribe_retries_and_goes_live(
     assert seqs(gateway, "c1") == [2, 3]
 
 
-def test_resume_across_a_poison_push_skips_it_and_subscribes(table: str, gateway: FakeManagementApi) -> None:
-    # A push over API Gateway's 128 KB reached no live subscriber (413): replaying it must not abort the subscribe.
+def test_resume_across_a_too_large_push_asks_for_a_resync_and_subscribes(
+    table: str, gateway: FakeManagementApi
+) -> None:
+    # A push over API Gateway's 128 KB reached its live subscribers as resync_required: so it does when replayed,
+    # and the subscribe goes on.
     connect(table, "c1")
     publish("trades")
     wiring.publish("default", "trades", "trade", {**TRADE, "blob": "x" * (130 * 1024)})
@@ -517,6 +558,8 @@ def test_resume_across_a_poison_push_skips_it_and_subscribes(table: str, gateway
     publish("trades")
     publish("alerts")
     assert seqs(gateway, "c1") == [1, 3, 4]
+    trades = [m for m in gateway.messages("c1") if m.get("channel") == "trades" and m["type"] != "subscribed"]
+    assert [m.get("seq", m["type"]) for m in trades] == [1, "resync_required", 3, 4]
     assert [m["seq"] for m in gateway.messages("c1") if m["type"] == "alert"] == [1]
 
 

@@ -344,9 +344,20 @@ def test_list_trades_cursor_reused_with_other_limit_continues(api: RestClient, t
 def test_put_trade_duplicate_is_noop(repo: TradeRepository, aws: dict[str, str], now: datetime) -> None:
     original = make_trade("dup-1", now - timedelta(minutes=5))
     assert repo.put_trade("default", original) is True
-    changed = make_trade("dup-1", now, price=1.0)
-    assert repo.put_trade("default", changed) is False
+    assert repo.put_trade("default", original) is False
+    assert repo.put_trade("default", original, version=iso(now)) is False  # a newer report saying the same
     assert repo.get("default", "dup-1") == original
+
+
+def test_put_trade_newer_and_different_replaces(repo: TradeRepository, now: datetime) -> None:
+    partial = make_trade("fill-1", now - timedelta(minutes=5), status="partially_filled", quantity=40)
+    filled = partial.model_copy(update={"status": "filled", "quantity": 100})
+    assert repo.put_trade("default", partial, version=iso(now - timedelta(minutes=5))) is True
+    assert repo.put_trade("default", filled, version=iso(now)) is True
+    assert repo.get("default", "fill-1") == filled
+    # An older report, however different, never replaces a newer one.
+    assert repo.put_trade("default", partial, version=iso(now - timedelta(minutes=1))) is False
+    assert repo.get("default", "fill-1") == filled
 
 
 def test_put_trade_same_id_in_two_tenants_are_two_trades(repo: TradeRepository, now: datetime) -> None:

@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from alphapulse.auth.logic.tokens import issue_token
-from alphapulse.core.permissions import ROLE_PERMISSIONS
+from alphapulse.auth.models import ROLE_PERMISSIONS
 from tests.conftest import TEST_SECRET, RestClient
 
 # (method, path, permission or None for "any valid token", body); ids that do not exist are fine:

@@ -309,6 +309,19 @@ def test_fire_resolved_event_without_active_alert_sets_watermark(store: MemoryAl
     assert store.alerts == {}
 
 
+def test_fire_resolved_event_stamped_ahead_does_not_hold_back_later_firing(store: MemoryAlerts) -> None:
+    # Given a resolution for an unknown key, from a producer whose clock runs 4 minutes ahead
+    arrived = T0 + timedelta(minutes=10)
+    resolved = alerts.fire(store, event(14, dedup_key="k", status="resolved"), now=arrived)
+    assert resolved.action == "ignored"
+    later = T0 + timedelta(minutes=11)
+    # Then a firing event stamped before its arrival was overtaken by it, and stays settled
+    assert alerts.fire(store, event(9, dedup_key="k"), now=later).action == "ignored"
+    # while one stamped after its arrival (by a correct clock) opens an alert
+    assert alerts.fire(store, event(11, dedup_key="k"), now=later).action == "created"
+    assert store.dedup_state("default", "k").watermark == iso(arrived)
+
+
 def test_fire_resolved_event_older_than_last_firing_is_ignored(store: MemoryAlerts) -> None:
     alerts.fire(store, event(0, dedup_key="k"))
     alerts.fire(store, event(2, dedup_key="k"))

@@ -12,7 +12,14 @@ from pydantic import ValidationError
 
 from alphapulse.alerts.logic.defaults import default_rules
 from alphapulse.alerts.logic.rules import evaluate, render_message
-from alphapulse.alerts.models import AlertRule, AlertRuleInput, check_message_template, parse_condition
+from alphapulse.alerts.models import (
+    MESSAGE_MAX_LENGTH,
+    AlertEvent,
+    AlertRule,
+    AlertRuleInput,
+    check_message_template,
+    parse_condition,
+)
 
 RULE = {
     "name": "r",
@@ -167,6 +174,26 @@ def test_render_message_every_default_rule_formats() -> None:
     for rule in default_rules():
         message = render_message(rule, 1.0)
         assert message and "{" not in message
+
+
+@pytest.mark.parametrize(
+    ("template", "value"),
+    [("{value:f} " * 51, 1e300), ("{value:>99}" * 46, 1.0)],  # valid templates, 15,800 and 4,554 characters
+)
+def test_render_message_is_bounded_for_any_value(template: str, value: float) -> None:
+    # A template that renders over an alert message's limit must still give a valid alert message.
+    rule = AlertRule.model_validate({**RULE, "rule_id": "wide", "message_template": template})
+    message = render_message(rule, value)
+    assert len(message) <= MESSAGE_MAX_LENGTH
+    AlertEvent.model_validate(
+        {
+            "message": message,
+            "severity": "warning",
+            "source": "test",
+            "status": "firing",
+            "timestamp": "2026-01-01T00:00:00Z",
+        }
+    )
 
 
 def test_stored_rule_round_trips() -> None:

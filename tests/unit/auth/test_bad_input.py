@@ -148,7 +148,7 @@ def test_storage_outage_is_503_not_500(api: RestClient, monkeypatch: pytest.Monk
     reset_caches()
     reply = api.request("POST", "/api/v1/auth/token", form={"username": "trader", "password": "trader-demo-password"})
     assert reply.status == 503
-    assert reply.json() == {"detail": "storage unavailable during read login failures"}
+    assert reply.json() == {"detail": "storage unavailable during count login attempt"}
 
 
 def test_unexpected_error_is_500_with_request_id_and_cors(api: RestClient, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -129,6 +129,16 @@ def test_client_retries_throttling_then_succeeds(scripted: Any) -> None:
     assert len(server.requests) == 3
 
 
+def test_client_transaction_retries_carry_one_client_request_token(scripted: Any) -> None:
+    server, client = scripted(THROTTLED, (200, {}, None), (200, {}, None))
+    client.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}}}}])
+    first, retry = (request["body"]["ClientRequestToken"] for request in server.requests)
+    assert first == retry and len(first) == 32
+    # Another transaction is another request: it gets its own token.
+    client.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}}}}])
+    assert server.requests[2]["body"]["ClientRequestToken"] != first
+
+
 def test_client_gives_up_after_three_attempts(scripted: Any) -> None:
     server, client = scripted(THROTTLED, THROTTLED, THROTTLED)
     with pytest.raises(DynamoDBError) as raised:

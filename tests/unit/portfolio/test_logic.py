@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from alphapulse.core.errors import InvalidQueryError
 from alphapulse.core.times import TimeRange, iso
 from alphapulse.portfolio import logic as portfolio
 from alphapulse.portfolio.models import HistoryRow, PortfolioSnapshot
@@ -22,9 +25,9 @@ class FakePortfolioStore:
     def latest(self, tenant_id: str) -> PortfolioSnapshot | None:
         return self.snapshot
 
-    def history(self, tenant_id: str, *, start: str, end: str, now: int) -> list[HistoryRow]:
+    def history(self, tenant_id: str, *, start: str, end: str, now: int, limit: int) -> list[HistoryRow]:
         self.calls.append({"start": start, "end": end, "now": now})
-        return [p for p in self.points if start <= p.timestamp <= end + "~"]
+        return [p for p in self.points if start <= p.timestamp <= end + "~"][: limit + 1]
 
 
 def points(count: int) -> list[HistoryRow]:
@@ -80,3 +83,19 @@ def test_get_history_explicit_window_is_passed_through() -> None:
         store, "default", requested=TimeRange(start=start, end=NOW), max_points=500, now=NOW
     )
     assert [p.timestamp for p in history.points] == [NOW - timedelta(hours=h) for h in range(10, 0, -1)]
+
+
+def test_history_window_longer_than_the_cap_is_a_422() -> None:
+    store = FakePortfolioStore()
+    longest = TimeRange(NOW - portfolio.MAX_HISTORY_WINDOW, NOW)
+    portfolio.get_history(store, "default", requested=longest, now=NOW)
+    with pytest.raises(InvalidQueryError) as refused:
+        portfolio.get_history(store, "default", requested=TimeRange(longest.start - timedelta(seconds=1), NOW), now=NOW)
+    assert refused.value.parameter == "start_time"
+
+
+def test_history_with_more_snapshots_than_the_cap_is_a_422(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(portfolio, "MAX_HISTORY_POINTS", 5)
+    assert len(portfolio.get_history(FakePortfolioStore(points=points(5)), "default", now=NOW).points) == 5
+    with pytest.raises(InvalidQueryError, match="More than 5 snapshots"):
+        portfolio.get_history(FakePortfolioStore(points=points(6)), "default", now=NOW)

@@ -8,7 +8,7 @@ import pytest
 from fastapi import APIRouter
 
 from alphapulse.auth.logic.tokens import issue_token
-from alphapulse.core.permissions import ALL_PERMISSIONS, ROLE_PERMISSIONS
+from alphapulse.auth.models import ALL_PERMISSIONS, ROLE_PERMISSIONS
 from alphapulse.web.app import create_app, lambda_handler
 from alphapulse.web.security import require
 from devstack.apigw import rest_event

@@ -27,6 +27,7 @@ ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 ID_MAX_LENGTH = 128
 RULES_SEGMENT = "rules"
 """`/alerts/rules` is the rules collection, so no alert may be called `rules`."""
+MESSAGE_MAX_LENGTH = 4096
 NOTE_MAX_LENGTH = 1000
 MAX_LABELS = 64
 MAX_COOLDOWN_SECONDS = 30 * 86400
@@ -199,7 +200,7 @@ class AlertEvent(BaseModel):
     tenant_id: str = DEFAULT_TENANT
     alert_id: AlertId | None = None
     title: Annotated[Text, Field(min_length=1, max_length=256)] | None = None
-    message: Annotated[Text, Field(min_length=1, max_length=4096)]
+    message: Annotated[Text, Field(min_length=1, max_length=MESSAGE_MAX_LENGTH)]
     severity: Severity
     source: Annotated[Text, Field(min_length=1, max_length=256)]
     rule_id: RuleId | None = None

@@ -1,14 +1,51 @@
-"""Models of the auth domain: requests, responses, stored users and verified principals."""
+"""Models of the auth domain: roles and permissions (DESIGN section 3, the only place that says which role
+may do what), requests, responses, stored users and verified principals."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alphapulse.core.permissions import Role
+Permission = Literal[
+    "view_metrics",
+    "view_alerts",
+    "acknowledge_alerts",
+    "view_portfolio",
+    "view_trades",
+    "view_system",
+    "execute_trades",
+    "manage_users",
+    "view_audit_logs",
+    "manage_alert_rules",
+]
+Role = Literal["admin", "trader", "viewer"]
+
+ALL_PERMISSIONS: frozenset[str] = frozenset(get_args(Permission))
+ROLES: tuple[str, ...] = get_args(Role)
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": ALL_PERMISSIONS,
+    "trader": frozenset(
+        {
+            "view_metrics",
+            "view_alerts",
+            "acknowledge_alerts",
+            "view_portfolio",
+            "view_trades",
+            "execute_trades",
+        }
+    ),
+    "viewer": frozenset({"view_metrics", "view_portfolio", "view_trades"}),
+}
+
+
+def permissions_of(role: str) -> list[str]:
+    """The sorted permissions of a role (KeyError for an unknown role)."""
+    return sorted(ROLE_PERMISSIONS[role])
+
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 

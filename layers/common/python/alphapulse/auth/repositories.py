@@ -14,7 +14,7 @@ import hashlib
 from typing import Any
 
 from alphapulse.auth.models import User
-from alphapulse.aws.dynamodb import Item, from_item, to_item
+from alphapulse.aws.dynamodb import DynamoDBError, Item, from_item, is_condition_failure, to_item
 from alphapulse.core import keys
 from alphapulse.core.errors import ConflictError, DataAccessError, NotFoundError
 from alphapulse.core.storage import TableRepository, storage_errors
@@ -145,18 +145,30 @@ class SessionRepository(TableRepository):
         return from_item(item) if item else None
 
     def rotate(self, session_id: str, *, old_jti: str, new_jti: str, expires_at: int) -> bool:
-        """Make `new_jti` current if `old_jti` still is and the family is live; False if it lost."""
+        """Make `new_jti` current if `old_jti` still is and the family is live; False if it lost.
+
+        The client retries a write whose response was lost, and the retry then fails its condition on our
+        own write. The item at that moment tells: `new_jti` is unique to this call, so finding it current
+        (and the family live) means the rotation is ours, not a race lost.
+        """
         with storage_errors("rotate session"):
-            rotated = self.conditional(
-                "update_item",
-                Key=to_item({"pk": session_key(session_id), "sk": SESSION}),
-                UpdateExpression="SET current_jti = :new, expires_at = :exp",
-                ConditionExpression="current_jti = :old AND revoked = :false",
-                ExpressionAttributeValues=to_item(
-                    {":new": new_jti, ":old": old_jti, ":exp": expires_at, ":false": False}
-                ),
-            )
-        return rotated is not None
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=to_item({"pk": session_key(session_id), "sk": SESSION}),
+                    UpdateExpression="SET current_jti = :new, expires_at = :exp",
+                    ConditionExpression="current_jti = :old AND revoked = :false",
+                    ExpressionAttributeValues=to_item(
+                        {":new": new_jti, ":old": old_jti, ":exp": expires_at, ":false": False}
+                    ),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except DynamoDBError as exc:
+                if not is_condition_failure(exc):
+                    raise
+                seen = from_item(exc.response.get("Item") or {})
+                return seen.get("current_jti") == new_jti and seen.get("revoked") is False
+        return True
 
     def revoke(self, session_id: str) -> None:
         """Revoke the family (idempotent; an unknown family stays unknown)."""
@@ -194,34 +206,36 @@ class TicketRepository(TableRepository):
 
 
 class LoginAttemptRepository(TableRepository):
-    """Counts failed logins; a window starts at the first failure and lasts `window` seconds."""
+    """Counts login attempts per username in fixed windows: a window starts at the first attempt and lasts
+    `window` seconds; a successful login clears it. An attempt is counted before its password is checked,
+    atomically, so concurrent attempts can never check more passwords than the limit allows."""
 
     def _key(self, username: str) -> dict[str, Any]:
         return to_item({"pk": login_failures_key(username), "sk": FAILURES})
 
-    def current(self, username: str, *, now: int) -> tuple[int, int]:
-        """(failures, window end) of the live window, or (0, now) when there is none."""
-        with storage_errors("read login failures"):
-            response = self.client.get_item(TableName=self.table, Key=self._key(username), ConsistentRead=True)
-        item = from_item(response["Item"]) if "Item" in response else None
-        if not item or int(item["window_end"]) <= now:
-            return 0, now
-        return int(item["failures"]), int(item["window_end"])
-
-    def record_failure(self, username: str, *, now: int, window: int) -> int:
-        """Count one failure and return the failures in the live window."""
-        with storage_errors("record login failure"):
+    def reserve(self, username: str, *, now: int, window: int, limit: int) -> tuple[bool, int]:
+        """Count one attempt if the live window has room: (True, window end), or (False, window end) when
+        `limit` attempts were counted already."""
+        with storage_errors("count login attempt"):
             for _ in range(3):  # at most a couple of races between "increment" and "new window"
-                counted = self.conditional(
-                    "update_item",
-                    Key=self._key(username),
-                    UpdateExpression="ADD failures :one",
-                    ConditionExpression="window_end > :now",
-                    ExpressionAttributeValues=to_item({":one": 1, ":now": now}),
-                    ReturnValues="UPDATED_NEW",
-                )
-                if counted is not None:
-                    return int(from_item(counted["Attributes"])["failures"])
+                try:
+                    counted = self.client.update_item(
+                        TableName=self.table,
+                        Key=self._key(username),
+                        UpdateExpression="ADD failures :one",
+                        ConditionExpression="window_end > :now AND failures < :limit",
+                        ExpressionAttributeValues=to_item({":one": 1, ":now": now, ":limit": limit}),
+                        ReturnValues="ALL_NEW",
+                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    )
+                except DynamoDBError as exc:
+                    if not is_condition_failure(exc):
+                        raise
+                    seen = from_item(exc.response.get("Item") or {})
+                    if seen and int(seen["window_end"]) > now:
+                        return False, int(seen["window_end"])  # a live window, full
+                else:
+                    return True, int(from_item(counted["Attributes"])["window_end"])
                 started = self.conditional(
                     "put_item",
                     Item={
@@ -232,10 +246,10 @@ class LoginAttemptRepository(TableRepository):
                     ExpressionAttributeValues=to_item({":now": now}),
                 )
                 if started is not None:
-                    return 1
-        raise DataAccessError("login failure counter kept racing")
+                    return True, now + window
+        raise DataAccessError("login attempt counter kept racing")
 
     def clear(self, username: str) -> None:
-        """Forget the failures after a successful login."""
-        with storage_errors("clear login failures"):
+        """Forget the attempts after a successful login."""
+        with storage_errors("clear login attempts"):
             self.client.delete_item(TableName=self.table, Key=self._key(username))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import uuid
 import zlib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -99,7 +100,13 @@ class DynamoDBClient:
         return lambda **params: self.call(operation, params)
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Run one operation, retrying throttling, server errors and broken connections with backoff."""
+        """Run one operation, retrying throttling, server errors and broken connections with backoff.
+
+        A transaction gets a ClientRequestToken, the same for all its retries, so a retry of one whose
+        response was lost is not applied twice (DynamoDB answers it as the first, within 10 minutes).
+        """
+        if operation == "TransactWriteItems" and "ClientRequestToken" not in params:
+            params = {**params, "ClientRequestToken": uuid.uuid4().hex}
         body = json.dumps(params, separators=(",", ":")).encode()
         for attempt in range(1, REQUEST_ATTEMPTS + 1):
             try:

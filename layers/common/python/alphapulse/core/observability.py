@@ -54,7 +54,7 @@ def get_logger() -> Logger:
 
 
 @lru_cache(maxsize=1)
-def get_metrics() -> Metrics:
+def get_emf_metrics() -> Metrics:
     """The function's EMF metrics (namespace from POWERTOOLS_METRICS_NAMESPACE)."""
     # Most requests record no metric; Powertools would warn on every one of them.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -65,4 +65,4 @@ def count(name: str, value: float = 1) -> None:
     """Add to a count metric, flushed at the end of the invocation."""
     from aws_lambda_powertools.metrics import MetricUnit
 
-    get_metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
+    get_emf_metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)

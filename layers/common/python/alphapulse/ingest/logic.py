@@ -146,12 +146,13 @@ class _Ingest:
         return Claim.new(identity, now=self.clock(), lease_seconds=self.lease_seconds)
 
     def trade(self, repo: TradeRepository, detail: TradeExecuted) -> _Owed | None:
-        tenant_id, trade = detail.tenant_id, detail.trade()
-        identity = f"trade:{tenant_id}:{trade.trade_id}"
+        tenant_id, trade, version = detail.tenant_id, detail.trade(), detail.version()
+        # A trade is reported again when it changes (DESIGN section 6): each report owes its own push.
+        identity = f"trade:{tenant_id}:{trade.trade_id}:{version}:{trade.content_digest()}"
         claim = self.claim(identity)
         push = Push(tenant_id, "trades", "trade", trade.model_dump(mode="json"))
         target = repo.claim_target(tenant_id, trade.trade_id)
-        if repo.claiming(claim).put_trade(tenant_id, trade):
+        if repo.claiming(claim).put_trade(tenant_id, trade, version=version):
             return _Owed([target], claim, push)
         return self.recover(target, identity, push)
 
@@ -259,5 +260,5 @@ class _OneSnapshot:
     def latest(self, tenant_id: str) -> PortfolioSnapshot | None:
         return self.snapshot
 
-    def history(self, tenant_id: str, *, start: str, end: str, now: int) -> list[Any]:
+    def history(self, tenant_id: str, *, start: str, end: str, now: int, limit: int) -> list[Any]:
         return []

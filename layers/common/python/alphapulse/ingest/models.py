@@ -23,8 +23,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from alphapulse.alerts.models import AlertEvent, Labels, MetricReport
+from alphapulse.core import inputs
 from alphapulse.core.keys import DEFAULT_TENANT, METRIC_NAME_PATTERN, valid_tenant_id
-from alphapulse.core.times import EARLIEST, UtcDatetime, to_utc, utcnow
+from alphapulse.core.times import EARLIEST, UtcDatetime, iso, to_utc, utcnow
 from alphapulse.portfolio.models import PortfolioSnapshot
 from alphapulse.system.models import CpuStatus, DiskStatus, MemoryStatus, ProcessStatus, TradingSystemStatus
 from alphapulse.trades.models import Trade
@@ -83,14 +84,20 @@ MetricNumber = Annotated[float, Field(strict=True, allow_inf_nan=False), AfterVa
 
 
 class TradeExecuted(Trade):
-    """`TradeExecuted`: the trade fields, plus the optional tenant."""
+    """`TradeExecuted`: the trade fields, plus the optional tenant and the time of this report of the trade
+    (`updated_at`: a later fill or a cancel reports the same trade again, newer)."""
 
     model_config = ConfigDict(extra="ignore")
 
     tenant_id: TenantId = DEFAULT_TENANT
+    updated_at: EventTime | None = None
 
     def trade(self) -> Trade:
-        return Trade.model_validate(self.model_dump(exclude={"tenant_id"}))
+        return Trade.model_validate(self.model_dump(exclude={"tenant_id", "updated_at"}))
+
+    def version(self) -> str:
+        """When this report was made: `updated_at`, else `executed_at` (fixed-width ISO, so it sorts)."""
+        return iso(self.updated_at or self.executed_at)
 
 
 class PortfolioUpdated(PortfolioSnapshot):
@@ -221,6 +228,10 @@ def reason(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
 
 def _check_size(event: Mapping[str, Any]) -> None:
     try:
+        inputs.check_depth(event)  # before json.dumps and pydantic recurse into it
+    except inputs.TooDeepError as exc:
+        raise InvalidEventError(f"event is {exc}") from None
+    try:
         size = len(json.dumps(event, separators=(",", ":"), allow_nan=True).encode("utf-8"))
     except (TypeError, ValueError, UnicodeEncodeError) as exc:
         raise InvalidEventError("event is not JSON") from exc
@@ -265,7 +276,9 @@ def parse_alert_messages(event: Mapping[str, Any], *, now: datetime | None = Non
     messages = []
     for number, record in enumerate(envelope.Records):
         try:
-            body = json.loads(record.Sns.Message)
+            body = inputs.loads(record.Sns.Message)
+        except inputs.TooDeepError as exc:
+            raise InvalidEventError(f"record {number}: the message is {exc}") from None
         except ValueError:
             raise InvalidEventError(f"record {number}: the message is not JSON") from None
         if not isinstance(body, dict):

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from alphapulse.core.errors import InvalidQueryError
 from alphapulse.core.times import TimeRange, iso, utcnow
 from alphapulse.portfolio.models import (
     HistoryRow,
@@ -18,6 +19,8 @@ from alphapulse.portfolio.models import (
 )
 
 DEFAULT_HISTORY_WINDOW = timedelta(days=30)
+MAX_HISTORY_WINDOW = timedelta(days=92)  # the default retention (90 days) and a margin
+MAX_HISTORY_POINTS = 100_000
 P = TypeVar("P")
 
 
@@ -26,7 +29,7 @@ class PortfolioStore(Protocol):
 
     def latest(self, tenant_id: str) -> PortfolioSnapshot | None: ...
 
-    def history(self, tenant_id: str, *, start: str, end: str, now: int) -> list[HistoryRow]: ...
+    def history(self, tenant_id: str, *, start: str, end: str, now: int, limit: int) -> list[HistoryRow]: ...
 
 
 def get_portfolio(
@@ -62,10 +65,20 @@ def get_history(
     max_points: int = 500,
     now: datetime | None = None,
 ) -> PortfolioHistory:
-    """Snapshot totals in the window (default: the last 30 days), oldest first, downsampled to `max_points`."""
+    """Snapshot totals in the window (default: the last 30 days), oldest first, downsampled to `max_points`.
+
+    422 for a window longer than MAX_HISTORY_WINDOW or holding more than MAX_HISTORY_POINTS snapshots, so
+    no request reads unbounded data.
+    """
     moment = now or utcnow()
     start, end = (requested or TimeRange()).resolve(default_span=DEFAULT_HISTORY_WINDOW, now=moment)
-    rows = store.history(tenant_id, start=iso(start), end=iso(end), now=int(moment.timestamp()))
+    if end - start > MAX_HISTORY_WINDOW:
+        raise InvalidQueryError("start_time", f"The window may span at most {MAX_HISTORY_WINDOW.days} days")
+    rows = store.history(
+        tenant_id, start=iso(start), end=iso(end), now=int(moment.timestamp()), limit=MAX_HISTORY_POINTS
+    )
+    if len(rows) > MAX_HISTORY_POINTS:
+        raise InvalidQueryError("start_time", f"More than {MAX_HISTORY_POINTS} snapshots in the window: narrow it")
     kept = downsample(rows, max_points, key=lambda row: row.total_value)
     return PortfolioHistory(points=[row.point() for row in kept])
 

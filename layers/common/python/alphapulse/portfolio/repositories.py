@@ -10,6 +10,7 @@ Partition `T#<t>#PORTFOLIO` holds:
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, NamedTuple
 
 from alphapulse.aws.dynamodb import DynamoDBError, cancellation_reasons, from_item, to_item
@@ -62,8 +63,9 @@ class PortfolioRepository(RetainingRepository, ClaimingRepository):
         item = response.get("Item")
         return PortfolioSnapshot.model_validate(from_item(item)) if item else None
 
-    def history(self, tenant_id: str, *, start: str, end: str, now: int) -> list[HistoryRow]:
-        """Every history point with `start <= as_of <= end` (fixed-width ISO strings), oldest first.
+    def history(self, tenant_id: str, *, start: str, end: str, now: int, limit: int) -> list[HistoryRow]:
+        """The history points with `start <= as_of <= end` (fixed-width ISO strings), oldest first; at most
+        `limit` + 1 of them, so the caller can tell that the window holds more than `limit`.
 
         Points whose TTL has passed are left out even before DynamoDB deletes them.
         """
@@ -84,6 +86,7 @@ class PortfolioRepository(RetainingRepository, ClaimingRepository):
         with storage_errors("read portfolio history"):
             # Read straight from the attribute values: a 90-day window can hold ~100k points,
             # and only the few that survive downsampling become response models.
+            live = (item for item in items if "expires_at" not in item or int(item["expires_at"]["N"]) > now)
             return [
                 HistoryRow(
                     item["as_of"]["S"],
@@ -91,8 +94,7 @@ class PortfolioRepository(RetainingRepository, ClaimingRepository):
                     float(item["cash"]["N"]),
                     float(item["positions_value"]["N"]),
                 )
-                for item in items
-                if "expires_at" not in item or int(item["expires_at"]["N"]) > now
+                for item in itertools.islice(live, limit + 1)
             ]
 
     def put_snapshot(self, tenant_id: str, snapshot: PortfolioSnapshot) -> SnapshotWrite:

@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from alphapulse.core import inputs
 from alphapulse.core.times import iso
 
 CHANNEL_PERMISSIONS: dict[str, str] = {
@@ -75,7 +76,9 @@ def parse_frame(body: str | bytes | None) -> Frame:
     if len(raw) > MAX_FRAME_BYTES:
         raise FrameError("too_large", f"frames are limited to {MAX_FRAME_BYTES} bytes")
     try:
-        document = json.loads(raw)
+        document = inputs.loads(raw)
+    except inputs.TooDeepError as exc:
+        raise FrameError("bad_request", f"the frame is {exc}") from None
     except ValueError:
         raise FrameError("bad_request", "the frame is not valid JSON") from None
     if not isinstance(document, dict):

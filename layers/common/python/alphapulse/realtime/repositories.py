@@ -330,5 +330,6 @@ class SqsShardQueue:
     def __init__(self, queue_url: str) -> None:
         self.queue_url = queue_url
 
-    def send(self, body: str) -> None:
-        sdk.call("sqs", "send_message", QueueUrl=self.queue_url, MessageBody=body)
+    def send(self, body: str, *, delay_seconds: int = 0) -> None:
+        """Queue one shard, delivered no sooner than `delay_seconds` from now (SQS allows up to 900)."""
+        sdk.call("sqs", "send_message", QueueUrl=self.queue_url, MessageBody=body, DelaySeconds=delay_seconds)

@@ -1,7 +1,9 @@
-"""Executed trades, and the query parameters of their list (the time range is shared with portfolio history)."""
+"""Executed trades."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Literal
 
@@ -37,3 +39,8 @@ class Trade(BaseModel):
         if executed_at < EARLIEST:
             raise ValueError("executed_at must not be before the year 1000")
         return executed_at
+
+    def content_digest(self) -> str:
+        """A short digest of every field: two reports of a trade with equal digests say the same thing."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

@@ -90,17 +90,25 @@ class TradeRepository(ClaimingRepository):
         item = response.get("Item")
         return _trade(from_item(item)) if item else None
 
-    def put_trade(self, tenant_id: str, trade: Trade) -> bool:
-        """Store a trade unless its id is already stored; True when it was new (a duplicate is a no-op).
+    def put_trade(self, tenant_id: str, trade: Trade, *, version: str | None = None) -> bool:
+        """Store a trade that is new, or that replaces the stored one (DESIGN section 6): its `version` (the
+        report's time, fixed-width ISO; by default its executed_at) is newer and its content differs. True
+        when it was written; a duplicate or an older report is a no-op.
 
         A claiming repository stores its claim with the trade (see `core.claims`).
         """
+        version = version or iso(trade.executed_at)
+        extra = {"version": version, "content": trade.content_digest(), **self.claim_attributes()}
         with storage_errors("put trade"):
             try:
                 self.client.put_item(
                     TableName=self.table,
-                    Item={**trade_item(tenant_id, trade), **to_item(self.claim_attributes())},
-                    ConditionExpression="attribute_not_exists(pk)",
+                    Item={**trade_item(tenant_id, trade), **to_item(extra)},
+                    ConditionExpression="attribute_not_exists(pk) OR "
+                    "((attribute_not_exists(#version) OR #version < :version) AND "
+                    "(attribute_not_exists(#content) OR #content <> :content))",
+                    ExpressionAttributeNames={"#version": "version", "#content": "content"},
+                    ExpressionAttributeValues=to_item({":version": version, ":content": extra["content"]}),
                 )
             except DynamoDBError as exc:
                 if is_condition_failure(exc):

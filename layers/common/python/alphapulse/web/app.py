@@ -6,6 +6,7 @@ size limit, CORS, and the Lambda wrapper (Mangum + Powertools logger and metrics
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Callable
@@ -16,9 +17,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from alphapulse.core import inputs
 from alphapulse.core.config import get_settings
 from alphapulse.core.errors import AppError, InvalidQueryError
-from alphapulse.core.observability import get_logger, get_metrics
+from alphapulse.core.observability import get_emf_metrics, get_logger
 
 API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 64 * 1024  # no dashboard request comes near it; larger bodies get 413
@@ -74,7 +76,7 @@ def lambda_handler(app: FastAPI) -> LambdaHandler:
             max_age=600,
         )
         asgi = Mangum(cors, lifespan="off")
-        logger, metrics = get_logger(), get_metrics()
+        logger, emf = get_logger(), get_emf_metrics()
         cold_start = True
 
         def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -94,10 +96,12 @@ def lambda_handler(app: FastAPI) -> LambdaHandler:
             cold_start = False
             if _body_size(event) > MAX_BODY_BYTES:
                 response = _too_large()
+            elif _too_deep(event):
+                response = _nested_too_deep()
             else:
                 response = asgi(event, context)
-                if metrics.metric_set:
-                    metrics.flush_metrics()
+                if emf.metric_set:
+                    emf.flush_metrics()
             response.setdefault("headers", {})[REQUEST_ID_HEADER] = request_id
             return response
 
@@ -112,6 +116,34 @@ def lambda_handler(app: FastAPI) -> LambdaHandler:
 def _body_size(event: dict[str, Any]) -> int:
     body = event.get("body") or ""
     return len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+
+
+def _too_deep(event: dict[str, Any]) -> bool:
+    """A JSON body nested deeper than inputs.MAX_DEPTH, refused before any parser recurses into it (FastAPI
+    reads a body without a content type as JSON too)."""
+    body = event.get("body")
+    if not body:
+        return False
+    headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+    media = headers.get("content-type", "")
+    if media and "json" not in media.lower():
+        return False
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body)
+        except ValueError:
+            return False  # not base64: FastAPI refuses it on its own
+    return inputs.text_depth_exceeds(body)
+
+
+def _nested_too_deep() -> dict[str, Any]:
+    error = {"type": "json_invalid", "loc": ["body"], "msg": f"JSON nested deeper than {inputs.MAX_DEPTH} levels"}
+    return {
+        "statusCode": 422,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps({"detail": [error]}),
+        "isBase64Encoded": False,
+    }
 
 
 def _event_request_id(event: dict[str, Any]) -> str:

@@ -9,9 +9,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
 from alphapulse.auth.logic.tokens import verify_access_token
-from alphapulse.auth.models import Principal
+from alphapulse.auth.models import Permission, Principal
 from alphapulse.core.errors import AuthenticationError, PermissionDeniedError
-from alphapulse.core.permissions import Permission
 
 
 class _BearerPrincipal(HTTPBearer):

@@ -16,7 +16,8 @@ redelivery, or a firing event that was overtaken by its own resolution, does not
 alert either: only a firing event newer than the watermark does. Events without a `dedup_key`
 and without an `alert_id` get an id derived from their content, so a redelivered one finds the
 alert it already created. The price: an event that arrives after a newer event of the same key is
-treated as a duplicate (it is not counted).
+treated as a duplicate (it is not counted). A watermark is never later than the moment its resolution
+arrived, so a producer clock running ahead cannot hold back later firing events.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def resolve_alert(
 def fire(store: AlertStore, event: AlertEvent, *, now: datetime | None = None) -> FireResult:
     """Apply one alert event (DESIGN section 6) to its tenant's alerts; idempotent (see the module doc)."""
     if event.status == "resolved":
-        return _resolve_from_event(store, event)
+        return _resolve_from_event(store, event, now=to_utc(now or utcnow()))
     tenant_id = event.tenant_id
     event_at = iso(event.timestamp)
     # An event without dedup_key or alert_id is its own alert: its id comes from its content.
@@ -170,9 +171,12 @@ def fire(store: AlertStore, event: AlertEvent, *, now: datetime | None = None) -
     raise DataAccessError("alert state kept changing while applying an event")
 
 
-def _resolve_from_event(store: AlertStore, event: AlertEvent) -> FireResult:
+def _resolve_from_event(store: AlertStore, event: AlertEvent, *, now: datetime) -> FireResult:
     tenant_id = event.tenant_id
     event_at = iso(event.timestamp)
+    # The watermark a resolution leaves never passes the moment it arrived: a producer whose clock runs
+    # ahead must not silence the firing events that other producers stamp after it.
+    settled_at = min(event_at, iso(now))
     for _ in range(MAX_ATTEMPTS):
         target: AlertRecord | None = None
         if event.dedup_key is not None:
@@ -184,12 +188,12 @@ def _resolve_from_event(store: AlertStore, event: AlertEvent) -> FireResult:
         if target is None or target.status == "resolved":
             if event.dedup_key is not None:
                 # Remember it: a firing event this resolution overtook must not open an alert.
-                store.settle(tenant_id, event.dedup_key, watermark=event_at)
+                store.settle(tenant_id, event.dedup_key, watermark=settled_at)
             return _ignored(event, "no active alert", target)
         if event_at <= target.last_event_at:
             return _ignored(event, "not newer than the alert's last event", target)
         resolved = store.resolve(
-            tenant_id, target, by=event.source, at=event.timestamp, note=None, last_event_at=event_at
+            tenant_id, target, by=event.source, at=event.timestamp, note=None, last_event_at=settled_at
         )
         if resolved is not None:
             return FireResult("resolved", resolved.public())

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from alphapulse.alerts.logic.defaults import default_rules
-from alphapulse.alerts.models import AlertRule, AlertRuleInput, Operator, parse_condition
+from alphapulse.alerts.models import MESSAGE_MAX_LENGTH, AlertRule, AlertRuleInput, Operator, parse_condition
 from alphapulse.core.errors import NotFoundError
 from alphapulse.core.observability import get_logger
 from alphapulse.core.pagination import Page, decode_cursor, encode_cursor, fingerprint
@@ -53,11 +53,13 @@ def evaluate(condition: str, value: float) -> bool:
 
 
 def render_message(rule: AlertRule, value: float) -> str:
-    """The rule's message_template filled in for `value` (templates are validated on write)."""
+    """The rule's message_template filled in for `value` (templates are validated on write), cut to what an
+    alert message may hold: a format such as `{value:>5000}` must not make every alert of the rule invalid."""
     _, threshold = parse_condition(rule.condition)
-    return rule.message_template.format(
+    text = rule.message_template.format(
         value=value, threshold=threshold, metric_name=rule.metric_name, condition=rule.condition
     )
+    return text if len(text) <= MESSAGE_MAX_LENGTH else text[: MESSAGE_MAX_LENGTH - 1] + "…"
 
 
 def ensure_default_rules(store: RuleStore, tenant_id: str) -> None:

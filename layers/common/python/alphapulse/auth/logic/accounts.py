@@ -17,6 +17,7 @@ from alphapulse.auth.logic import tokens
 from alphapulse.auth.logic.passwords import dummy_hash, hash_password, verify_password
 from alphapulse.auth.logic.tokens import ticket_digest
 from alphapulse.auth.models import (
+    ROLES,
     USERNAME_PATTERN,
     LoginRequest,
     Principal,
@@ -25,12 +26,12 @@ from alphapulse.auth.models import (
     User,
     UserPublic,
     WsTicketResponse,
+    permissions_of,
 )
 from alphapulse.core import keys
 from alphapulse.core.config import get_settings
 from alphapulse.core.errors import AuthenticationError, BadRequestError, NotFoundError, ThrottledError
 from alphapulse.core.observability import count, get_logger
-from alphapulse.core.permissions import ROLES, permissions_of
 from alphapulse.core.times import iso
 
 INVALID_CREDENTIALS = "Incorrect username or password"
@@ -58,8 +59,7 @@ class Tickets(Protocol):
 
 
 class LoginAttempts(Protocol):
-    def current(self, username: str, *, now: int) -> tuple[int, int]: ...
-    def record_failure(self, username: str, *, now: int, window: int) -> int: ...
+    def reserve(self, username: str, *, now: int, window: int, limit: int) -> tuple[bool, int]: ...
     def clear(self, username: str) -> None: ...
 
 
@@ -89,21 +89,11 @@ def _public(user: User) -> UserPublic:
 
 
 def _token_pair(user: User, session_id: str, *, now: int) -> tuple[TokenResponse, str]:
-    access, _ = tokens.issue_token(
-        typ="access",
-        username=user.username,
-        tenant_id=user.tenant_id,
-        role=user.role,
-        session_id=session_id,
-        now=now,
-    )
-    refresh, refresh_claims = tokens.issue_token(
-        typ="refresh",
-        username=user.username,
-        tenant_id=user.tenant_id,
-        role=user.role,
-        session_id=session_id,
-        now=now,
+    (access, _), (refresh, refresh_claims) = (
+        tokens.issue_token(
+            typ=typ, username=user.username, tenant_id=user.tenant_id, role=user.role, session_id=session_id, now=now
+        )
+        for typ in ("access", "refresh")
     )
     response = TokenResponse(
         access_token=access,
@@ -115,11 +105,14 @@ def _token_pair(user: User, session_id: str, *, now: int) -> tuple[TokenResponse
 
 
 def login(stores: AuthStores, request: LoginRequest) -> TokenResponse:
-    """Check credentials and start a refresh family. Throttles a username after repeated failures."""
+    """Check credentials and start a refresh family. Throttles a username after repeated failures: each
+    attempt is counted before its password is checked (atomically), and a successful login clears the count."""
     settings = get_settings()
     now = _now()
-    failures, window_end = stores.attempts.current(request.username, now=now)
-    if failures >= settings.login_max_failures:
+    allowed, window_end = stores.attempts.reserve(
+        request.username, now=now, window=settings.login_window_seconds, limit=settings.login_max_failures
+    )
+    if not allowed:
         count("LoginThrottled")
         raise ThrottledError("Too many failed login attempts", retry_after=window_end - now)
 
@@ -127,13 +120,11 @@ def login(stores: AuthStores, request: LoginRequest) -> TokenResponse:
     password_ok = verify_password(request.password, user.password_hash if user else dummy_hash())
     tenant_ok = request.tenant_id is None or (user is not None and request.tenant_id == user.tenant_id)
     if user is None or user.disabled or not password_ok or not tenant_ok:
-        stores.attempts.record_failure(request.username, now=now, window=settings.login_window_seconds)
         count("LoginFailed")
         get_logger().info("login failed", extra={"username": request.username[:64]})
         raise AuthenticationError(INVALID_CREDENTIALS)
 
-    if failures:
-        stores.attempts.clear(user.username)
+    stores.attempts.clear(request.username)
     session_id = uuid.uuid4().hex
     response, jti = _token_pair(user, session_id, now=now)
     stores.sessions.start(

@@ -15,10 +15,9 @@ from typing import Any, Literal
 import jwt
 from pydantic import ValidationError
 
-from alphapulse.auth.models import Principal
+from alphapulse.auth.models import Principal, permissions_of
 from alphapulse.core.config import get_settings, signing_key
 from alphapulse.core.errors import AuthenticationError
-from alphapulse.core.permissions import permissions_of
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("sub", "tenant_id", "role", "permissions", "iat", "exp", "iss", "aud", "jti", "typ", "sid")

@@ -11,10 +11,12 @@
    audiences above `FANOUT_SHARD_THRESHOLD` are split into shards of that size and queued on the
    fan-out queue, which FanoutFunction delivers (`deliver_shard`).
 
-Per connection: 410 Gone deletes the connection and its subscriptions; 429 is retried with backoff
-and jitter (by the client); 413 is logged as a poison message; a connection whose lifetime (token
-expiry, 2 h at most) has ended is not sent to but closed, and its rows deleted. Whatever happens to
-one connection, the others are still served.
+Per connection: 410 Gone deletes the connection and its subscriptions; 429 and server errors are
+retried with backoff and jitter (by the client), and a connection still failing after that is closed,
+so that its client reconnects and resumes; a push larger than API Gateway accepts (413) reaches its
+subscribers as `resync_required`; a connection whose lifetime (token expiry, 2 h at most) has ended
+is not sent to but closed, and its rows deleted. Whatever happens to one connection, the others are
+still served, and no push is skipped silently (DESIGN section 5, Order and loss).
 """
 
 from __future__ import annotations
@@ -39,14 +41,15 @@ from alphapulse.aws.management_api import (
 from alphapulse.core.errors import DataAccessError
 from alphapulse.core.observability import get_logger
 from alphapulse.realtime.models import Subscriber
-from alphapulse.realtime.protocol import EVENT_CHANNELS, encode, push
+from alphapulse.realtime.protocol import EVENT_CHANNELS, encode, push, resync_required
 from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
 
 FANOUT_CONCURRENCY = 200  # sends in flight per process; also the number of pooled connections
+SHARD_ATTEMPTS = 5  # deliveries of a shard's connections not reached, 1, 2, 4 and 8 s apart
 
 
 class ShardQueue(Protocol):
-    def send(self, body: str) -> None: ...
+    def send(self, body: str, *, delay_seconds: int = 0) -> None: ...
 
 
 @dataclass
@@ -57,13 +60,15 @@ class DeliveryReport:
     gone: int = 0
     expired: int = 0
     too_large: int = 0
-    failed: list[str] = field(default_factory=list)  # connection ids not reached (may be retried)
+    closed: int = 0  # could not be sent to after the retries: closed, so the client reconnects and resumes
+    failed: list[str] = field(default_factory=list)  # not reached and not closed either (may be retried)
 
     def add(self, other: DeliveryReport) -> None:
         self.delivered += other.delivered
         self.gone += other.gone
         self.expired += other.expired
         self.too_large += other.too_large
+        self.closed += other.closed
         self.failed.extend(other.failed)
 
 
@@ -79,23 +84,31 @@ class Fanout:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
-    def deliver(self, tenant_id: str, message: bytes, targets: Sequence[Subscriber], *, now: float) -> DeliveryReport:
-        """Send `message` to every target (expired ones are closed instead)."""
+    def deliver(
+        self, tenant_id: str, message: bytes, targets: Sequence[Subscriber], *, now: float, resync: bytes
+    ) -> DeliveryReport:
+        """Send `message` to every target (expired ones are closed instead). A target that cannot take it,
+        because it is larger than API Gateway accepts, gets `resync` instead (its channel's resync_required):
+        nothing is skipped silently."""
         if len(message) > MAX_MESSAGE_BYTES:
-            # API Gateway would answer 413 to every connection: a poison message, not a connection problem.
-            return DeliveryReport(too_large=len(targets))
-        return self._each(tenant_id, message, targets, now)
+            # API Gateway would answer 413 to every connection: not a connection problem, and not worth trying.
+            report = self._each(tenant_id, resync, targets, now, None)
+            report.too_large, report.delivered = report.delivered, 0
+            return report
+        return self._each(tenant_id, message, targets, now, resync)
 
     def close_expired(self, tenant_id: str, targets: Sequence[Subscriber], *, now: float) -> DeliveryReport:
         """Close the targets whose lifetime has ended (the sweeper) as a push to them would: concurrently, a 410
         tolerated, one failure never stopping the others. `expired` counts the closed ones, `failed` the others."""
-        return self._each(tenant_id, None, [target for target in targets if target.expires_at <= now], now)
+        return self._each(tenant_id, None, [target for target in targets if target.expires_at <= now], now, None)
 
-    def _each(self, tenant_id: str, message: bytes | None, targets: Sequence[Subscriber], now: float) -> DeliveryReport:
+    def _each(
+        self, tenant_id: str, message: bytes | None, targets: Sequence[Subscriber], now: float, resync: bytes | None
+    ) -> DeliveryReport:
         if len(targets) <= 1:
             report = DeliveryReport()
             for target in targets:
-                self._deliver_one(tenant_id, message, target, now, report)
+                self._deliver_one(tenant_id, message, target, now, report, resync)
             return report
         pending = iter(targets)
         lock = threading.Lock()
@@ -107,7 +120,7 @@ class Fanout:
                     target = next(pending, None)
                 if target is None:
                     return report
-                self._deliver_one(tenant_id, message, target, now, report)
+                self._deliver_one(tenant_id, message, target, now, report, resync)
 
         workers = [self._executor().submit(work) for _ in range(min(self.concurrency, len(targets)))]
         total = DeliveryReport()
@@ -123,15 +136,23 @@ class Fanout:
             return self._pool
 
     def _deliver_one(
-        self, tenant_id: str, message: bytes | None, target: Subscriber, now: float, report: DeliveryReport
+        self,
+        tenant_id: str,
+        message: bytes | None,
+        target: Subscriber,
+        now: float,
+        report: DeliveryReport,
+        resync: bytes | None,
     ) -> None:
         """Send `message` to the target, or close it when its lifetime has ended or there is no message."""
         connection_id = target.connection_id
+        closing = message is None or target.expires_at <= now
         try:
-            if message is None or target.expires_at <= now:
+            if closing:
                 self.close(tenant_id, connection_id)
                 report.expired += 1
                 return
+            assert message is not None
             self.api.post_to_connection(connection_id, message)
             report.delivered += 1
         except GoneError:
@@ -139,12 +160,32 @@ class Fanout:
             self._forget(tenant_id, connection_id)
         except MessageTooLargeError:
             report.too_large += 1
-        except (ManagementApiError, DataAccessError) as exc:
-            report.failed.append(connection_id)
-            get_logger().warning("push failed", extra={"connection_id": connection_id, "error": str(exc)})
+            if resync is not None:
+                self._deliver_one(tenant_id, resync, target, now, DeliveryReport(), None)
+        except Exception as exc:
+            unexpected = not isinstance(exc, ManagementApiError | DataAccessError)
+            get_logger().warning(
+                "close failed" if closing else "push failed",
+                extra={"connection_id": connection_id, "error": str(exc)},
+                exc_info=unexpected,
+            )
+            if closing:
+                report.failed.append(connection_id)  # the next push or sweep tries again
+            else:
+                self._close_unreachable(tenant_id, connection_id, report)
+
+    def _close_unreachable(self, tenant_id: str, connection_id: str, report: DeliveryReport) -> None:
+        """Nothing is skipped silently: a connection that missed a push is closed, so that its client reconnects
+        and resumes with `since`. When even that fails, the connection is reported `failed` (retried later)."""
+        try:
+            self.close(tenant_id, connection_id)
         except Exception:
             report.failed.append(connection_id)
-            get_logger().exception("push failed unexpectedly", extra={"connection_id": connection_id})
+            get_logger().warning(
+                "could not close a connection that missed a push", extra={"connection_id": connection_id}
+            )
+        else:
+            report.closed += 1
 
     def close(self, tenant_id: str, connection_id: str) -> None:
         """Close a connection through the management API and delete its rows (it may be gone already)."""
@@ -186,6 +227,7 @@ class Broadcaster:
             raise ValueError(f"{type_!r} is not a push type of channel {channel!r}")
         now = self.clock()
         encode({"data": data})  # data that cannot be sent fails here, before it takes a seq that would stay a gap
+        resync = encode(resync_required(channel))
         seq = self.channels.next_seq(tenant_id, channel)
         message = encode(push(type_, channel, seq, datetime.fromtimestamp(now, UTC), data))
         # Logged before the subscriber query: a subscriber that is not yet live finds it in the log.
@@ -196,49 +238,66 @@ class Broadcaster:
             for shard in _chunks(targets, self.shard_threshold):
                 report.add(self._queue(tenant_id, channel, seq, message, shard, now))
         else:
-            report = self.fanout.deliver(tenant_id, message, targets, now=now)
+            report = self.fanout.deliver(tenant_id, message, targets, now=now, resync=resync)
         _log(tenant_id, channel, seq, len(message), len(targets), report)
         return seq
 
     def _queue(
         self, tenant_id: str, channel: str, seq: int, message: bytes, shard: Sequence[Subscriber], now: float
     ) -> DeliveryReport:
-        body = {
-            "tenant_id": tenant_id,
-            "channel": channel,
-            "seq": seq,
-            "connections": [[target.connection_id, target.expires_at] for target in shard],
-        }
         assert self.shards is not None
         try:
-            self.shards.send(json.dumps(body, separators=(",", ":")))
+            self.shards.send(_shard_body(tenant_id, channel, seq, shard))
         except Exception:
             # Nothing is dropped: a shard that cannot be queued is delivered from here.
             get_logger().exception("could not queue a fan-out shard; delivering it directly")
-            return self.fanout.deliver(tenant_id, message, shard, now=now)
+            return self.fanout.deliver(tenant_id, message, shard, now=now, resync=encode(resync_required(channel)))
         return DeliveryReport()
 
     def deliver_shard(self, body: str) -> DeliveryReport:
         """Deliver one queued shard (FanoutFunction); ValueError when the body is not a shard."""
-        tenant_id, channel, seq, targets = _parse_shard(body)
+        tenant_id, channel, seq, targets, attempt = _parse_shard(body)
         now = self.clock()
+        resync = encode(resync_required(channel))
         entry = self.channels.entry(tenant_id, channel, seq, now=int(now))
         if entry is None:
-            # Older than the replay log: the subscribers resync from REST when they resume.
+            # Older than the replay log: the push is gone, so its subscribers are told to reload from REST.
             get_logger().error("fan-out shard of a push no longer logged", extra={"channel": channel, "seq": seq})
-            return DeliveryReport()
-        report = self.fanout.deliver(tenant_id, entry.message, targets, now=now)
+            return self.fanout.deliver(tenant_id, resync, targets, now=now, resync=resync)
+        report = self.fanout.deliver(tenant_id, entry.message, targets, now=now, resync=resync)
         _log(tenant_id, channel, seq, len(entry.message), len(targets), report)
+        if report.failed and self.shards is not None and attempt < SHARD_ATTEMPTS:
+            # Only the connections not reached go round again, as a shard of their own and a little later: a
+            # retry of the whole shard would push this seq a second time to every connection that has it. After
+            # SHARD_ATTEMPTS the shard is reported failed, and the queue's redrive puts it on the DLQ.
+            retry = [target for target in targets if target.connection_id in set(report.failed)]
+            with contextlib.suppress(Exception):  # then the whole shard comes back: late, but nothing is lost
+                self.shards.send(
+                    _shard_body(tenant_id, channel, seq, retry, attempt + 1), delay_seconds=2 ** (attempt - 1)
+                )
+                report.failed = []
         return report
 
 
-def _parse_shard(body: str) -> tuple[str, str, int, list[Subscriber]]:
+def _shard_body(tenant_id: str, channel: str, seq: int, targets: Sequence[Subscriber], attempt: int = 1) -> str:
+    body = {
+        "tenant_id": tenant_id,
+        "channel": channel,
+        "seq": seq,
+        "connections": [[target.connection_id, target.expires_at] for target in targets],
+        "attempt": attempt,
+    }
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _parse_shard(body: str) -> tuple[str, str, int, list[Subscriber], int]:
     try:
         document = json.loads(body)
         targets = [
             Subscriber(str(connection_id), int(expires_at)) for connection_id, expires_at in document["connections"]
         ]
-        return str(document["tenant_id"]), str(document["channel"]), int(document["seq"]), targets
+        attempt = int(document.get("attempt", 1))
+        return str(document["tenant_id"]), str(document["channel"]), int(document["seq"]), targets, attempt
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"not a fan-out shard: {exc}") from exc
 
@@ -257,9 +316,12 @@ def _log(tenant_id: str, channel: str, seq: int, size: int, audience: int, repor
         "delivered": report.delivered,
         "gone": report.gone,
         "expired": report.expired,
+        "closed": report.closed,
         "failed": len(report.failed),
     }
     if report.too_large:
-        get_logger().error("poison message: larger than API Gateway accepts", extra={**fields, "bytes": size})
+        get_logger().error(
+            "push larger than API Gateway accepts: its subscribers were told to resync", extra={**fields, "bytes": size}
+        )
     else:
         get_logger().info("pushed", extra=fields)

@@ -19,6 +19,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +45,8 @@ from alphapulse.realtime.protocol import (
 )
 from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
 
-REPLAY_LIMIT = 500  # a client further behind reloads from REST (resync_required); sent one by one
+REPLAY_LIMIT = 500  # pushes replayed per frame, all channels together; past it, resync_required
+REPLAY_BUDGET_SECONDS = 10.0  # a frame's replay stops here (resync_required), well within the function's timeout
 SUBSCRIBE_ATTEMPTS = 20  # each failed attempt means a publish landed meanwhile
 # A publish takes its seq, then logs it: a replay that finds entries missing waits this long for them (about
 # half a second in all) before it concludes that they aged out or that their publisher died.
@@ -52,6 +54,14 @@ LOG_WAITS = (0.02, 0.05, 0.1, 0.15, 0.2)
 CONFLICT_BACKOFF_SECONDS = 0.05
 
 Snapshot = Callable[[str], Any]  # tenant id -> the channel's current state
+
+
+@dataclass
+class _Budget:
+    """What one frame may still replay: until `deadline` (clock time), at most `pushes` more."""
+
+    deadline: float
+    pushes: int
 
 
 class FrameHandler:
@@ -66,8 +76,10 @@ class FrameHandler:
         snapshots: Mapping[str, Snapshot],
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        replay_budget_seconds: float = REPLAY_BUDGET_SECONDS,
     ) -> None:
         self.connections = connections
+        self.replay_budget_seconds = replay_budget_seconds
         self.channels = channels
         self.api = api
         self.snapshots = snapshots
@@ -111,11 +123,12 @@ class FrameHandler:
         if not permitted:
             return
         self._send(connection.connection_id, subscribed(permitted))
+        budget = _Budget(deadline=self.clock() + self.replay_budget_seconds, pushes=REPLAY_LIMIT)
         for channel in permitted:
-            if self._go_live(connection, channel, frame.since.get(channel)) is GoLive.GONE:
+            if self._go_live(connection, channel, frame.since.get(channel), budget) is GoLive.GONE:
                 return
 
-    def _go_live(self, connection: Connection, channel: str, since: int | None) -> GoLive:
+    def _go_live(self, connection: Connection, channel: str, since: int | None, budget: _Budget) -> GoLive:
         tenant_id, connection_id = connection.tenant_id, connection.connection_id
         position = since  # the last seq the client holds; None: nothing to resume from
         current = 0
@@ -125,14 +138,13 @@ class FrameHandler:
         for _ in range(SUBSCRIBE_ATTEMPTS):
             current = self.channels.current_seq(tenant_id, channel)
             if position is not None and position != current:
-                entries = self._log_between(tenant_id, channel, position, current)
-                if entries is None:
+                entries = self._log_between(tenant_id, channel, position, current, budget)
+                if entries is None or not self._replay_all(connection_id, channel, entries, budget):
+                    # Gone from the log, or more than this frame may replay: the client reloads from REST.
                     position = None
                     if channel not in SNAPSHOT_CHANNELS:
                         self._send(connection_id, resync_required(channel))
                 else:
-                    for entry in entries:
-                        self._replay(connection_id, channel, entry)
                     position = current
             if position is None:
                 if channel in SNAPSHOT_CHANNELS:
@@ -167,9 +179,12 @@ class FrameHandler:
         # Concurrent subscribes to one channel conflict on its counter: spread their retries.
         self.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS))  # noqa: S311 (jitter, not security)
 
-    def _log_between(self, tenant_id: str, channel: str, after: int, upto: int) -> list[LogEntry] | None:
-        """Every logged push with `after < seq <= upto`, or None when the log no longer holds them all."""
-        if after > upto or upto - after > REPLAY_LIMIT:
+    def _log_between(
+        self, tenant_id: str, channel: str, after: int, upto: int, budget: _Budget
+    ) -> list[LogEntry] | None:
+        """Every logged push with `after < seq <= upto`, or None when the log no longer holds them all (or they
+        are more than the frame's budget has left)."""
+        if after > upto or upto - after > budget.pushes:
             return None
         for wait in (*LOG_WAITS, None):
             entries = self.channels.entries(tenant_id, channel, after=after, upto=upto, now=int(self.clock()))
@@ -181,14 +196,27 @@ class FrameHandler:
             self.sleep(wait)
         return None  # not reached
 
+    def _replay_all(self, connection_id: str, channel: str, entries: list[LogEntry], budget: _Budget) -> bool:
+        """Replay `entries` in order; False when the frame's time ran out first (the rest is not sent)."""
+        for entry in entries:
+            if self.clock() > budget.deadline:
+                get_logger().warning("replay out of time: resync instead", extra={"channel": channel})
+                return False
+            self._replay(connection_id, channel, entry)
+            budget.pushes -= 1
+        return True
+
     def _replay(self, connection_id: str, channel: str, entry: LogEntry) -> None:
-        # A push too large for API Gateway was not delivered live either (a poison message): skip it here too,
+        # A push too large for API Gateway reached its live subscribers as resync_required: so it does here,
         # rather than let its 413 abort the whole subscribe.
         if len(entry.message) <= MAX_MESSAGE_BYTES:
             with contextlib.suppress(MessageTooLargeError):
                 self._send_raw(connection_id, entry.message)
                 return
-        get_logger().error("poison message not replayed", extra={"channel": channel, "seq": entry.seq})
+        get_logger().error(
+            "push too large to replay: resync_required sent", extra={"channel": channel, "seq": entry.seq}
+        )
+        self._send(connection_id, resync_required(channel))
 
     def _send_snapshot(self, connection: Connection, channel: str, seq: int) -> None:
         state = self.snapshots[channel](connection.tenant_id)

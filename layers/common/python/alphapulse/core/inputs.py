@@ -1,0 +1,70 @@
+"""Untrusted JSON: bounded nesting, checked before anything recurses into it.
+
+Python's json module, pydantic and json.dumps all recurse, so a document nested a few thousand levels
+deep raises RecursionError (a 500, a crashed frame handler) instead of a clear refusal. No input of
+ours is nested deeper than a handful of levels; MAX_DEPTH leaves ample room.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_DEPTH = 64
+
+
+class TooDeepError(ValueError):
+    """The document is nested deeper than MAX_DEPTH."""
+
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(f"JSON nested deeper than {max_depth} levels")
+
+
+def text_depth_exceeds(text: str | bytes, max_depth: int = MAX_DEPTH) -> bool:
+    """True when the JSON text opens more than `max_depth` arrays or objects inside each other (brackets
+    inside strings do not count). Text with fewer brackets in all is not scanned at all."""
+    raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    if raw.count("[") + raw.count("{") <= max_depth:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for char in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > max_depth:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """`json.loads`, refusing (TooDeepError, a ValueError) a document nested deeper than `max_depth`."""
+    if text_depth_exceeds(text, max_depth):
+        raise TooDeepError(max_depth)
+    return json.loads(text)
+
+
+def check_depth(document: Any, max_depth: int = MAX_DEPTH) -> None:
+    """TooDeepError when an already parsed document (a Lambda event) nests deeper than `max_depth`;
+    walked without recursion."""
+    pending: list[tuple[Any, int]] = [(document, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list | tuple):
+            children = value
+        else:
+            continue
+        if depth + 1 > max_depth:
+            raise TooDeepError(max_depth)
+        pending.extend((child, depth + 1) for child in children)
