@@ -81,6 +81,12 @@ class MemoryChannel:
         self.audience = [Subscriber(f"Conn{n:08d}=", expires) for n in range(audience)]
         self.seq = 0
 
+    def lock(self, tenant_id: str, channel: str, owner: str, *, until: float, now: float) -> bool:
+        return True  # one publisher here
+
+    def unlock(self, tenant_id: str, channel: str, owner: str) -> None:
+        pass
+
     def next_seq(self, tenant_id: str, channel: str) -> int:
         self.seq += 1
         return self.seq

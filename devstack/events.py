@@ -480,7 +480,10 @@ class EventRouter:
             self._spawn(f"events-topic-{topic_arn}", self._poll, url,
                         lambda body, _topic=topic_arn: self._route_message(_topic, body))  # fmt: skip
         for source in self.routes.sources:
-            self._spawn(f"events-sqs-{source.function}", self._poll_source, source)
+            # Lambda polls a queue with several pollers; on a FIFO queue SQS (moto too) hands out no message of a
+            # group while a batch of that group is in flight, so each group stays in order, one batch at a time.
+            for poller in range(self._concurrency):
+                self._spawn(f"events-sqs-{source.function}-{poller}", self._poll_source, source)
         for function in sorted(self._async_functions()):
             self._pending[function] = []
             for runner in range(self._concurrency):

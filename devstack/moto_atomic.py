@@ -9,12 +9,20 @@ moto's TransactWriteItems deep-copies every table it touches, once per item of t
 to roll back on failure: with a day of metrics stored, one transaction took seconds and the local
 stack grew to gigabytes. Under the lock, keeping a copy of only the items the transaction names
 gives the same rollback.
+
+moto also ignores a transaction's ClientRequestToken. DynamoDB answers a repeated token (within
+10 minutes) as the first, without applying it again, and refuses it for another request
+(IdempotentParameterMismatchException): our client's retry of a transaction whose response was lost
+relies on that, so the local stack does it too.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import threading
+import time
 from typing import Any
 
 OPERATIONS = (
@@ -22,6 +30,7 @@ OPERATIONS = (
     "batch_get_item", "batch_write_item", "transact_get_items", "transact_write_items",
 )  # fmt: skip
 _lock = threading.RLock()
+TOKEN_SECONDS = 600  # how long DynamoDB remembers a ClientRequestToken
 
 
 def make_dynamodb_atomic() -> None:
@@ -41,6 +50,42 @@ def make_dynamodb_atomic() -> None:
         locked._atomic = True  # type: ignore[attr-defined]
         setattr(DynamoDBBackend, name, locked)
     _roll_back_only_touched_items(DynamoDBBackend)
+    _honour_client_request_tokens()
+
+
+def _honour_client_request_tokens() -> None:
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    respond = DynamoHandler.transact_write_items
+    if getattr(respond, "_tokens", False):
+        return
+    answered: dict[str, tuple[str, float, Any]] = {}  # token -> (request digest, when, answer)
+
+    def transact_write_items(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return respond(self)
+        digest = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+        with _lock:
+            now = time.monotonic()
+            for old in [t for t, (_, at, _) in answered.items() if now - at > TOKEN_SECONDS]:
+                del answered[old]
+            if token in answered:
+                seen, _, answer = answered[token]
+                if seen != digest:
+                    raise DynamodbException(
+                        ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+                        "The request uses the same client token as a previous, but non-identical request.",
+                    )
+                return answer  # applied once already: answered as the first, changing nothing
+            answer = respond(self)  # a failed transaction raises and is not remembered, as in DynamoDB
+            answered[token] = (digest, now, answer)
+            return answer
+
+    functools.update_wrapper(transact_write_items, respond)
+    transact_write_items._tokens = True  # type: ignore[attr-defined]
+    DynamoHandler.transact_write_items = transact_write_items
 
 
 def _roll_back_only_touched_items(backend_class: Any) -> None:

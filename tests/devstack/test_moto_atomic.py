@@ -75,3 +75,26 @@ def test_a_transaction_does_not_copy_the_table(table: Any) -> None:
     assert len(_items(client, name)) == 21
     assert shared and all(shared), shared
     assert not hasattr(Table, "__deepcopy__")
+
+
+def test_a_transaction_repeated_with_its_token_is_applied_once(table: Any) -> None:
+    client, name = table
+    key = {"pk": {"S": "A"}, "sk": {"S": "1"}}
+    add_one = {"UpdateExpression": "ADD v :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}
+    bump = [{"Update": {"TableName": name, "Key": key, **add_one}}]
+    client.transact_write_items(TransactItems=bump, ClientRequestToken="retry-of-one-call")
+    client.transact_write_items(TransactItems=bump, ClientRequestToken="retry-of-one-call")  # its response was lost
+    assert _items(client, name) == {"A/1": "2"}
+    client.transact_write_items(TransactItems=bump, ClientRequestToken="another-call")
+    assert _items(client, name) == {"A/1": "3"}
+
+
+def test_a_token_reused_for_another_request_is_refused(table: Any) -> None:
+    client, name = table
+    put = {"Put": {"TableName": name, "Item": {"pk": {"S": "B"}, "sk": {"S": "1"}, "v": {"N": "1"}}}}
+    client.transact_write_items(TransactItems=[put], ClientRequestToken="one-token")
+    other = {"Put": {"TableName": name, "Item": {"pk": {"S": "C"}, "sk": {"S": "1"}, "v": {"N": "1"}}}}
+    with pytest.raises(ClientError) as refused:
+        client.transact_write_items(TransactItems=[other], ClientRequestToken="one-token")
+    assert refused.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    assert _items(client, name) == {"A/1": "1", "B/1": "1"}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from devstack.events import EventRouter
-from tests.devstack.events.conftest import Aws, Calls, fail
+from devstack.stack import LocalResolver
+from tests.devstack.events.conftest import POLL_WAIT, RETRY_DELAYS, TIMEOUT, Aws, Calls, fail
 
 ACCOUNT = "123456789012"
 
@@ -104,3 +107,45 @@ def test_invalid_batch_item_failures_response_fails_the_whole_batch(
 
     calls.wait_for("BatchFunction", 2)
     assert bodies(calls.of("BatchFunction")) == ["only", "only"]
+
+
+def test_fifo_queue_keeps_each_group_in_order_one_batch_at_a_time_with_several_pollers(
+    moto_server: str, template: dict[str, Any], provisioned: dict[str, str], aws: Aws
+) -> None:
+    # Given three pollers (Lambda scales out) on a FIFO queue carrying two message groups
+    in_flight: dict[str, int] = {}
+    most: dict[str, int] = {}
+    seen: dict[str, list[int]] = {"A": [], "B": []}
+    guard = threading.Lock()
+
+    def handle(function: str, event: dict[str, Any]) -> Any:
+        groups = {record["attributes"]["MessageGroupId"] for record in event["Records"]}
+        with guard:
+            for group in groups:
+                in_flight[group] = in_flight.get(group, 0) + 1
+                most[group] = max(most.get(group, 0), in_flight[group])
+        time.sleep(0.05)
+        with guard:
+            for record in event["Records"]:
+                group, number = record["body"].split(":")
+                seen[group].append(int(number))
+            for group in groups:
+                in_flight[group] -= 1
+        return None
+
+    router = EventRouter(template, LocalResolver(template, provisioned), moto_server, handle,
+                         retry_delays=RETRY_DELAYS, poll_wait=POLL_WAIT, concurrency=3).start()  # fmt: skip
+    try:
+        for n in range(8):
+            for group in ("A", "B"):
+                aws.sqs.send_message(
+                    QueueUrl=aws.values["OrderedQueue"], MessageBody=f"{group}:{n}", MessageGroupId=group
+                )
+        deadline = time.monotonic() + TIMEOUT
+        while sum(map(len, seen.values())) < 16 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        router.stop()
+    # Then every group arrived whole and in order, never two batches of one group at once
+    assert seen == {"A": list(range(8)), "B": list(range(8))}
+    assert most == {"A": 1, "B": 1}

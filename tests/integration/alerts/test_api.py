@@ -781,6 +781,31 @@ def test_fire_after_resolution_creates_new_alert_and_redelivery_does_not(aws: di
     assert [(a.status, a.count) for a in all_alerts.items] == [("firing", 1), ("resolved", 2)]
 
 
+def test_fire_whose_transaction_response_was_lost_creates_the_alert_once(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the create transaction lands but its response is lost, so the client sends it again (same token)
+    from alphapulse.aws.dynamodb import DynamoDBClient
+
+    send = DynamoDBClient._send
+    lost: list[str] = []
+
+    def lose_one_transaction_response(self: DynamoDBClient, operation: str, body: bytes) -> Any:
+        answer = send(self, operation, body)
+        if operation == "TransactWriteItems" and not lost:
+            lost.append(operation)
+            raise ConnectionResetError("response lost")
+        return answer
+
+    monkeypatch.setattr(DynamoDBClient, "_send", lose_one_transaction_response)
+    created = fire(dedup_key="lost")
+    # Then the retry is answered as the first: one alert, created, counted once
+    assert lost == ["TransactWriteItems"]
+    assert created.action == "created" and created.alert is not None and created.alert.count == 1
+    listed = logic.list_alerts(AlertRepository("DataTable"), "default", logic.AlertFilters(), limit=10, cursor=None)
+    assert [(a.alert_id, a.count) for a in listed.items] == [(created.alert.alert_id, 1)]
+
+
 def test_fire_resolution_overtaking_its_firing_leaves_no_alert(aws: dict[str, str]) -> None:
     assert fire(dedup_key="k", status="resolved", timestamp=(T0 + timedelta(minutes=1)).isoformat()).action == "ignored"
     assert fire(dedup_key="k", timestamp=T0.isoformat()).action == "ignored"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -449,3 +450,42 @@ def test_a_1000_position_portfolio_reaches_its_subscriber_as_the_push_or_resync_
     ingest.ingest_trading_event(event, IngestDependencies().stores, wiring.publish)
     # Then, as 1000 valued positions are over API Gateway's 128 KB, it is told to reload: never silence
     assert stack.gateway.messages("c1") == [{"type": "resync_required", "channel": "portfolio"}]
+
+
+def test_concurrent_publishers_deliver_every_push_in_seq_order(stack: Stack) -> None:
+    # Given 8 publishers at once on one channel, each in its own thread (as 8 containers would be)
+    stack.subscribe("c1")
+    stack.subscribe("c2")
+
+    def publish_five(worker: int) -> list[int]:
+        return [
+            stack.broadcaster.publish("default", "trades", "trade", {**TRADE, "trade_id": f"T-{worker}-{n}"})
+            for n in range(5)
+        ]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        taken = [seq for seqs in pool.map(publish_five, range(8)) for seq in seqs]
+    # Then every subscriber got all 40, each once, strictly +1
+    assert sorted(taken) == list(range(1, 41))
+    for connection_id in ("c1", "c2"):
+        assert [m["seq"] for m in stack.gateway.messages(connection_id)] == list(range(1, 41))
+
+
+def test_a_lock_left_by_a_dead_publisher_is_taken_over_when_its_lease_ends(stack: Stack) -> None:
+    stack.subscribe("c1")
+    assert stack.channels.lock("default", "trades", "dead", until=time.time() - 1, now=time.time() - 10)
+    assert stack.broadcaster.publish("default", "trades", "trade", TRADE) == 1
+    assert [m["seq"] for m in stack.gateway.messages("c1")] == [1]
+
+
+def test_a_channel_held_too_long_fails_the_publish_without_taking_a_seq(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alphapulse.core.errors import DataAccessError
+    from alphapulse.realtime.logic import broadcast
+
+    monkeypatch.setattr(broadcast, "LOCK_WAIT_SECONDS", 0.2)
+    assert stack.channels.lock("default", "trades", "busy", until=time.time() + 60, now=time.time())
+    with pytest.raises(DataAccessError, match="stayed locked"):
+        stack.broadcaster.publish("default", "trades", "trade", TRADE)
+    assert stack.channels.current_seq("default", "trades") == 0  # the caller is retried; no gap was made

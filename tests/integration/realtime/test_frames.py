@@ -462,20 +462,22 @@ def test_subscribe_during_many_concurrent_publishers_repeats_nothing_and_misses_
         assert sorted(received) == list(range(1, max(published) + 1))
 
 
-def publish_while_catching_up(monkeypatch: pytest.MonkeyPatch, *, times: int) -> Any:
-    """Make the next `times` reads of the current seq publish a trade right after: a publish that lands
-    between a subscribe's read and its going live. Returns the unpatched method."""
-    original, left = ChannelRepository.current_seq, [times]
+def publish_while_catching_up(monkeypatch: pytest.MonkeyPatch, *, times: int) -> list[threading.Thread]:
+    """Make the next `times` reads of the current seq start a publish on another thread: a publish that comes
+    between a subscribe's read and its going live. The threads, to join."""
+    original, left, started = ChannelRepository.current_seq, [times], []
 
     def moving(self: ChannelRepository, tenant_id: str, channel: str) -> int:
         seq = original(self, tenant_id, channel)
         if left[0]:
             left[0] -= 1
-            wiring.publish(tenant_id, channel, "trade", TRADE)
+            publisher = threading.Thread(target=wiring.publish, args=(tenant_id, channel, "trade", TRADE))
+            publisher.start()
+            started.append(publisher)
         return seq
 
     monkeypatch.setattr(ChannelRepository, "current_seq", moving)
-    return original
+    return started
 
 
 def test_subscribe_catches_up_with_publishes_made_while_it_replays(
@@ -483,32 +485,29 @@ def test_subscribe_catches_up_with_publishes_made_while_it_replays(
 ) -> None:
     connect(table, "c1")
     publish("trades", 3)
-    publish_while_catching_up(monkeypatch, times=2)
+    racing = publish_while_catching_up(monkeypatch, times=2)
     subscribe("c1", "trades", since={"trades": 1})
+    for publisher in racing:
+        publisher.join()
     publish("trades")
-    assert seqs(gateway, "c1") == [2, 3, 4, 5, 6]
+    # The racing publishes waited for the subscribe's lock, then arrived live: each once, in order
+    assert racing and seqs(gateway, "c1") == list(range(2, 3 + len(racing) + 2))
     assert "resync_required" not in [m["type"] for m in gateway.messages("c1")]
 
 
-def test_subscribe_that_cannot_catch_up_subscribes_and_asks_for_a_resync(
+def test_publishes_that_keep_coming_never_make_a_subscribe_give_up(
     table: str, gateway: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Without the channel lock, a publish after every read of the seq made a subscribe give up (resync_required).
     connect(table, "c1")
-    original = ChannelRepository.current_seq
-
-    def moving(self: ChannelRepository, tenant_id: str, channel: str) -> int:
-        seq = original(self, tenant_id, channel)
-        wiring.publish(tenant_id, channel, "trade", TRADE)  # a publish right after every read
-        return seq
-
-    monkeypatch.setattr(ChannelRepository, "current_seq", moving)
     monkeypatch.setattr(subscriptions, "SUBSCRIBE_ATTEMPTS", 3)
+    racing = publish_while_catching_up(monkeypatch, times=5)
     subscribe("c1", "trades")
-    monkeypatch.setattr(ChannelRepository, "current_seq", original)
-    publish("trades")
+    for publisher in racing:
+        publisher.join()
     types = [m["type"] for m in gateway.messages("c1")]
-    assert types[0] == "subscribed" and "resync_required" in types and types[-1] == "trade"
-    assert len(seqs(gateway, "c1")) == len(set(seqs(gateway, "c1")))
+    assert types[0] == "subscribed" and "resync_required" not in types
+    assert seqs(gateway, "c1") == list(range(1, len(racing) + 1))
 
 
 def conflicting_transactions(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
@@ -582,8 +581,9 @@ def test_subscribing_again_while_live_repeats_nothing(
     connect(table, "c1")
     subscribe("c1", "trades")
     publish("trades", 2)
-    original = publish_while_catching_up(monkeypatch, times=1)
+    racing = publish_while_catching_up(monkeypatch, times=1)
     subscribe("c1", "trades", since={"trades": 2})
-    monkeypatch.setattr(ChannelRepository, "current_seq", original)
+    for publisher in racing:
+        publisher.join()
     publish("trades")
     assert seqs(gateway, "c1") == [1, 2, 3, 4]

@@ -5,6 +5,7 @@
 | connection | `CONN#<connection_id>` | `CONN` | `T#<t>#CONNECTIONS` / `<expires_at>#<connection_id>` | expires_at |
 | subscription | `T#<t>#CHANNEL#<channel>` | `SUB#<connection_id>` | - | the connection's |
 | sequence counter | `T#<t>#CHANNEL#<channel>` | `SEQ` | - | - |
+| channel lock (who publishes or catches up now, until when) | `T#<t>#CHANNEL#<channel>` | `LOCK` | - | - |
 | replay log entry | `T#<t>#CHANNEL#<channel>` | `LOG#<seq, 12 digits>` | - | publish + retention |
 | connected tenant | `CONNECTED_TENANTS` | `T#<t>` | - | last connect + 1 day |
 
@@ -25,7 +26,7 @@ from alphapulse.core.storage import TableRepository, storage_errors
 from alphapulse.realtime.models import Connection, GoLive, LogEntry, Subscriber
 from alphapulse.realtime.protocol import CHANNELS
 
-CONN, SEQ, SUB, LOG = "CONN", "SEQ", "SUB", "LOG"
+CONN, SEQ, SUB, LOG, LOCK = "CONN", "SEQ", "SUB", "LOG", "LOCK"
 CONNECTED_TENANTS = "CONNECTED_TENANTS"
 # Far above a connection's 2 h: a tenant stays listed until every connection made before its last connect ended.
 TENANT_LISTING_SECONDS = 86400
@@ -173,6 +174,37 @@ class ChannelRepository(TableRepository):
             )
         item = response.get("Item")
         return int(from_item(item).get("seq", 0)) if item else 0
+
+    def lock(self, tenant_id: str, channel: str, owner: str, *, until: float, now: float) -> bool:
+        """Take the channel's lock for `owner` until `until` (epoch seconds), if it is free or its holder's lease
+        has ended; False when another holds it."""
+        with storage_errors("lock channel"):
+            taken = self.conditional(
+                "put_item",
+                Item=to_item(
+                    {
+                        "pk": channel_partition(tenant_id, channel),
+                        "sk": LOCK,
+                        "owner": owner,
+                        "until": int(until * 1000),
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR #until < :now",
+                ExpressionAttributeNames={"#until": "until"},
+                ExpressionAttributeValues=to_item({":now": int(now * 1000)}),
+            )
+        return taken is not None
+
+    def unlock(self, tenant_id: str, channel: str, owner: str) -> None:
+        """Give the channel's lock back (nothing when `owner` no longer holds it)."""
+        with storage_errors("unlock channel"):
+            self.conditional(
+                "delete_item",
+                Key=to_item({"pk": channel_partition(tenant_id, channel), "sk": LOCK}),
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues=to_item({":owner": owner}),
+            )
 
     def next_seq(self, tenant_id: str, channel: str) -> int:
         """Take the channel's next seq (atomic ADD: concurrent publishers never share one)."""

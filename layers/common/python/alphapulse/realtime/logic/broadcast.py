@@ -1,6 +1,7 @@
 """Pushes to WebSocket subscribers (DESIGN section 5, Server → client and Fan-out).
 
-`publish(tenant_id, channel, type_, data)` is what ingestion calls:
+`publish(tenant_id, channel, type_, data)` is what ingestion calls. Holding the channel's lock (one publish or
+catch-up of a (tenant, channel) at a time, in every container: pushes reach each connection in seq order), it
 
 1. takes the channel's next `seq` (an atomic ADD on the channel's counter);
 2. appends the push to the channel's replay log (kept `REPLAY_RETENTION_SECONDS`, at least 15 minutes);
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -45,6 +48,8 @@ from alphapulse.realtime.protocol import EVENT_CHANNELS, encode, push, resync_re
 from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
 
 FANOUT_CONCURRENCY = 200  # sends in flight per process; also the number of pooled connections
+LOCK_LEASE_SECONDS = 8.0  # longer than a publish or a catch-up holds a channel; shorter than a function's timeout
+LOCK_WAIT_SECONDS = 6.0
 SHARD_ATTEMPTS = 5  # deliveries of a shard's connections not reached, 1, 2, 4 and 8 s apart
 
 
@@ -201,6 +206,27 @@ class Fanout:
             get_logger().warning("could not delete a closed connection", extra={"connection_id": connection_id})
 
 
+@contextlib.contextmanager
+def channel_lock(channels: ChannelRepository, tenant_id: str, channel: str) -> Iterator[None]:
+    """Hold the (tenant, channel) lock: the publishes and catch-ups of one channel run one at a time, in every
+    container, so each connection gets the channel's pushes in seq order (DESIGN section 5, Order and loss).
+    DataAccessError when it stays taken for LOCK_WAIT_SECONDS (the caller is retried). Wall-clock times: the
+    lease is shared by every process."""
+    owner = secrets.token_hex(8)
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    attempt = 0
+    while not channels.lock(tenant_id, channel, owner, until=time.time() + LOCK_LEASE_SECONDS, now=time.time()):
+        if time.monotonic() > deadline:
+            raise DataAccessError(f"the {channel} channel stayed locked")
+        attempt += 1
+        time.sleep(random.uniform(0, min(0.02, 0.002 * 2**attempt)))  # noqa: S311 (jitter, not security)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(DataAccessError):  # then the lease ends by itself
+            channels.unlock(tenant_id, channel, owner)
+
+
 class Broadcaster:
     """Numbers, logs and delivers pushes of a (tenant, channel)."""
 
@@ -228,18 +254,19 @@ class Broadcaster:
         now = self.clock()
         encode({"data": data})  # data that cannot be sent fails here, before it takes a seq that would stay a gap
         resync = encode(resync_required(channel))
-        seq = self.channels.next_seq(tenant_id, channel)
-        message = encode(push(type_, channel, seq, datetime.fromtimestamp(now, UTC), data))
-        # Logged before the subscriber query: a subscriber that is not yet live finds it in the log.
-        self.channels.append(tenant_id, channel, seq, message, expires_at=int(now) + self.retention_seconds)
-        targets = list(self.channels.subscribers(tenant_id, channel, seq))
-        report = DeliveryReport()
-        if len(targets) > self.shard_threshold and self.shards is not None:
-            for shard in _chunks(targets, self.shard_threshold):
-                report.add(self._queue(tenant_id, channel, seq, message, shard, now))
-        else:
-            report = self.fanout.deliver(tenant_id, message, targets, now=now, resync=resync)
-        _log(tenant_id, channel, seq, len(message), len(targets), report)
+        with channel_lock(self.channels, tenant_id, channel):
+            seq = self.channels.next_seq(tenant_id, channel)
+            message = encode(push(type_, channel, seq, datetime.fromtimestamp(now, UTC), data))
+            # Logged before the subscriber query: a subscriber that is not yet live finds it in the log.
+            self.channels.append(tenant_id, channel, seq, message, expires_at=int(now) + self.retention_seconds)
+            targets = list(self.channels.subscribers(tenant_id, channel, seq))
+            report = DeliveryReport()
+            if len(targets) > self.shard_threshold and self.shards is not None:
+                for shard in _chunks(targets, self.shard_threshold):
+                    report.add(self._queue(tenant_id, channel, seq, message, shard, now))
+            else:
+                report = self.fanout.deliver(tenant_id, message, targets, now=now, resync=resync)
+            _log(tenant_id, channel, seq, len(message), len(targets), report)
         return seq
 
     def _queue(

@@ -5,12 +5,13 @@ a subscribe answers with several messages (errors, `subscribed`, replayed pushes
 which one route response could not carry. An error never closes the connection; a connection whose
 lifetime has ended is closed at its next frame.
 
-Subscribing to a channel (see `ChannelRepository.go_live`): read the channel's current seq C, send
-what the client is missing up to C (the replay log after `since`, or the current state for
-`portfolio` and `system`), then subscribe "live from C" on the condition that C is still current.
-If a publish took C+1 meanwhile, replay from the log and try again. Once live, pushes after C
-arrive from the publishers; everything up to C came from here, first. So each seq arrives once,
-in order, before live pushes.
+Subscribing to a channel holds the channel's lock, as every publish does (`broadcast.channel_lock`):
+read the channel's current seq C, send what the client is missing up to C (the replay log after
+`since`, or the current state for `portfolio` and `system`), then subscribe "live from C" (see
+`ChannelRepository.go_live`). No publish runs meanwhile, so once live, pushes after C arrive from the
+publishers, in order; everything up to C came from here, first. So each seq arrives once, in order,
+before live pushes. (Without the lock a publish could land meanwhile: the condition on C, the retry
+from the log and the "gave up catching up" path below remain for a lock whose lease ran out.)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from alphapulse.aws.management_api import MAX_MESSAGE_BYTES, GoneError, ManagementApiClient, MessageTooLargeError
 from alphapulse.core.errors import DataAccessError
 from alphapulse.core.observability import get_logger
+from alphapulse.realtime.logic.broadcast import channel_lock
 from alphapulse.realtime.models import Connection, GoLive, LogEntry
 from alphapulse.realtime.protocol import (
     CHANNEL_PERMISSIONS,
@@ -129,6 +131,12 @@ class FrameHandler:
                 return
 
     def _go_live(self, connection: Connection, channel: str, since: int | None, budget: _Budget) -> GoLive:
+        # Under the channel's lock no publish runs: what the log holds up to the current seq is all there is, and
+        # the subscription goes live from it before the next publish can take a seq.
+        with channel_lock(self.channels, connection.tenant_id, channel):
+            return self._catch_up(connection, channel, since, budget)
+
+    def _catch_up(self, connection: Connection, channel: str, since: int | None, budget: _Budget) -> GoLive:
         tenant_id, connection_id = connection.tenant_id, connection.connection_id
         position = since  # the last seq the client holds; None: nothing to resume from
         current = 0
