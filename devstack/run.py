@@ -194,8 +194,10 @@ class LocalStack:
         if self._http:
             self._http.shutdown()
             self._http.server_close()
-        for worker in self.workers.values():
-            worker.stop()
+        for pool in self.workers.values():
+            pool.request_stop()
+        for pool in self.workers.values():
+            pool.join()
         if self._extension:
             self._extension.stop()
         if self._moto:

@@ -92,9 +92,22 @@ class FunctionWorker:
         return payload
 
     def stop(self) -> None:
-        with self._lock, contextlib.suppress(OSError):  # the process is already gone
-            self._connection.send(None)
-        self._process.join(timeout=5)
+        self.request_stop()
+        self.join()
+
+    def request_stop(self) -> None:
+        """Ask the process to end. A process still in an invocation is not waited for here: `join` ends it."""
+        if not self._lock.acquire(timeout=0.5):
+            return
+        try:
+            with contextlib.suppress(OSError):  # the process is already gone
+                self._connection.send(None)
+        finally:
+            self._lock.release()
+
+    def join(self, timeout: float = 5) -> None:
+        """Wait for the process to end; kill it past `timeout`."""
+        self._process.join(timeout=timeout)
         if self._process.is_alive():
             self._process.kill()
 
@@ -156,7 +169,18 @@ class FunctionPool:
             raise
 
     def stop(self) -> None:
+        self.request_stop()
+        self.join()
+
+    def request_stop(self) -> None:
+        """Ask every worker to end (all at once: stopping a stack does not wait worker by worker)."""
         with self._free:
             workers = list(self._workers)
         for worker in workers:
-            worker.stop()
+            worker.request_stop()
+
+    def join(self) -> None:
+        with self._free:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.join()

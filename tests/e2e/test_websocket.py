@@ -286,11 +286,16 @@ def test_eight_concurrent_publishers_reach_every_subscriber_in_seq_order(local_s
         subscribers = (first, second, third)
         for websocket in subscribers:
             subscribe(websocket, "trades")
-        with ThreadPoolExecutor(max_workers=8) as publishers:
+        with ThreadPoolExecutor(max_workers=3) as readers, ThreadPoolExecutor(max_workers=8) as publishers:
+            # Read while they publish, as a dashboard does (a client that stops reading stalls its socket)
+            reading = [
+                readers.submit(lambda ws: [receive_until(ws, "trade", timeout=90) for _ in range(400)], websocket)
+                for websocket in subscribers
+            ]
             put = list(publishers.map(lambda _: put_trade(local_stack, "default"), range(400)))
+            received_by_each = [future.result() for future in reading]
         # Then each receives all 400, seq strictly +1: no gap, no duplicate, none out of order
-        for websocket in subscribers:
-            received = [receive_until(websocket, "trade", timeout=60) for _ in range(400)]
+        for received in received_by_each:
             seqs = [m["seq"] for m in received]
             assert seqs == list(range(seqs[0], seqs[0] + 400))
             assert sorted(m["data"]["trade_id"] for m in received) == sorted(put)
