@@ -73,6 +73,13 @@ def serve(port: int, latency: float, ready: Any) -> None:
 # --- an in-memory channel: the DynamoDB side of publish, out of the way -----------------------------------
 
 
+def one_trade() -> list[Any]:
+    """One trade push, as the publisher function hands it to `Broadcaster.publish`."""
+    from alphapulse.realtime.protocol import PushRequest
+
+    return [PushRequest("default", "trades", "trade", TRADE, time.time())]
+
+
 class MemoryChannel:
     def __init__(self, audience: int) -> None:
         from alphapulse.realtime.models import Subscriber
@@ -81,17 +88,11 @@ class MemoryChannel:
         self.audience = [Subscriber(f"Conn{n:08d}=", expires) for n in range(audience)]
         self.seq = 0
 
-    def lock(self, tenant_id: str, channel: str, owner: str, *, until: float, now: float) -> bool:
-        return True  # one publisher here
+    def take_seqs(self, tenant_id: str, channel: str, count: int, *, batch_id: str) -> int:
+        self.seq += count
+        return self.seq - count + 1
 
-    def unlock(self, tenant_id: str, channel: str, owner: str) -> None:
-        pass
-
-    def next_seq(self, tenant_id: str, channel: str) -> int:
-        self.seq += 1
-        return self.seq
-
-    def append(self, tenant_id: str, channel: str, seq: int, message: bytes, *, expires_at: int) -> None:
+    def append(self, tenant_id: str, channel: str, entries: list[Any], *, expires_at: int) -> None:
         pass
 
     def subscribers(self, tenant_id: str, channel: str, seq: int) -> Iterator[Any]:
@@ -178,14 +179,14 @@ def main() -> None:
         for size in args.sizes:
             channel = MemoryChannel(size)
             broadcaster = Broadcaster(channel, fanout, retention_seconds=3600, shard_threshold=size)  # type: ignore[arg-type]
-            broadcaster.publish("default", "trades", "trade", TRADE)  # warm: pool threads and their connections
+            broadcaster.publish(one_trade(), batch_id="warm")  # warm: pool threads and their connections
             started = time.perf_counter()
-            broadcaster.publish("default", "trades", "trade", TRADE)
+            broadcaster.publish(one_trade(), batch_id="timed")
             elapsed = time.perf_counter() - started
             rate = size / elapsed
             ratio = rate / sequential_rate
             tracemalloc.start()
-            broadcaster.publish("default", "trades", "trade", TRADE)
+            broadcaster.publish(one_trade(), batch_id="traced")
             peak = tracemalloc.get_traced_memory()[1] / 2**20
             tracemalloc.stop()
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -5,7 +5,11 @@ Prints, in one run:
   client (p50, p95), against the same run's round trip of `GET /api/v1/health` through the stack;
 - one channel's throughput: N events put by several threads at once, until a subscriber has them all
   (pushes per second), with the pushes that arrived out of `seq` order or twice;
-- resume: a client that missed 500 pushes subscribes with `since`; the time until all 500 are replayed.
+- resume: a client that missed 500 pushes subscribes with `since`; the time until all 500 are replayed;
+- the publisher alone: pushes queued straight on the push queue (devstack.load), as fast as they can be
+  queued, until a subscriber has them all (pushes per second one channel sustains behind the bus);
+- resume on a busy channel: while pushes are queued at 100/s, a client drops, misses a second of them and
+  resumes with `since`: whether it gets every missed push in order and then live, without resync_required.
 
 The stack runs with its default concurrency (DEVSTACK_CONCURRENCY, 4 warm workers per function).
 """
@@ -34,6 +38,7 @@ import boto3  # noqa: E402
 import httpx  # noqa: E402
 import websockets  # noqa: E402
 
+from devstack.load import PushFeed  # noqa: E402
 from devstack.ports import free_port  # noqa: E402
 
 SECRET = "bench-realtime-" + uuid.uuid4().hex + uuid.uuid4().hex
@@ -64,6 +69,11 @@ class Stack:
             raise RuntimeError("the local stack did not start within 90 s")
         self.events = boto3.client("events", endpoint_url=f"http://127.0.0.1:{self.aws_port}", region_name="us-east-1",
                                    aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106  # fmt: skip
+        self.sqs = boto3.client("sqs", endpoint_url=f"http://127.0.0.1:{self.aws_port}", region_name="us-east-1",
+                                aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106  # fmt: skip
+
+    def feed(self, rate: float) -> PushFeed:
+        return PushFeed(self.sqs, self.outputs["PushQueueUrl"], rate=rate).start()
 
     def token(self) -> str:
         form = {"username": "trader", "password": "trader-demo-password"}
@@ -218,12 +228,57 @@ def resume(stack: Stack, token: str, missed: int) -> None:
           f"({resyncs} resync_required){'' if complete else '; NOT ALL REPLAYED'}")  # fmt: skip
 
 
+def publisher_alone(stack: Stack, token: str, count: int) -> None:
+    client = Subscriber(stack, token)
+    start = len(client.seqs)
+    started = time.perf_counter()
+    feed = stack.feed(rate=10_000)  # as fast as SendMessageBatch goes
+    while len(feed.sent) < count:
+        time.sleep(0.01)
+    sent = len(feed.stop())
+    arrived = client.wait_for(start + sent, timeout=120)
+    elapsed = time.perf_counter() - started
+    client.close()
+    late, twice = disorder(client.seqs)
+    print(f"publisher alone: {len(client.seqs) - start}/{sent} pushes queued straight on the push queue arrived in "
+          f"{elapsed:.1f} s = {(len(client.seqs) - start) / elapsed:.0f} pushes/s; {late} out of seq order, "
+          f"{twice} twice{'' if arrived else '; NOT ALL ARRIVED'}")  # fmt: skip
+
+
+def resume_busy(stack: Stack, token: str, rate: float, dropped_seconds: float) -> None:
+    witness = Subscriber(stack, token)
+    feed = stack.feed(rate)
+    first = Subscriber(stack, token)
+    time.sleep(2.0)
+    first.close()
+    since = max(first.seqs)
+    time.sleep(dropped_seconds)
+    back = Subscriber(stack, token, since=since)
+    time.sleep(2.0)
+    sent = len(feed.stop())
+    witness.wait_for(sent, timeout=60)
+    last = max(witness.seqs)
+    complete = back.wait_for(last - since, timeout=60)
+    back.close()
+    witness.close()
+    window = witness.arrivals.values()
+    carried = len(witness.seqs) / (max(window) - min(window)) if len(witness.seqs) > 1 else 0.0
+    in_order = back.seqs == list(range(since + 1, last + 1))
+    resyncs = sum(1 for m in back.other if m.get("type") == "resync_required")
+    print(f"resume on a busy channel: queued at {rate:.0f}/s, carried {carried:.0f} pushes/s; a client that missed "
+          f"{dropped_seconds:.1f} s got {len(back.seqs)}/{last - since} pushes from seq {since + 1}, "
+          f"{'all in order' if in_order else 'NOT IN ORDER'}, {resyncs} resync_required"
+          f"{'' if complete else '; NOT ALL ARRIVED'}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-events", type=int, default=50)
     parser.add_argument("--throughput-events", type=int, default=400)
     parser.add_argument("--publishers", type=int, default=8)
     parser.add_argument("--missed", type=int, default=500)
+    parser.add_argument("--publisher-pushes", type=int, default=1000)
+    parser.add_argument("--busy-rate", type=float, default=100.0)
     args = parser.parse_args()
     stack = Stack()
     try:
@@ -231,6 +286,8 @@ def main() -> None:
         event_to_client(stack, token, args.latency_events)
         throughput(stack, token, args.throughput_events, args.publishers)
         resume(stack, token, args.missed)
+        publisher_alone(stack, token, args.publisher_pushes)
+        resume_busy(stack, token, args.busy_rate, dropped_seconds=1.0)
     finally:
         stack.stop()
 

@@ -482,7 +482,7 @@ class EventRouter:
         for source in self.routes.sources:
             # Lambda polls a queue with several pollers; on a FIFO queue SQS (moto too) hands out no message of a
             # group while a batch of that group is in flight, so each group stays in order, one batch at a time.
-            for poller in range(self._concurrency):
+            for poller in range(1 if source.queue_arn.endswith(".fifo") else self._concurrency):
                 self._spawn(f"events-sqs-{source.function}-{poller}", self._poll_source, source)
         for function in sorted(self._async_functions()):
             self._pending[function] = []

@@ -43,8 +43,11 @@ def load_handler(code_uri: str, handler: str = "app.handler") -> Handler:
 class LambdaContext:
     """The attributes of the Lambda context object that our code and Powertools read."""
 
-    def __init__(self, function_name: str = "local", memory_mb: int = 1024) -> None:
+    def __init__(self, function_name: str = "local", memory_mb: int = 1024, *, timeout: float = 30.0) -> None:
+        import time
         import uuid
+
+        self._deadline = time.monotonic() + timeout
 
         self.function_name = function_name
         self.function_version = "$LATEST"
@@ -55,4 +58,7 @@ class LambdaContext:
         self.log_stream_name = "local"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        """What is left of the invocation's `timeout`, counting from when the context was made (its start)."""
+        import time
+
+        return max(0, int((self._deadline - time.monotonic()) * 1000))

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from devstack import moto_server
 from devstack.apigw import rest_event
 from devstack.demo_feed import DemoFeed
 from devstack.events import EventRouter, provision_messaging
-from devstack.moto_atomic import make_dynamodb_atomic
 from devstack.secrets_extension import SecretsExtension
 from devstack.stack import REGION, STAGE, Function, LocalResolver, functions_of
 from devstack.template import TEMPLATE, create_tables, load_template, resources_of_type
@@ -58,14 +58,7 @@ class LocalStack:
     # --- AWS emulation ---
 
     def start_aws(self) -> None:
-        import logging
-
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
-        make_dynamodb_atomic()
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
-        self._moto.start()
+        self._moto = moto_server.start_process(self.host, self.aws_port)
         os.environ.update({**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.aws_endpoint})
 
     def provision(self) -> LocalResolver:
@@ -119,7 +112,10 @@ class LocalStack:
             environment = {**function.environment, **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.aws_endpoint,
                            "AWS_SESSION_TOKEN": session_token, "APP_ENV": "local",
                            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(self._extension.port),
-                           "AWS_LAMBDA_FUNCTION_NAME": logical_id, **self.settings.function_environment}  # fmt: skip
+                           "AWS_LAMBDA_FUNCTION_NAME": logical_id,
+                           # As `sam local invoke` sets it: the context's remaining time counts down from it.
+                           "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
+                           **self.settings.function_environment}  # fmt: skip
             code = str(self.code_root / function.code_uri)
             self.workers[logical_id] = FunctionPool(
                 logical_id, code, function.handler, environment, concurrency=self.settings.concurrency
@@ -201,7 +197,8 @@ class LocalStack:
         if self._extension:
             self._extension.stop()
         if self._moto:
-            self._moto.stop()
+            self._moto.terminate()
+            self._moto.join(timeout=10)
 
 
 class _RestHandler(BaseHTTPRequestHandler):

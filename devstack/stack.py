@@ -58,6 +58,7 @@ class Function:
     handler: str
     environment: dict[str, str]
     routes: list[Route] = field(default_factory=list)
+    timeout: int = 3  # seconds, Lambda's default
 
 
 class LocalResolver:
@@ -118,7 +119,8 @@ def functions_of(template: dict[str, Any], resolver: LocalResolver) -> dict[str,
         props = resource["Properties"]
         variables = {**global_env, **props.get("Environment", {}).get("Variables", {})}
         environment = {name: str(resolver.resolve(value)) for name, value in variables.items()}
-        function = Function(logical_id, props["CodeUri"], props.get("Handler", "app.handler"), environment)
+        function = Function(logical_id, props["CodeUri"], props.get("Handler", "app.handler"), environment,
+                            timeout=int(props.get("Timeout", globals_.get("Timeout", 3))))  # fmt: skip
         for event in props.get("Events", {}).values():
             if event.get("Type") == "Api":
                 path, method = event["Properties"]["Path"], event["Properties"]["Method"].upper()

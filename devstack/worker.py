@@ -30,6 +30,7 @@ def _serve(connection: Connection, code_uri: str, handler: str, environment: dic
 
     function = load_handler(code_uri, handler)
     name = environment.get("AWS_LAMBDA_FUNCTION_NAME", code_uri)
+    timeout = float(environment.get("AWS_LAMBDA_FUNCTION_TIMEOUT", 3))
     connection.send(("ready", None))
     while True:
         try:
@@ -39,7 +40,7 @@ def _serve(connection: Connection, code_uri: str, handler: str, environment: dic
         if event is None:
             return
         try:
-            connection.send(("ok", function(event, LambdaContext(name))))
+            connection.send(("ok", function(event, LambdaContext(name, timeout=timeout))))
         except Exception as exc:  # the function raised: Lambda reports it as an invocation error
             connection.send(("error", {"errorType": type(exc).__name__, "errorMessage": str(exc),
                                        "stackTrace": traceback.format_exc().splitlines()}))  # fmt: skip

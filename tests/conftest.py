@@ -38,13 +38,14 @@ def load_event(name: str, **placeholders: str) -> dict[str, Any]:
 
 def reset_caches() -> None:
     """Forget settings, clients, keys and dependencies cached by the layer (each test sets its own environment)."""
-    from alphapulse.aws import dynamodb, sdk
+    from alphapulse.aws import dynamodb, sdk, sqs
     from alphapulse.core import config, wiring
 
     config.get_settings.cache_clear()
     config.signing_key.cache_clear()
     dynamodb.reset()
     sdk.reset()
+    sqs.reset()
     wiring.reset_all()
 
 
@@ -81,14 +82,10 @@ def app_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def _moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+    from devstack import moto_server
 
-    from devstack.moto_atomic import make_dynamodb_atomic
-
-    make_dynamodb_atomic()
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = moto_server.start_here("127.0.0.1", port)
     yield f"http://127.0.0.1:{port}"
     server.stop()
 

@@ -3,6 +3,7 @@ in-memory metric reader. Logic gets them through its parameters or a domain's wi
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -105,22 +106,51 @@ class FakeManagementApi:
 
 
 class PushRecorder:
-    """`realtime.wiring.publish`, recorded; `fail` makes the next calls raise (a fan-out that is down)."""
+    """`realtime.wiring.publish`, recorded; `fail` makes the next calls raise (a push queue that is down)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str, dict[str, Any]]] = []
+        self.push_ids: list[str] = []
         self.fail = 0
 
-    def publish(self, tenant_id: str, channel: str, type_: str, data: Mapping[str, Any]) -> int:
+    def publish(self, tenant_id: str, channel: str, type_: str, data: Mapping[str, Any] | None, *, push_id: str) -> int:
         if self.fail:
             self.fail -= 1
-            raise ConnectionError("fan-out unavailable")
+            raise ConnectionError("push queue unavailable")
         # A round trip through JSON: what a subscriber would receive.
         self.calls.append((tenant_id, channel, type_, json.loads(json.dumps(data))))
+        self.push_ids.append(push_id)
         return len(self.calls)
 
     def of(self, channel: str) -> list[tuple[str, str, str, dict[str, Any]]]:
         return [call for call in self.calls if call[1] == channel]
+
+
+class InlineChannelQueue:
+    """The push queue with the publisher run at once, in the sender's thread, one message group at a time and in
+    the order the group's senders got their turn (what a FIFO queue and its one consumer guarantee). Its
+    consumer is `realtime.wiring.dependencies()`; a record the publisher reports failed raises here."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []  # (group, body)
+        self._groups: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def send(self, tenant_id: str, channel: str, body: str, *, deduplication_id: str) -> None:
+        from alphapulse.realtime import wiring
+        from alphapulse.realtime.logic.publisher import Record, process
+        from alphapulse.realtime.repositories import channel_partition
+
+        group = channel_partition(tenant_id, channel)
+        with self._guard:
+            lock = self._groups.setdefault(group, threading.Lock())
+        with lock:
+            self.sent.append((group, body))
+            deps = wiring.dependencies()
+            record = Record(f"m-{next(self._ids)}", group, body)
+            if process([record], deps.broadcaster, deps.catch_ups, seconds_left=lambda: 30.0):
+                raise RuntimeError("the publisher failed the record")
 
 
 class FakeReader:

@@ -44,10 +44,13 @@ _RULE = {**_AUTH, 404: {"description": "No such rule"}}
 
 
 def push_update(deps: AlertsDependencies, tenant_id: str, alert: Alert) -> None:
-    """Push an operator's change on the `alerts` channel. The change is already stored and answered, so a
-    failed push is logged rather than turned into an error (dashboards catch up on their next read)."""
+    """Push an operator's change on the `alerts` channel, through the push queue as every push goes (numbered,
+    logged, retried, never skipped). The change is already stored, so a queue that stays unreachable after the
+    SDK's retries is logged as an error rather than turned into one (dashboards catch up on their next read)."""
+    changed = alert.resolved_at or alert.acknowledged_at
+    push_id = f"alert_update:{alert.alert_id}:{alert.status}:{changed.isoformat() if changed else ''}"
     try:
-        deps.publish(tenant_id, "alerts", "alert_update", alert.model_dump(mode="json"))
+        deps.publish(tenant_id, "alerts", "alert_update", alert.model_dump(mode="json"), push_id=push_id)
     except Exception:
         get_logger().exception("alert_update push failed", extra={"tenant_id": tenant_id, "alert_id": alert.alert_id})
 

@@ -1,8 +1,8 @@
-"""WebSocket frames: subscribe (resume, current state), unsubscribe, ping, and $default (malformed
-frames and unknown actions). Every reply goes through the management API; none closes the connection.
+"""WebSocket frames: subscribe, unsubscribe, ping, and $default (malformed frames and unknown actions).
+Every reply goes through the management API; none closes the connection. A subscribe's catch-up (resume,
+current state) is queued for the publisher function, in its channel's turn.
 
-No FastAPI and no AWS SDK on this path (cold start); the portfolio state's models are imported only
-when a client subscribes to `portfolio` or `system`.
+No FastAPI on this path (cold start); botocore is imported at the first subscribe (its SQS send).
 """
 
 from __future__ import annotations

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +24,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from devstack.load import PushFeed
 from tests.conftest import DEMO_USERS, TEST_SECRET, token_claims
 from tests.e2e.conftest import RunningStack, start_stack, stop_stack
 
@@ -272,6 +275,151 @@ def test_a_client_gone_without_a_close_frame_is_removed_on_the_next_push(
 
 
 # --- resume -----------------------------------------------------------------------------------
+
+
+def test_eight_concurrent_publishers_reach_every_subscriber_in_seq_order(local_stack: RunningStack) -> None:
+    # Given 3 subscribers of `trades`, and 8 publishers putting 400 trades on the bus at once (the stack runs
+    # up to 4 warm workers of the ingest function, so the events are ingested and queued concurrently)
+    with (
+        client(local_stack, "trader") as first,
+        client(local_stack, "trader") as second,
+        client(local_stack, "admin") as third,
+    ):
+        subscribers = (first, second, third)
+        for websocket in subscribers:
+            subscribe(websocket, "trades")
+        with ThreadPoolExecutor(max_workers=3) as readers, ThreadPoolExecutor(max_workers=8) as publishers:
+            # Read while they publish, as a dashboard does (a client that stops reading stalls its socket)
+            reading = [
+                readers.submit(lambda ws: [receive_until(ws, "trade", timeout=90) for _ in range(400)], websocket)
+                for websocket in subscribers
+            ]
+            put = list(publishers.map(lambda _: put_trade(local_stack, "default"), range(400)))
+            received_by_each = [future.result() for future in reading]
+        # Then each receives all 400, seq strictly +1: no gap, no duplicate, none out of order
+        for received in received_by_each:
+            seqs = [m["seq"] for m in received]
+            assert seqs == list(range(seqs[0], seqs[0] + 400))
+            assert sorted(m["data"]["trade_id"] for m in received) == sorted(put)
+        assert nothing_arrives(first, 1.0), "a push arrived twice"
+
+
+def test_a_client_resumes_on_a_busy_channel_without_a_gap_or_a_resync(local_stack: RunningStack) -> None:
+    # Given a channel loaded as fast as the local stack carries it (pushes queued at 100/s straight on the
+    # push queue: the bus and ingest top out lower on two cores), and a client that drops for a second
+    sqs = boto3.client("sqs", endpoint_url=local_stack.aws_endpoint, region_name="us-east-1",
+                       aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+    with client(local_stack, "trader") as witness, ThreadPoolExecutor(max_workers=1) as reader:
+        subscribe(witness, "trades")
+        feed = PushFeed(sqs, local_stack.outputs["PushQueueUrl"], rate=100)
+        # The witness reads all along (a client that stops reading stalls its socket), until the feed's last push
+        carried = reader.submit(read_trades_until, witness, feed)
+        feed.start()
+        try:
+            with client(local_stack, "trader") as dropping:
+                subscribe(dropping, "trades")
+                seen = [receive_until(dropping, "trade") for _ in range(30)]
+            time.sleep(1.0)
+            with client(local_stack, "trader") as back:
+                subscribe(back, "trades", since={"trades": seen[-1]["seq"]})
+                resumed = [receive(back, timeout=30) for _ in range(150)]
+        finally:
+            sent = feed.stop()
+        # Then it gets every push it missed, in order, and goes on live: nothing twice, no resync_required
+        assert all(m["type"] == "trade" for m in resumed), [m for m in resumed if m["type"] != "trade"][:3]
+        assert [m["seq"] for m in resumed] == list(range(seen[-1]["seq"] + 1, seen[-1]["seq"] + 151))
+        # while the channel carried every push queued, in order, at tens a second
+        pushes, rate = carried.result(timeout=120)
+        assert [m["data"]["trade_id"] for m in pushes] == sent
+        assert [m["seq"] for m in pushes] == list(range(pushes[0]["seq"], pushes[0]["seq"] + len(sent)))
+        assert rate > 20, f"the channel carried only {rate:.0f} pushes/s"
+
+
+def read_trades_until(websocket: ClientConnection, feed: PushFeed) -> tuple[list[dict[str, Any]], float]:
+    """The trade pushes a client receives until it has every one the feed queued (once stopped); and their rate."""
+    pushes: list[dict[str, Any]] = []
+    arrivals: list[float] = []
+    while not (feed.stopped and len(pushes) >= len(feed.sent)):
+        pushes.append(receive_until(websocket, "trade", timeout=60))
+        arrivals.append(time.monotonic())
+    return pushes, (len(arrivals) - 1) / max(arrivals[-1] - arrivals[0], 1e-6)
+
+
+@pytest.fixture(scope="module")
+def throttling_stack() -> Iterator[RunningStack]:
+    """A third stack whose management API throttles 20 % of the posts to connections (429)."""
+    stack = start_stack(DEVSTACK_FAULTS="connections-429:0.2")
+    yield stack
+    stop_stack(stack)
+
+
+class ResumingClient:
+    """A dashboard: subscribed to `trades`, reading on its own thread; closed by the server, it reconnects and
+    resumes with `since`, as the protocol asks. Records every trade seq it got and every other message."""
+
+    def __init__(self, stack: RunningStack, username: str) -> None:
+        self.stack, self.username = stack, username
+        self.seqs: list[int] = []
+        self.other: list[dict[str, Any]] = []
+        self.reconnects = 0
+        self._stop = threading.Event()
+        self._subscribed = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        assert self._subscribed.wait(30), "the client never got `subscribed`"
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            since = {"trades": self.seqs[-1]} if self.seqs else None
+            try:
+                with client(self.stack, self.username) as websocket:
+                    subscribe(websocket, "trades", since=since)
+                    self._subscribed.set()
+                    while not self._stop.is_set():
+                        try:
+                            message = receive(websocket, timeout=0.2)
+                        except TimeoutError:
+                            continue
+                        if message["type"] == "trade":
+                            self.seqs.append(message["seq"])
+                        else:
+                            self.other.append(message)
+            except (ConnectionClosed, OSError):
+                self.reconnects += 1  # closed by the server (or the connection failed): resume
+
+    def wait_for(self, seq: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while (not self.seqs or self.seqs[-1] < seq) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return bool(self.seqs) and self.seqs[-1] >= seq
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def test_with_a_fifth_of_the_sends_throttled_every_subscriber_gets_every_push_in_order(
+    throttling_stack: RunningStack,
+) -> None:
+    stack = throttling_stack
+    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
+                       aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+    clients = [ResumingClient(stack, name) for name in ("trader", "viewer", "admin")]
+    try:
+        feed = PushFeed(sqs, stack.outputs["PushQueueUrl"], rate=50).start()
+        while len(feed.sent) < 300:
+            time.sleep(0.05)
+        sent = feed.stop()
+        # This stack's `trades` channel carries only these: its seqs are 1 to 300
+        for each in clients:
+            assert each.wait_for(len(sent), timeout=90), f"{each.username} stopped at {each.seqs[-1:]}"
+    finally:
+        for each in clients:
+            each.stop()
+    # Every subscriber has every push, once each, in order: live, or after a close and a resume
+    for each in clients:
+        assert each.seqs == list(range(1, len(sent) + 1)), each.username
+        assert not [m for m in each.other if m["type"] == "resync_required"], each.username
 
 
 def test_resume_replays_every_missed_push_in_order_then_live(local_stack: RunningStack) -> None:

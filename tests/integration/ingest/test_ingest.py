@@ -175,12 +175,12 @@ def test_redelivery_while_the_first_still_holds_the_push_is_retried_later(table:
     detail = parse_trading_event(load_event("ingest-trade-executed"))
     stores, clock, published = IngestDependencies().stores, Clock(), []
 
-    def crash(*_: object) -> None:
+    def crash(*_: object, push_id: str) -> None:
         raise SystemExit("killed")
 
     with pytest.raises(SystemExit):
         ingest.ingest_trading_event(detail, stores, crash, lease_seconds=10, clock=clock)
-    record = lambda *push: published.append(push)  # noqa: E731
+    record = lambda *push, push_id: published.append(push)  # noqa: E731
     # a concurrent redelivery within the lease must not push, nor drop the push: it fails (Lambda retries)
     with pytest.raises(ingest.PushInProgressError):
         ingest.ingest_trading_event(detail, stores, record, lease_seconds=10, clock=clock)

@@ -1,5 +1,5 @@
 """Fixtures of the real-time tests: the template's tables in moto, the WebSocket functions' settings, and
-the fake management API (tests.fakes)."""
+the fake management API and the push queue run inline (tests.fakes)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from alphapulse.auth.logic.tokens import issue_token
+from alphapulse.realtime import wiring
 from alphapulse.realtime.repositories import CONNECTED_TENANTS
 from tests.conftest import reset_caches
-from tests.fakes import FakeManagementApi
+from tests.fakes import FakeManagementApi, InlineChannelQueue
 
 
 def clear_realtime_caches() -> None:
@@ -30,7 +31,8 @@ def realtime(
     monkeypatch.setenv("WEBSOCKET_ENDPOINT", gateway.endpoint)
     monkeypatch.delenv("FANOUT_QUEUE_URL", raising=False)
     clear_realtime_caches()
-    yield aws
+    with wiring.dependencies.override(wiring.RealtimeDependencies(queue=InlineChannelQueue())):
+        yield aws
     clear_realtime_caches()
 
 

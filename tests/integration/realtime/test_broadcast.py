@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,7 +16,7 @@ from alphapulse.aws.sigv4 import Credentials
 from alphapulse.realtime import wiring
 from alphapulse.realtime.logic.broadcast import Broadcaster, Fanout
 from alphapulse.realtime.models import Connection, Subscriber
-from alphapulse.realtime.protocol import CHANNELS
+from alphapulse.realtime.protocol import CHANNELS, PushRequest
 from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
 from devstack.functions import LambdaContext, load_handler
 from tests.fakes import FakeManagementApi
@@ -35,6 +36,11 @@ TRADE = {
 }
 
 RESYNC = b'{"type":"resync_required","channel":"trades"}'
+
+
+def publish_one(broadcaster: Broadcaster, tenant: str, channel: str, type_: str, data: Any) -> int:
+    """One push, as the publisher function publishes a batch of one; its seq."""
+    return broadcaster.publish([PushRequest(tenant, channel, type_, data, time.time())], batch_id=uuid.uuid4().hex)[0]
 
 
 class Stack:
@@ -97,7 +103,9 @@ def test_publish_numbers_logs_and_delivers_to_the_tenant_and_channel_only(stack:
     stack.subscribe("acme1", tenant="acme")
     stack.subscribe("alerts1", "alerts")
     before = int(time.time())
-    seqs = [stack.broadcaster.publish("default", "trades", "trade", {**TRADE, "trade_id": f"T-{n}"}) for n in range(3)]
+    seqs = [
+        publish_one(stack.broadcaster, "default", "trades", "trade", {**TRADE, "trade_id": f"T-{n}"}) for n in range(3)
+    ]
     assert seqs == [1, 2, 3]
     for connection_id in ("c1", "c2"):
         messages = stack.gateway.messages(connection_id)
@@ -114,26 +122,26 @@ def test_publish_numbers_logs_and_delivers_to_the_tenant_and_channel_only(stack:
     assert sorted(i["seq"] for i in log) == [1, 2, 3]
     assert all(before + 3600 <= i["expires_at"] <= int(time.time()) + 3600 for i in log)
     # The other tenant's channel counts on its own.
-    assert stack.broadcaster.publish("acme", "trades", "trade", TRADE) == 1
+    assert publish_one(stack.broadcaster, "acme", "trades", "trade", TRADE) == 1
 
 
 def test_publish_refuses_a_type_of_another_channel(stack: Stack) -> None:
     for type_, channel in (("trade", "alerts"), ("alert", "trades"), ("trade", "weather"), ("hello", "trades")):
         with pytest.raises(ValueError):
-            stack.broadcaster.publish("default", channel, type_, TRADE)
+            publish_one(stack.broadcaster, "default", channel, type_, TRADE)
     assert table_items(stack.table) == []  # no seq taken, nothing logged
 
 
 def test_publish_of_data_that_cannot_be_encoded_takes_no_seq(stack: Stack) -> None:
     with pytest.raises(TypeError):
-        stack.broadcaster.publish("default", "trades", "trade", {**TRADE, "price": object()})
+        publish_one(stack.broadcaster, "default", "trades", "trade", {**TRADE, "price": object()})
     assert table_items(stack.table) == []  # no seq taken: resuming clients see no gap
-    assert stack.broadcaster.publish("default", "trades", "trade", TRADE) == 1
+    assert publish_one(stack.broadcaster, "default", "trades", "trade", TRADE) == 1
 
 
 def test_publish_without_subscribers_still_takes_a_seq_and_logs(stack: Stack) -> None:
-    assert stack.broadcaster.publish("default", "alerts", "alert", {"alert_id": "a"}) == 1
-    assert stack.broadcaster.publish("default", "alerts", "alert_update", {"alert_id": "a"}) == 2
+    assert publish_one(stack.broadcaster, "default", "alerts", "alert", {"alert_id": "a"}) == 1
+    assert publish_one(stack.broadcaster, "default", "alerts", "alert_update", {"alert_id": "a"}) == 2
     assert stack.channels.entries("default", "alerts", after=0, upto=2, now=int(time.time()))[1].seq == 2
     assert stack.gateway.calls == []
 
@@ -143,18 +151,18 @@ def test_gone_connection_is_deleted_and_the_others_still_served(stack: Stack) ->
         stack.subscribe(connection_id)
         stack.subscribe(connection_id, "alerts")
     stack.gateway.closed.add("c2")
-    stack.broadcaster.publish("default", "trades", "trade", TRADE)
+    publish_one(stack.broadcaster, "default", "trades", "trade", TRADE)
     assert len(stack.gateway.messages("c1")) == len(stack.gateway.messages("c3")) == 1
     assert stack.rows_of("c2") == []  # the connection and both its subscriptions
     assert len(stack.rows_of("c1")) == 3
-    assert stack.broadcaster.publish("default", "trades", "trade", TRADE) == 2
+    assert publish_one(stack.broadcaster, "default", "trades", "trade", TRADE) == 2
     assert [c.connection_id for c in stack.gateway.calls].count("c2") == 1  # not tried again
 
 
 def test_throttled_connection_is_retried_then_delivered(stack: Stack) -> None:
     stack.subscribe("c1")
     stack.gateway.scripts["c1"] = [429, 429, 500]
-    stack.broadcaster.publish("default", "trades", "trade", TRADE)
+    publish_one(stack.broadcaster, "default", "trades", "trade", TRADE)
     assert [m["seq"] for m in stack.gateway.messages("c1")[-1:]] == [1]
     assert [c.connection_id for c in stack.gateway.calls] == ["c1"] * 4
 
@@ -162,7 +170,7 @@ def test_throttled_connection_is_retried_then_delivered(stack: Stack) -> None:
 def test_persistently_throttled_connection_does_not_stop_the_others(stack: Stack) -> None:
     targets = [Subscriber(f"c{n}", int(time.time()) + 900) for n in range(6)]
     stack.gateway.scripts["c2"] = [429] * 20
-    report = stack.fanout.deliver("default", b'{"type":"trade"}', targets, now=time.time(), resync=RESYNC)
+    report = stack.fanout.deliver("default", [b'{"type":"trade"}'], targets, now=time.time(), resync=RESYNC)
     assert report.failed == ["c2"] and report.delivered == 5
     assert {c.connection_id for c in stack.gateway.calls if c.method == "POST"} == {f"c{n}" for n in range(6)}
 
@@ -179,7 +187,7 @@ def test_unexpected_error_on_one_connection_does_not_stop_the_others(
 
     monkeypatch.setattr(stack.api, "post_to_connection", flaky)
     targets = [Subscriber(f"c{n}", int(time.time()) + 900) for n in range(4)]
-    report = stack.fanout.deliver("default", b"{}", targets, now=time.time(), resync=RESYNC)
+    report = stack.fanout.deliver("default", [b"{}"], targets, now=time.time(), resync=RESYNC)
     # c1 missed the push, so it is closed (its client reconnects and resumes); the others got it.
     assert report.failed == [] and report.closed == 1 and report.delivered == 3
     assert stack.gateway.deleted("c1")
@@ -189,14 +197,14 @@ def test_connection_still_failing_after_the_retries_is_closed_not_skipped(stack:
     stack.subscribe("c1")
     stack.subscribe("c2")
     stack.gateway.scripts["c1"] = [429, 500, 429, 500]  # every try of the push fails; the close goes through
-    stack.broadcaster.publish("default", "trades", "trade", TRADE)
+    publish_one(stack.broadcaster, "default", "trades", "trade", TRADE)
     assert stack.gateway.deleted("c1") and stack.rows_of("c1") == []
     assert [m["seq"] for m in stack.gateway.messages("c2")] == [1]
 
 
 def test_too_large_push_reaches_subscribers_as_resync_required(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
     stack.subscribe("c1")
-    seq = stack.broadcaster.publish("default", "trades", "trade", {**TRADE, "strategy": "x" * 200_000})
+    seq = publish_one(stack.broadcaster, "default", "trades", "trade", {**TRADE, "strategy": "x" * 200_000})
     # Never silence: the push cannot be sent, so the subscriber is told to reload the channel from REST.
     assert seq == 1 and stack.gateway.messages("c1") == [{"type": "resync_required", "channel": "trades"}]
     assert "told to resync" in caplog.text
@@ -209,7 +217,7 @@ def test_413_from_the_gateway_is_a_resync_not_a_connection_problem(
     stack.subscribe("c1")
     stack.subscribe("c2")
     stack.gateway.scripts["c1"] = [413]
-    stack.broadcaster.publish("default", "trades", "trade", TRADE)
+    publish_one(stack.broadcaster, "default", "trades", "trade", TRADE)
     assert len(stack.gateway.messages("c2")) == 1
     # Not retried: c1 is told to resync instead (the second and last call), and stays connected.
     to_c1 = [json.loads(c.body) for c in stack.gateway.calls if c.connection_id == "c1"]
@@ -222,7 +230,7 @@ def test_413_from_the_gateway_is_a_resync_not_a_connection_problem(
 def test_expired_connection_is_closed_and_forgotten_not_sent(stack: Stack) -> None:
     stack.subscribe("old", lifetime=-1)  # its token expired a second ago
     stack.subscribe("fresh")
-    stack.broadcaster.publish("default", "trades", "trade", TRADE)
+    publish_one(stack.broadcaster, "default", "trades", "trade", TRADE)
     assert stack.gateway.messages("old") == []
     assert stack.gateway.deleted("old")
     assert stack.rows_of("old") == []
@@ -234,7 +242,7 @@ def test_delivery_concurrency_is_bounded_by_the_pool(realtime: dict[str, str]) -
     try:
         stack = Stack(realtime["ConnectionsTable"], slow, concurrency=8)
         targets = [Subscriber(f"c{n}", int(time.time()) + 900) for n in range(40)]
-        report = stack.fanout.deliver("default", b"{}", targets, now=time.time(), resync=RESYNC)
+        report = stack.fanout.deliver("default", [b"{}"], targets, now=time.time(), resync=RESYNC)
         assert report.delivered == 40
         assert 2 <= slow.max_in_flight <= 8
     finally:
@@ -259,7 +267,7 @@ def test_large_audience_is_sharded_through_the_queue_and_delivered_once(stack: S
         stack.subscribe(f"c{n}")
     queue = RecordingQueue()
     broadcaster = stack.make(shard_threshold=2, shards=queue)
-    seq = broadcaster.publish("default", "trades", "trade", TRADE)
+    seq = publish_one(broadcaster, "default", "trades", "trade", TRADE)
     assert stack.gateway.calls == []
     shards = [json.loads(body) for body in queue.bodies]
     assert [len(shard["connections"]) for shard in shards] == [2, 2, 1]
@@ -274,14 +282,14 @@ def test_audience_at_the_threshold_is_not_sharded(stack: Stack) -> None:
     stack.subscribe("c1")
     stack.subscribe("c2")
     queue = RecordingQueue()
-    stack.make(shard_threshold=2, shards=queue).publish("default", "trades", "trade", TRADE)
+    publish_one(stack.make(shard_threshold=2, shards=queue), "default", "trades", "trade", TRADE)
     assert queue.bodies == [] and len(stack.gateway.calls) == 2
 
 
 def test_shard_that_cannot_be_queued_is_delivered_directly(stack: Stack) -> None:
     for n in range(3):
         stack.subscribe(f"c{n}")
-    stack.make(shard_threshold=1, shards=RecordingQueue(fail=True)).publish("default", "trades", "trade", TRADE)
+    publish_one(stack.make(shard_threshold=1, shards=RecordingQueue(fail=True)), "default", "trades", "trade", TRADE)
     assert all(len(stack.gateway.messages(f"c{n}")) == 1 for n in range(3))
 
 
@@ -297,7 +305,7 @@ def test_shard_retry_goes_to_the_connections_not_reached_only(stack: Stack) -> N
     # Given a shard of three connections, one of which can neither be sent to nor closed
     queue = RecordingQueue()
     broadcaster = stack.make(shard_threshold=2, shards=queue)
-    seq = broadcaster.publish("default", "trades", "trade", TRADE)
+    seq = publish_one(broadcaster, "default", "trades", "trade", TRADE)
     expires = int(time.time()) + 900
     stack.gateway.scripts["stuck"] = [429] * 20
     body = json.dumps(
@@ -316,6 +324,7 @@ def test_shard_retry_goes_to_the_connections_not_reached_only(stack: Stack) -> N
         "tenant_id": "default",
         "channel": "trades",
         "seq": seq,
+        "last": seq,
         "connections": [["stuck", expires]],
         "attempt": 2,
     }
@@ -330,7 +339,7 @@ def test_shard_retry_goes_to_the_connections_not_reached_only(stack: Stack) -> N
 def test_shard_still_failing_after_its_attempts_is_reported_failed(stack: Stack) -> None:
     queue = RecordingQueue()
     broadcaster = stack.make(shard_threshold=2, shards=queue)
-    seq = broadcaster.publish("default", "trades", "trade", TRADE)
+    seq = publish_one(broadcaster, "default", "trades", "trade", TRADE)
     stack.gateway.scripts["stuck"] = [429] * 20
     last = {"tenant_id": "default", "channel": "trades", "seq": seq, "connections": [["stuck", int(time.time()) + 900]]}
     report = broadcaster.deliver_shard(json.dumps({**last, "attempt": 5}))
@@ -346,12 +355,12 @@ def test_malformed_shard_is_refused(stack: Stack, body: str) -> None:
         stack.broadcaster.deliver_shard(body)
 
 
-def sqs_record(message_id: str, body: str) -> dict[str, Any]:
+def sqs_record(message_id: str, body: str, attributes: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "messageId": message_id,
         "receiptHandle": "r",
         "body": body,
-        "attributes": {},
+        "attributes": attributes or {},
         "messageAttributes": {},
         "eventSource": "aws:sqs",
         "awsRegion": "us-east-1",
@@ -371,7 +380,8 @@ def test_publish_through_the_real_queue_and_the_fanout_function(
     for n in range(5):
         stack.subscribe(f"c{n}")
     stack.gateway.closed.add("c4")
-    seq = wiring.publish("default", "trades", "trade", TRADE)
+    wiring.publish("default", "trades", "trade", TRADE, push_id="t1")
+    seq = stack.channels.current_seq("default", "trades")
     received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     assert len(received) == 3 and stack.gateway.calls == []
     event = {"Records": [sqs_record(m["MessageId"], m["Body"]) for m in received]}
@@ -382,7 +392,7 @@ def test_publish_through_the_real_queue_and_the_fanout_function(
 
 
 def test_fanout_function_reports_the_shards_it_could_not_finish(stack: Stack, lambda_context: LambdaContext) -> None:
-    seq = stack.broadcaster.publish("default", "trades", "trade", TRADE)
+    seq = publish_one(stack.broadcaster, "default", "trades", "trade", TRADE)
     expires = int(time.time()) + 900
 
     def shard(*connection_ids: str) -> str:
@@ -416,7 +426,7 @@ def test_fanout_event_file_is_handled(stack: Stack, lambda_context: LambdaContex
     event = load_event("fanout-shards")
     shard = json.loads(event["Records"][0]["body"])
     for _ in range(shard["seq"]):
-        seq = stack.broadcaster.publish(shard["tenant_id"], shard["channel"], "trade", TRADE)
+        seq = publish_one(stack.broadcaster, shard["tenant_id"], shard["channel"], "trade", TRADE)
     assert seq == shard["seq"]
     # The file's connections live until a fixed time; keep them alive for the test.
     shard["connections"] = [[connection_id, int(time.time()) + 900] for connection_id, _ in shard["connections"]]
@@ -453,39 +463,106 @@ def test_a_1000_position_portfolio_reaches_its_subscriber_as_the_push_or_resync_
 
 
 def test_concurrent_publishers_deliver_every_push_in_seq_order(stack: Stack) -> None:
-    # Given 8 publishers at once on one channel, each in its own thread (as 8 containers would be)
+    # Given 8 publishers at once on one channel, each in its own thread (as 8 containers would be), queueing
+    # through the push queue (here run inline, one group at a time, as SQS FIFO hands a group out)
     stack.subscribe("c1")
     stack.subscribe("c2")
 
-    def publish_five(worker: int) -> list[int]:
-        return [
-            stack.broadcaster.publish("default", "trades", "trade", {**TRADE, "trade_id": f"T-{worker}-{n}"})
-            for n in range(5)
-        ]
+    def publish_five(worker: int) -> None:
+        for n in range(5):
+            wiring.publish(
+                "default", "trades", "trade", {**TRADE, "trade_id": f"T-{worker}-{n}"}, push_id=f"{worker}-{n}"
+            )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        taken = [seq for seqs in pool.map(publish_five, range(8)) for seq in seqs]
+        list(pool.map(publish_five, range(8)))
     # Then every subscriber got all 40, each once, strictly +1
-    assert sorted(taken) == list(range(1, 41))
     for connection_id in ("c1", "c2"):
-        assert [m["seq"] for m in stack.gateway.messages(connection_id)] == list(range(1, 41))
+        messages = stack.gateway.messages(connection_id)
+        assert [m["seq"] for m in messages] == list(range(1, 41))
+        assert len({m["data"]["trade_id"] for m in messages}) == 40
 
 
-def test_a_lock_left_by_a_dead_publisher_is_taken_over_when_its_lease_ends(stack: Stack) -> None:
+def test_a_batch_is_numbered_in_order_and_each_subscriber_gets_it_in_order(stack: Stack) -> None:
     stack.subscribe("c1")
-    assert stack.channels.lock("default", "trades", "dead", until=time.time() - 1, now=time.time() - 10)
-    assert stack.broadcaster.publish("default", "trades", "trade", TRADE) == 1
-    assert [m["seq"] for m in stack.gateway.messages("c1")] == [1]
+    pushes = [PushRequest("default", "trades", "trade", {**TRADE, "n": n}, time.time()) for n in range(10)]
+    assert stack.broadcaster.publish(pushes, batch_id="m-1") == list(range(1, 11))
+    assert [(m["seq"], m["data"]["n"]) for m in stack.gateway.messages("c1")] == [(n + 1, n) for n in range(10)]
+    assert [entry.seq for entry in stack.channels.entries("default", "trades", after=0, upto=10, now=0)] == list(
+        range(1, 11)
+    )
 
 
-def test_a_channel_held_too_long_fails_the_publish_without_taking_a_seq(
+@pytest.mark.parametrize("again", [3, 5, 4])
+def test_a_redelivered_batch_gets_the_same_seqs_and_leaves_no_gap(stack: Stack, again: int) -> None:
+    # Given a batch of 4 whose seqs were taken before its attempt failed
+    assert stack.channels.take_seqs("default", "trades", 4, batch_id="m-1") == 1
+    # When the same batch comes back (with fewer or more of its group's messages), it starts at the same seq
+    assert stack.channels.take_seqs("default", "trades", again, batch_id="m-1") == 1
+    # and the next batch follows it without a gap
+    assert stack.channels.take_seqs("default", "trades", 2, batch_id="m-9") == again + 1
+    assert stack.channels.current_seq("default", "trades") == again + 2
+
+
+def test_a_publish_whose_log_write_fails_fails_before_anyone_is_sent_to(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from alphapulse.core.errors import DataAccessError
-    from alphapulse.realtime.logic import broadcast
 
-    monkeypatch.setattr(broadcast, "LOCK_WAIT_SECONDS", 0.2)
-    assert stack.channels.lock("default", "trades", "busy", until=time.time() + 60, now=time.time())
-    with pytest.raises(DataAccessError, match="stayed locked"):
-        stack.broadcaster.publish("default", "trades", "trade", TRADE)
-    assert stack.channels.current_seq("default", "trades") == 0  # the caller is retried; no gap was made
+    stack.subscribe("c1")
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise DataAccessError("storage unavailable during append to replay log")
+
+    push = PushRequest("default", "trades", "trade", TRADE, time.time())
+    monkeypatch.setattr(stack.channels, "append", broken)
+    with pytest.raises(DataAccessError):
+        stack.broadcaster.publish([push], batch_id="m-1")
+    assert stack.gateway.messages("c1") == []
+    # Its redelivery (the same batch id) is numbered 1 again, and delivered: no gap, no push twice
+    monkeypatch.undo()
+    assert stack.broadcaster.publish([push], batch_id="m-1") == [1]
+    assert [m["seq"] for m in stack.gateway.messages("c1")] == [1]
+
+
+def test_publisher_event_file_is_handled(stack: Stack, lambda_context: LambdaContext) -> None:
+    from tests.conftest import load_event
+
+    event = load_event("publisher-pushes")
+    stack.subscribe("live")
+    catch_up = json.loads(event["Records"][1]["body"])
+    stack.connect(catch_up["connection_id"])
+    publish_one(stack.broadcaster, "default", "trades", "trade", TRADE)
+    assert load_handler("functions/publisher")(event, lambda_context) == {"batchItemFailures": []}
+    # The push reached the live subscriber as seq 2; the catch-up (since 41: ahead of the channel) resynced
+    assert [m["seq"] for m in stack.gateway.messages("live")] == [1, 2]
+    assert stack.gateway.messages(catch_up["connection_id"]) == [{"type": "resync_required", "channel": "trades"}]
+
+
+def test_publisher_through_the_real_fifo_queue_keeps_each_channel_in_order(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
+) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue_url = sqs.create_queue(QueueName="PushQueue.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    monkeypatch.setenv("PUSH_QUEUE_URL", queue_url)
+    with wiring.dependencies.override(wiring.RealtimeDependencies()):
+        stack.subscribe("c1")
+        stack.subscribe("c2", "alerts")
+        for n in range(12):
+            wiring.publish("default", "trades", "trade", {**TRADE, "n": n}, push_id=f"t{n}")
+            wiring.publish("default", "alerts", "alert", {"alert_id": f"a{n}"}, push_id=f"a{n}")
+        wiring.publish("default", "trades", "trade", {**TRADE, "n": 0}, push_id="t0")  # a retried send: dropped
+        handler = load_handler("functions/publisher")
+        while received := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+            "Messages"
+        ):
+            event = {"Records": [sqs_record(m["MessageId"], m["Body"], m["Attributes"]) for m in received]}
+            assert handler(event, lambda_context) == {"batchItemFailures": []}
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)],
+            )
+    assert [(m["seq"], m["data"]["n"]) for m in stack.gateway.messages("c1")] == [(n + 1, n) for n in range(12)]
+    assert [m["seq"] for m in stack.gateway.messages("c2")] == list(range(1, 13))

@@ -175,7 +175,7 @@ def test_disconnect_removes_the_connection_and_its_subscriptions(realtime: dict[
     expires = connection_rows(realtime)[0]["expires_at"]
     for channel in ("trades", "alerts", "system"):
         channels.go_live("default", channel, CONNECTION_ID, live_from=0, expires_at=expires)
-    channels.next_seq("default", "trades")
+    channels.take_seqs("default", "trades", 1, batch_id="b1")
     assert call(load_event("ws-disconnect"))["statusCode"] == 200
     remaining = table_items(table, listings=True)
     # Only the channel's counter and the tenant's listing (for the sweeper; it expires on its own) are left.

@@ -16,6 +16,7 @@ from alphapulse.auth.models import permissions_of
 from alphapulse.realtime import wiring
 from alphapulse.realtime.logic import broadcast, subscriptions
 from alphapulse.realtime.models import Connection
+from alphapulse.realtime.protocol import PushRequest
 from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
 from devstack.functions import LambdaContext, load_handler
 from tests.conftest import RestClient, load_event
@@ -55,11 +56,12 @@ def subscribe(connection_id: str, *channels: str, since: dict[str, int] | None =
     send(connection_id, {"action": "subscribe", "channels": list(channels), **({"since": since} if since else {})})
 
 
-def publish(channel: str = "trades", n: int = 1, tenant: str = "default") -> list[int]:
+def publish(channel: str = "trades", n: int = 1, tenant: str = "default") -> None:
     type_ = {"trades": "trade", "alerts": "alert", "metrics": "metrics", "portfolio": "portfolio", "system": "system"}[
         channel
     ]
-    return [wiring.publish(tenant, channel, type_, {**TRADE, "n": i}) for i in range(n)]
+    for i in range(n):
+        wiring.publish(tenant, channel, type_, {**TRADE, "n": i}, push_id=f"{channel}-{time.time_ns()}-{i}")
 
 
 @pytest.fixture
@@ -294,14 +296,13 @@ def test_resume_when_up_to_date_replays_nothing(table: str, gateway: FakeManagem
 def test_resume_past_the_retention_asks_for_a_resync(
     table: str, gateway: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(subscriptions, "LOG_WAITS", (0.01,))  # the missing entries will not come
     connect(table, "c1")
     old = wiring.dependencies().broadcaster
     stale = broadcast.Broadcaster(
         old.channels, old.fanout, retention_seconds=60, shard_threshold=1000, clock=lambda: time.time() - 120
     )
-    for _ in range(3):
-        stale.publish("default", "trades", "trade", TRADE)  # logged two minutes ago, kept one
+    for n in range(3):  # logged two minutes ago, kept one
+        stale.publish([PushRequest("default", "trades", "trade", TRADE, time.time())], batch_id=f"stale-{n}")
     publish("trades")  # seq 4, still in the log
     subscribe("c1", "trades", since={"trades": 1})
     publish("trades")
@@ -335,36 +336,37 @@ def test_resume_further_back_than_the_replay_limit_asks_for_a_resync(
     assert seqs(gateway, "c2") == [3, 4, 5]
 
 
-def test_one_frame_replays_at_most_the_limit_across_its_channels(
+def test_each_channel_of_a_frame_replays_at_most_the_limit(
     table: str, gateway: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(subscriptions, "REPLAY_LIMIT", 3)
+    monkeypatch.setattr(subscriptions, "REPLAY_LIMIT", 2)
     connect(table, "c1")
-    publish("trades", 2)
+    publish("trades", 3)
     publish("alerts", 2)
     subscribe("c1", "trades", "alerts", since={"trades": 0, "alerts": 0})
-    # trades replays 2 of the frame's 3; the 2 of alerts would pass the limit: that channel resyncs instead
-    assert [(m["type"], m.get("seq")) for m in gateway.messages("c1")] == [
-        ("subscribed", None),
-        ("trade", 1),
-        ("trade", 2),
-        ("resync_required", None),
+    # trades would replay 3, past the limit: that channel resyncs; alerts replays its 2
+    assert [(m["type"], m.get("channel"), m.get("seq")) for m in gateway.messages("c1")] == [
+        ("subscribed", None, None),
+        ("resync_required", "trades", None),
+        ("alert", "alerts", 1),
+        ("alert", "alerts", 2),
     ]
-    publish("alerts")
-    assert gateway.messages("c1")[-1]["seq"] == 3  # live from where it stood
+    publish("trades")
+    assert gateway.messages("c1")[-1]["seq"] == 4  # live from where it stood
 
 
 def test_replay_out_of_time_sends_resync_required_and_goes_live(table: str, gateway: FakeManagementApi) -> None:
     connect(table, "c1")
     publish("trades", 3)
-    late = subscriptions.FrameHandler(
+    deps = wiring.dependencies()
+    deps.catch_ups = subscriptions.CatchUp(
         ConnectionRepository(table),
         ChannelRepository(table),
-        wiring.dependencies().api,
+        deps.api,
         snapshots={},
-        replay_budget_seconds=-1,  # the frame's time is up before the first replayed push
+        replay_budget_seconds=-1,  # the catch-up's time is up before the first replayed push
     )
-    late.handle("c1", json.dumps({"action": "subscribe", "channels": ["trades"], "since": {"trades": 0}}))
+    deps.frames.handle("c1", json.dumps({"action": "subscribe", "channels": ["trades"], "since": {"trades": 0}}))
     publish("trades")
     assert [(m["type"], m.get("seq")) for m in gateway.messages("c1")] == [
         ("subscribed", None),
@@ -373,41 +375,25 @@ def test_replay_out_of_time_sends_resync_required_and_goes_live(table: str, gate
     ]
 
 
-def test_resume_waits_for_a_push_still_being_logged(table: str, gateway: FakeManagementApi) -> None:
-    connect(table, "c1")
-    publish("trades", 2)
-    channels = ChannelRepository(table)
-    seq = channels.next_seq("default", "trades")  # a publisher took seq 3 and has not logged it yet
-    message = json.dumps({"type": "trade", "channel": "trades", "seq": seq, "timestamp": "t", "data": {}}).encode()
-    late = threading.Timer(
-        0.03, lambda: channels.append("default", "trades", seq, message, expires_at=int(time.time()) + 60)
-    )
-    late.start()
-    subscribe("c1", "trades", since={"trades": 1})
-    late.join()
-    assert seqs(gateway, "c1") == [2, 3]
-
-
 def test_resume_across_a_publisher_that_died_before_logging_asks_for_a_resync(
     table: str, gateway: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(subscriptions, "LOG_WAITS", (0.01,))  # the missing entry will not come
     connect(table, "c1")
     publish("trades", 2)
-    ChannelRepository(table).next_seq("default", "trades")  # seq 3 taken, never logged
+    ChannelRepository(table).take_seqs("default", "trades", 1, batch_id="died")  # seq 3 taken, never logged
     subscribe("c1", "trades", since={"trades": 1})
     assert [m["type"] for m in gateway.messages("c1")] == ["subscribed", "resync_required"]
 
 
 def publish_until(stop: threading.Event, published: list[int], pause: float = 0.0) -> None:
     while not stop.is_set():
-        published.extend(publish("trades"))
+        publish("trades")
+        published.append(1)
         stop.wait(pause)
 
 
 def test_resume_during_concurrent_publishes_gets_each_seq_once_in_order(table: str, gateway: FakeManagementApi) -> None:
     # A steady publisher (one push per 20 ms, 50/s, plus moto's own time): the subscribe must catch up exactly.
-    # Flat out on a loaded machine it may give up with resync_required instead, which the next test covers.
     connect(table, "c1")
     publish("trades", 3)
     stop, published = threading.Event(), []
@@ -423,15 +409,15 @@ def test_resume_during_concurrent_publishes_gets_each_seq_once_in_order(table: s
     finally:
         stop.set()
         publisher.join()
-    last = published[-1]
+    last = ChannelRepository(table).current_seq("default", "trades")
     assert seqs(gateway, "c1") == list(range(3, last + 1))
 
 
-def test_subscribe_during_many_concurrent_publishers_repeats_nothing_and_misses_nothing_unannounced(
+def test_subscribe_during_many_concurrent_publishers_gets_every_seq_once_in_order(
     table: str, gateway: FakeManagementApi
 ) -> None:
-    # Three publishers flat out against moto outpace a subscriber's catch-up on this machine: whether it
-    # catches up or gives up (resync_required), no seq may arrive twice and none may go missing silently.
+    # Three publishers flat out: the catch-up takes its turn in the channel's queue group between their pushes,
+    # so it never gives up, and each seq arrives once, in order.
     connect(table, "c1")
     stop, published = threading.Event(), []
     publishers = [threading.Thread(target=publish_until, args=(stop, published)) for _ in range(3)]
@@ -448,18 +434,8 @@ def test_subscribe_during_many_concurrent_publishers_repeats_nothing_and_misses_
         stop.set()
         for publisher in publishers:
             publisher.join()
-    messages = gateway.messages("c1")
-    received = seqs(gateway, "c1")
-    assert len(received) == len(set(received))
-    types = [m["type"] for m in messages]
-    if "resync_required" in types:
-        cut = types.index("resync_required")
-        before = [m["seq"] for m in messages[:cut] if m["type"] == "trade"]
-        after = [m["seq"] for m in messages[cut:] if m["type"] == "trade"]
-        assert before == list(range(1, len(before) + 1))  # the replayed part, in order
-        assert sorted(after) == list(range(min(after), max(published) + 1))  # live, complete from its start
-    else:
-        assert sorted(received) == list(range(1, max(published) + 1))
+    assert "resync_required" not in [m["type"] for m in gateway.messages("c1")]
+    assert seqs(gateway, "c1") == list(range(1, ChannelRepository(table).current_seq("default", "trades") + 1))
 
 
 def publish_while_catching_up(monkeypatch: pytest.MonkeyPatch, *, times: int) -> list[threading.Thread]:
@@ -471,7 +447,9 @@ def publish_while_catching_up(monkeypatch: pytest.MonkeyPatch, *, times: int) ->
         seq = original(self, tenant_id, channel)
         if left[0]:
             left[0] -= 1
-            publisher = threading.Thread(target=wiring.publish, args=(tenant_id, channel, "trade", TRADE))
+            publisher = threading.Thread(
+                target=wiring.publish, args=(tenant_id, channel, "trade", TRADE), kwargs={"push_id": f"race-{left[0]}"}
+            )
             publisher.start()
             started.append(publisher)
         return seq
@@ -490,7 +468,7 @@ def test_subscribe_catches_up_with_publishes_made_while_it_replays(
     for publisher in racing:
         publisher.join()
     publish("trades")
-    # The racing publishes waited for the subscribe's lock, then arrived live: each once, in order
+    # The racing publishes waited for the catch-up's turn in the queue group, then arrived live: each once, in order
     assert racing and seqs(gateway, "c1") == list(range(2, 3 + len(racing) + 2))
     assert "resync_required" not in [m["type"] for m in gateway.messages("c1")]
 
@@ -498,7 +476,7 @@ def test_subscribe_catches_up_with_publishes_made_while_it_replays(
 def test_publishes_that_keep_coming_never_make_a_subscribe_give_up(
     table: str, gateway: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Without the channel lock, a publish after every read of the seq made a subscribe give up (resync_required).
+    # Unserialised, a publish after every read of the seq made a subscribe give up (resync_required).
     connect(table, "c1")
     monkeypatch.setattr(subscriptions, "SUBSCRIBE_ATTEMPTS", 3)
     racing = publish_while_catching_up(monkeypatch, times=5)
@@ -551,7 +529,7 @@ def test_resume_across_a_too_large_push_asks_for_a_resync_and_subscribes(
     # and the subscribe goes on.
     connect(table, "c1")
     publish("trades")
-    wiring.publish("default", "trades", "trade", {**TRADE, "blob": "x" * (130 * 1024)})
+    wiring.publish("default", "trades", "trade", {**TRADE, "blob": "x" * (130 * 1024)}, push_id="large")
     publish("trades")
     subscribe("c1", "trades", "alerts", since={"trades": 0})
     publish("trades")
@@ -564,13 +542,14 @@ def test_resume_across_a_too_large_push_asks_for_a_resync_and_subscribes(
 
 def test_current_state_too_large_to_send_asks_for_a_resync(table: str, gateway: FakeManagementApi) -> None:
     connect(table, "c1", role="admin")
-    handler = subscriptions.FrameHandler(
+    deps = wiring.dependencies()
+    deps.catch_ups = subscriptions.CatchUp(
         ConnectionRepository(table),
         ChannelRepository(table),
-        wiring.dependencies().api,
+        deps.api,
         snapshots={"system": lambda tenant: {"blob": "x" * (130 * 1024)}},
     )
-    handler.handle("c1", json.dumps({"action": "subscribe", "channels": ["system", "alerts"]}))
+    deps.frames.handle("c1", json.dumps({"action": "subscribe", "channels": ["system", "alerts"]}))
     publish("alerts")
     assert [m["type"] for m in gateway.messages("c1")] == ["subscribed", "resync_required", "alert"]
 
@@ -587,3 +566,54 @@ def test_subscribing_again_while_live_repeats_nothing(
         publisher.join()
     publish("trades")
     assert seqs(gateway, "c1") == [1, 2, 3, 4]
+
+
+class HeldQueue:
+    """The push queue with its publisher late: what is sent waits until `release`, then runs in order."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[str, str, str]] = []
+
+    def send(self, tenant_id: str, channel: str, body: str, *, deduplication_id: str) -> None:
+        self.held.append((tenant_id, channel, body))
+
+    def release(self) -> None:
+        from alphapulse.realtime.logic.publisher import Record, process
+
+        deps = wiring.dependencies()
+        records = [Record(f"m{n}", f"{t}#{c}", body) for n, (t, c, body) in enumerate(self.held)]
+        self.held.clear()
+        assert process(records, deps.broadcaster, deps.catch_ups, seconds_left=lambda: 30.0) == []
+
+
+def test_an_unsubscribe_that_overtakes_its_subscribe_s_catch_up_still_wins(
+    table: str, gateway: FakeManagementApi
+) -> None:
+    # Given a subscribe whose catch-up is still queued when the client unsubscribes
+    connect(table, "c1")
+    deps = wiring.dependencies()
+    held = HeldQueue()
+    handler = subscriptions.FrameHandler(ConnectionRepository(table), ChannelRepository(table), deps.api, held)
+    handler.handle("c1", json.dumps({"action": "subscribe", "channels": ["trades"]}))
+    handler.handle("c1", json.dumps({"action": "unsubscribe", "channels": ["trades"]}))
+    # When the publisher gets to them, in order
+    held.release()
+    publish("trades")
+    # Then the connection is not subscribed: the unsubscribe took its turn after the catch-up
+    assert [m["type"] for m in gateway.messages("c1")] == ["subscribed", "unsubscribed"]
+
+
+def test_a_subscribe_whose_catch_up_cannot_be_queued_closes_the_connection(
+    table: str, gateway: FakeManagementApi
+) -> None:
+    class Down:
+        def send(self, *args: Any, **kwargs: Any) -> None:
+            raise ConnectionError("SQS unreachable")
+
+    connect(table, "c1")
+    handler = subscriptions.FrameHandler(
+        ConnectionRepository(table), ChannelRepository(table), wiring.dependencies().api, Down()
+    )
+    handler.handle("c1", json.dumps({"action": "subscribe", "channels": ["trades"]}))
+    assert [m["type"] for m in gateway.messages("c1")] == ["subscribed"]
+    assert gateway.deleted("c1") and ConnectionRepository(table).get("c1") is None

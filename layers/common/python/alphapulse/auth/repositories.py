@@ -14,7 +14,7 @@ import hashlib
 from typing import Any
 
 from alphapulse.auth.models import User
-from alphapulse.aws.dynamodb import DynamoDBError, Item, from_item, is_condition_failure, to_item
+from alphapulse.aws.dynamodb import Item, from_item, to_item
 from alphapulse.core import keys
 from alphapulse.core.errors import ConflictError, DataAccessError, NotFoundError
 from alphapulse.core.storage import TableRepository, storage_errors
@@ -152,22 +152,17 @@ class SessionRepository(TableRepository):
         (and the family live) means the rotation is ours, not a race lost.
         """
         with storage_errors("rotate session"):
-            try:
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=to_item({"pk": session_key(session_id), "sk": SESSION}),
-                    UpdateExpression="SET current_jti = :new, expires_at = :exp",
-                    ConditionExpression="current_jti = :old AND revoked = :false",
-                    ExpressionAttributeValues=to_item(
-                        {":new": new_jti, ":old": old_jti, ":exp": expires_at, ":false": False}
-                    ),
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-            except DynamoDBError as exc:
-                if not is_condition_failure(exc):
-                    raise
-                seen = from_item(exc.response.get("Item") or {})
-                return seen.get("current_jti") == new_jti and seen.get("revoked") is False
+            rotated, seen = self.conditional_seen(
+                "update_item",
+                Key=to_item({"pk": session_key(session_id), "sk": SESSION}),
+                UpdateExpression="SET current_jti = :new, expires_at = :exp",
+                ConditionExpression="current_jti = :old AND revoked = :false",
+                ExpressionAttributeValues=to_item(
+                    {":new": new_jti, ":old": old_jti, ":exp": expires_at, ":false": False}
+                ),
+            )
+        if rotated is None:
+            return seen.get("current_jti") == new_jti and seen.get("revoked") is False
         return True
 
     def revoke(self, session_id: str) -> None:
@@ -218,24 +213,18 @@ class LoginAttemptRepository(TableRepository):
         `limit` attempts were counted already."""
         with storage_errors("count login attempt"):
             for _ in range(3):  # at most a couple of races between "increment" and "new window"
-                try:
-                    counted = self.client.update_item(
-                        TableName=self.table,
-                        Key=self._key(username),
-                        UpdateExpression="ADD failures :one",
-                        ConditionExpression="window_end > :now AND failures < :limit",
-                        ExpressionAttributeValues=to_item({":one": 1, ":now": now, ":limit": limit}),
-                        ReturnValues="ALL_NEW",
-                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    )
-                except DynamoDBError as exc:
-                    if not is_condition_failure(exc):
-                        raise
-                    seen = from_item(exc.response.get("Item") or {})
-                    if seen and int(seen["window_end"]) > now:
-                        return False, int(seen["window_end"])  # a live window, full
-                else:
+                counted, seen = self.conditional_seen(
+                    "update_item",
+                    Key=self._key(username),
+                    UpdateExpression="ADD failures :one",
+                    ConditionExpression="window_end > :now AND failures < :limit",
+                    ExpressionAttributeValues=to_item({":one": 1, ":now": now, ":limit": limit}),
+                    ReturnValues="ALL_NEW",
+                )
+                if counted is not None:
                     return True, int(from_item(counted["Attributes"])["window_end"])
+                if seen and int(seen["window_end"]) > now:
+                    return False, int(seen["window_end"])  # a live window, full
                 started = self.conditional(
                     "put_item",
                     Item={

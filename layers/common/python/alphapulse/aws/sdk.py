@@ -1,7 +1,7 @@
-"""botocore clients, for the services without a client of our own (SNS, SQS): created at first use, reused.
+"""botocore clients, for the services without a client of our own (SNS): created at first use, reused.
 
-Only the functions that publish to SNS (rules) or queue fan-out shards (large audiences) import botocore,
-and only when they first do: the others never pay its import (see docs/decisions.md).
+Only the function that publishes to SNS (rules) imports botocore, and only when it first does: the others
+never pay its import (see docs/decisions.md).
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ ENVIRONMENT = {
     "WEBSOCKET_ENDPOINT": "websocket_endpoint",
     "WS_MAX_CONNECTION_SECONDS": "ws_max_connection_seconds",
     "REPLAY_RETENTION_SECONDS": "replay_retention_seconds",
+    "PUSH_QUEUE_URL": "push_queue_url",
     "FANOUT_QUEUE_URL": "fanout_queue_url",
     "FANOUT_SHARD_THRESHOLD": "fanout_shard_threshold",
     "ALERTS_TOPIC_ARN": "alerts_topic_arn",
@@ -79,6 +80,7 @@ class Settings(BaseModel):
     )
     ws_max_connection_seconds: int = Field(default=7200, ge=1, le=7200)  # API Gateway's hard limit is 2 h
     replay_retention_seconds: int = Field(default=3600, ge=1)  # DESIGN §5 asks for at least 15 minutes
+    push_queue_url: str | None = None  # SQS FIFO: every push and catch-up, one group per (tenant, channel)
     fanout_queue_url: str | None = None
     fanout_shard_threshold: int = Field(default=2000, ge=1)
     alerts_topic_arn: str | None = None

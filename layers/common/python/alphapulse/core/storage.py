@@ -65,13 +65,20 @@ class TableRepository:
 
     def conditional(self, operation: str, **params: Any) -> dict[str, Any] | None:
         """Run a conditional write; its response, or None when the condition did not hold."""
+        return self.conditional_seen(operation, **params)[0]
+
+    def conditional_seen(self, operation: str, **params: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """Run a conditional write: (its response, {}), or (None, the item as the failed condition saw it,
+        decoded; {} when there was none). A retried write can so tell its own earlier success from a lost race."""
         try:
-            response: dict[str, Any] = getattr(self.client, operation)(TableName=self.table, **params)
+            response: dict[str, Any] = getattr(self.client, operation)(
+                TableName=self.table, ReturnValuesOnConditionCheckFailure="ALL_OLD", **params
+            )
         except DynamoDBError as exc:
             if is_condition_failure(exc):
-                return None
+                return None, dynamodb.from_item(exc.response.get("Item") or {})
             raise
-        return response
+        return response, {}
 
 
 class RetainingRepository(TableRepository):

@@ -239,7 +239,7 @@ class _Ingest:
         if owed is None:
             return []
         try:
-            self.publish(*owed.push)
+            self.publish(*owed.push, push_id=owed.claim.event)
         except Exception:
             abandoned = owed.claim.abandoned()
             with contextlib.suppress(DataAccessError):  # then the retry waits for the lease

@@ -1,13 +1,14 @@
-"""The WebSocket protocol of DESIGN section 5: channels and their permissions, client frames, server messages."""
+"""The WebSocket protocol of DESIGN section 5: channels and their permissions, client frames, server messages;
+and the push queue's messages to the publisher function."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from alphapulse.core import inputs
 from alphapulse.core.times import iso
@@ -35,8 +36,15 @@ EVENT_CHANNELS: dict[str, str] = {
 MAX_FRAME_BYTES = 32 * 1024
 MAX_CHANNELS_PER_FRAME = 16
 
-Publisher = Callable[[str, str, str, Mapping[str, Any]], object]
-"""Pushes `data` on a tenant's channel: `publish(tenant_id, channel, type_, data)` (realtime.wiring.publish)."""
+
+class Publisher(Protocol):
+    """Pushes `data` on a tenant's channel as a `type_` message (`realtime.wiring.publish`). `push_id` names what
+    is pushed (an event's identity): the same push sent again within minutes is pushed once."""
+
+    def __call__(
+        self, tenant_id: str, channel: str, type_: str, data: Mapping[str, Any] | None, *, push_id: str
+    ) -> object: ...
+
 
 ErrorCode = Literal["bad_request", "forbidden", "unknown_channel", "unknown_action", "too_large"]
 
@@ -154,3 +162,60 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# --- the push queue: what the publisher function is asked to do, one (tenant, channel) at a time ---
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """A push queued for the publisher: `type_` with `data` on the tenant's channel, published at `at`. A push too
+    large for one WebSocket message is queued without its data, and its subscribers get `resync_required`."""
+
+    tenant_id: str
+    channel: str
+    type: str
+    data: Mapping[str, Any] | None
+    at: float
+    too_large: bool = False
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    """A subscription change queued for the publisher, in its channel's turn: catch the connection up on the
+    channel from `since` and subscribe it live, or (`subscribe` false) unsubscribe it."""
+
+    tenant_id: str
+    channel: str
+    connection_id: str
+    since: int | None = None
+    subscribe: bool = True
+
+
+class ChannelQueue(Protocol):
+    """The push queue (`realtime.repositories.SqsChannelQueue`): one ordered group per (tenant, channel)."""
+
+    def send(self, tenant_id: str, channel: str, body: str, *, deduplication_id: str) -> None: ...
+
+
+def request_body(request: PushRequest | SubscriptionRequest) -> str:
+    """The push queue message of a request (JSON; `encode` turns stored numbers and times into JSON)."""
+    kind = "push" if isinstance(request, PushRequest) else "subscription"
+    return encode({"kind": kind, **asdict(request)}).decode()
+
+
+def parse_request(body: str) -> PushRequest | SubscriptionRequest:
+    """A push queue message; ValueError when it is not one."""
+    try:
+        document = inputs.loads(body)
+        kind = document.pop("kind")
+        if kind == "push":
+            request = PushRequest(**document)
+            if not isinstance(request.data, dict | None):
+                raise TypeError("data is not an object")
+            return request
+        if kind == "subscription":
+            return SubscriptionRequest(**document)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"not a push queue message: {exc}") from exc
+    raise ValueError(f"not a push queue message: kind {kind!r}")

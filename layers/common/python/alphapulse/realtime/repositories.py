@@ -4,8 +4,7 @@
 |---|---|---|---|---|
 | connection | `CONN#<connection_id>` | `CONN` | `T#<t>#CONNECTIONS` / `<expires_at>#<connection_id>` | expires_at |
 | subscription | `T#<t>#CHANNEL#<channel>` | `SUB#<connection_id>` | - | the connection's |
-| sequence counter | `T#<t>#CHANNEL#<channel>` | `SEQ` | - | - |
-| channel lock (who publishes or catches up now, until when) | `T#<t>#CHANNEL#<channel>` | `LOCK` | - | - |
+| sequence counter (and the last batch it numbered) | `T#<t>#CHANNEL#<channel>` | `SEQ` | - | - |
 | replay log entry | `T#<t>#CHANNEL#<channel>` | `LOG#<seq, 12 digits>` | - | publish + retention |
 | connected tenant | `CONNECTED_TENANTS` | `T#<t>` | - | last connect + 1 day |
 
@@ -19,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from alphapulse.aws import sdk
+from alphapulse.aws import sqs
 from alphapulse.aws.dynamodb import DynamoDBError, from_item, to_item
 from alphapulse.core import keys
 from alphapulse.core.storage import TableRepository, storage_errors
 from alphapulse.realtime.models import Connection, GoLive, LogEntry, Subscriber
 from alphapulse.realtime.protocol import CHANNELS
 
-CONN, SEQ, SUB, LOG, LOCK = "CONN", "SEQ", "SUB", "LOG", "LOCK"
+CONN, SEQ, SUB, LOG = "CONN", "SEQ", "SUB", "LOG"
 CONNECTED_TENANTS = "CONNECTED_TENANTS"
 # Far above a connection's 2 h: a tenant stays listed until every connection made before its last connect ended.
 TENANT_LISTING_SECONDS = 86400
@@ -175,60 +174,53 @@ class ChannelRepository(TableRepository):
         item = response.get("Item")
         return int(from_item(item).get("seq", 0)) if item else 0
 
-    def lock(self, tenant_id: str, channel: str, owner: str, *, until: float, now: float) -> bool:
-        """Take the channel's lock for `owner` until `until` (epoch seconds), if it is free or its holder's lease
-        has ended; False when another holds it."""
-        with storage_errors("lock channel"):
-            taken = self.conditional(
-                "put_item",
-                Item=to_item(
-                    {
-                        "pk": channel_partition(tenant_id, channel),
-                        "sk": LOCK,
-                        "owner": owner,
-                        "until": int(until * 1000),
-                    }
-                ),
-                ConditionExpression="attribute_not_exists(pk) OR #until < :now",
-                ExpressionAttributeNames={"#until": "until"},
-                ExpressionAttributeValues=to_item({":now": int(now * 1000)}),
-            )
-        return taken is not None
+    def take_seqs(self, tenant_id: str, channel: str, count: int, *, batch_id: str) -> int:
+        """Take `count` consecutive seqs for the batch `batch_id` (atomic ADD); the first of them.
 
-    def unlock(self, tenant_id: str, channel: str, owner: str) -> None:
-        """Give the channel's lock back (nothing when `owner` no longer holds it)."""
-        with storage_errors("unlock channel"):
-            self.conditional(
-                "delete_item",
-                Key=to_item({"pk": channel_partition(tenant_id, channel), "sk": LOCK}),
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues=to_item({":owner": owner}),
-            )
-
-    def next_seq(self, tenant_id: str, channel: str) -> int:
-        """Take the channel's next seq (atomic ADD: concurrent publishers never share one)."""
-        with storage_errors("take channel seq"):
-            response = self.client.update_item(
-                TableName=self.table,
-                Key=to_item({"pk": channel_partition(tenant_id, channel), "sk": SEQ}),
-                UpdateExpression="ADD seq :one",
-                ExpressionAttributeValues=to_item({":one": 1}),
+        The counter remembers the last batch it numbered and its size. A batch numbered already (its earlier
+        attempt failed after this) starts at the same seq again, and the counter is set to its new end: a
+        redelivered batch neither leaves a gap nor numbers its pushes twice. Only the channel's publisher (one
+        message group) numbers a channel, so remembering the last batch is enough.
+        """
+        key = to_item({"pk": channel_partition(tenant_id, channel), "sk": SEQ})
+        with storage_errors("take channel seqs"):
+            taken, seen = self.conditional_seen(
+                "update_item",
+                Key=key,
+                UpdateExpression="ADD seq :count SET batch_id = :batch, batch_size = :count",
+                ConditionExpression="attribute_not_exists(batch_id) OR batch_id <> :batch",
+                ExpressionAttributeValues=to_item({":count": count, ":batch": batch_id}),
                 ReturnValues="UPDATED_NEW",
             )
-        return int(from_item(response["Attributes"])["seq"])
+            if taken is not None:
+                return int(from_item(taken["Attributes"])["seq"]) - count + 1
+            first = int(seen["seq"]) - int(seen["batch_size"]) + 1
+            if int(seen["batch_size"]) != count:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=key,
+                    UpdateExpression="SET seq = :last, batch_size = :count",
+                    ConditionExpression="batch_id = :batch",
+                    ExpressionAttributeValues=to_item(
+                        {":last": first + count - 1, ":count": count, ":batch": batch_id}
+                    ),
+                )
+        return first
 
-    def append(self, tenant_id: str, channel: str, seq: int, message: bytes, *, expires_at: int) -> None:
-        """Keep a push for replay until `expires_at`."""
-        item = {
-            "pk": channel_partition(tenant_id, channel),
-            "sk": log_sort_key(seq),
-            "seq": seq,
-            "message": message.decode(),
-            "expires_at": expires_at,
-        }
+    def append(self, tenant_id: str, channel: str, entries: list[LogEntry], *, expires_at: int) -> None:
+        """Keep pushes for replay until `expires_at` (25 per request)."""
+        items = [
+            {
+                "pk": channel_partition(tenant_id, channel),
+                "sk": log_sort_key(entry.seq),
+                "seq": entry.seq,
+                "message": entry.message.decode(),
+                "expires_at": expires_at,
+            }
+            for entry in entries
+        ]
         with storage_errors("append to replay log"):
-            self.client.put_item(TableName=self.table, Item=to_item(item))
+            self.batch_write([{"PutRequest": {"Item": to_item(item)}} for item in items])
 
     def entry(self, tenant_id: str, channel: str, seq: int, *, now: int) -> LogEntry | None:
         """One logged push, or None when it expired or was never written."""
@@ -357,11 +349,29 @@ def _entry(item: dict[str, Any], now: int) -> LogEntry | None:
 
 
 class SqsShardQueue:
-    """The fan-out queue. botocore is imported at the first shard only: small audiences never pay for it."""
+    """The fan-out queue."""
 
     def __init__(self, queue_url: str) -> None:
         self.queue_url = queue_url
 
     def send(self, body: str, *, delay_seconds: int = 0) -> None:
         """Queue one shard, delivered no sooner than `delay_seconds` from now (SQS allows up to 900)."""
-        sdk.call("sqs", "send_message", QueueUrl=self.queue_url, MessageBody=body, DelaySeconds=delay_seconds)
+        sqs.client().send_message(QueueUrl=self.queue_url, MessageBody=body, DelaySeconds=delay_seconds)
+
+
+class SqsChannelQueue:
+    """The push queue (SQS FIFO): one message group per (tenant, channel), so the publisher takes each channel's
+    pushes and catch-ups one at a time, in the order they were sent."""
+
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+
+    def send(self, tenant_id: str, channel: str, body: str, *, deduplication_id: str) -> None:
+        """Queue `body` on the channel's group. SQS drops a second send with the same `deduplication_id` within
+        five minutes, so a sender retried after a lost response queues it once."""
+        sqs.client().send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=body,
+            MessageGroupId=channel_partition(tenant_id, channel),
+            MessageDeduplicationId=deduplication_id,
+        )

@@ -1,5 +1,5 @@
 """The real-time path's collaborators (core.wiring explains the pattern), and `publish`, which ingest and
-the alerts routes push through.
+the alerts routes push through (the push queue, then the publisher function).
 
 Each WebSocket function builds only what it uses: $connect needs no management API, a frame needs no
 fan-out queue. The current state that a `portfolio` or `system` subscriber gets first comes from those
@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from alphapulse.aws.management_api import ManagementApiClient
 from alphapulse.core.config import get_settings
 from alphapulse.core.wiring import Dependencies, Provider
-from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository, SqsShardQueue
+from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository, SqsChannelQueue, SqsShardQueue
 
 if TYPE_CHECKING:
     from alphapulse.auth.repositories import TicketRepository
     from alphapulse.realtime.logic.broadcast import Broadcaster, Fanout
-    from alphapulse.realtime.logic.subscriptions import FrameHandler
+    from alphapulse.realtime.logic.subscriptions import CatchUp, FrameHandler
 
 
 class RealtimeDependencies(Dependencies):
@@ -47,6 +47,11 @@ class RealtimeDependencies(Dependencies):
         return ManagementApiClient.from_environment(get_settings().require("websocket_endpoint"))
 
     @cached_property
+    def queue(self) -> SqsChannelQueue:
+        """The push queue (PUSH_QUEUE_URL, SQS FIFO) that the publisher function consumes."""
+        return SqsChannelQueue(get_settings().require("push_queue_url"))
+
+    @cached_property
     def broadcaster(self) -> Broadcaster:
         """Numbers, logs and delivers pushes; shards large audiences through FANOUT_QUEUE_URL when set."""
         from alphapulse.realtime.logic.broadcast import Broadcaster, Fanout
@@ -70,10 +75,18 @@ class RealtimeDependencies(Dependencies):
 
     @cached_property
     def frames(self) -> FrameHandler:
-        """Answers client frames; a new subscriber of `portfolio` or `system` first gets its current state."""
+        """Answers client frames, and queues each subscription's catch-up on the push queue."""
         from alphapulse.realtime.logic.subscriptions import FrameHandler
 
-        return FrameHandler(
+        return FrameHandler(self.connections, self.channels, self.api, self.queue)
+
+    @cached_property
+    def catch_ups(self) -> CatchUp:
+        """Catches subscriptions up (the publisher); a new subscriber of `portfolio` or `system` first gets its
+        current state."""
+        from alphapulse.realtime.logic.subscriptions import CatchUp
+
+        return CatchUp(
             self.connections,
             self.channels,
             self.api,
@@ -96,6 +109,9 @@ def _system_state(tenant_id: str) -> Any:
 dependencies = Provider(RealtimeDependencies)
 
 
-def publish(tenant_id: str, channel: str, type_: str, data: Mapping[str, Any] | None) -> int:
-    """Push `data` to every subscriber of the tenant's `channel` as a `type_` message; returns its seq."""
-    return dependencies().broadcaster.publish(tenant_id, channel, type_, data)
+def publish(tenant_id: str, channel: str, type_: str, data: Mapping[str, Any] | None, *, push_id: str) -> None:
+    """Queue `data` for every subscriber of the tenant's `channel`, as a `type_` message (the publisher function
+    numbers and delivers it). `push_id` names the push: the same one queued again within minutes is pushed once."""
+    from alphapulse.realtime.logic.publisher import queue_push
+
+    queue_push(dependencies().queue, tenant_id, channel, type_, data, push_id=push_id)

@@ -1,16 +1,15 @@
 """Pushes to WebSocket subscribers (DESIGN section 5, Server → client and Fan-out).
 
-`publish(tenant_id, channel, type_, data)` is what ingestion calls. Holding the channel's lock (one publish or
-catch-up of a (tenant, channel) at a time, in every container: pushes reach each connection in seq order), it
+The publisher function (`realtime.logic.publisher`) calls `Broadcaster.publish(pushes)` with consecutive
+pushes of one (tenant, channel), one channel at a time (the push queue's message group), so that
 
-1. takes the channel's next `seq` (an atomic ADD on the channel's counter);
-2. appends the push to the channel's replay log (kept `REPLAY_RETENTION_SECONDS`, at least 15 minutes);
-3. queries the channel's subscribers (one strongly consistent Query, never a Scan) that are live
-   from before this seq (see `ChannelRepository.go_live` for why that gives no gap and no duplicate);
-4. delivers `{type, channel, seq, timestamp, data}` to each through the management API, at most
-   `concurrency` sends at a time from a pool of threads that each keep one keep-alive connection;
-   audiences above `FANOUT_SHARD_THRESHOLD` are split into shards of that size and queued on the
-   fan-out queue, which FanoutFunction delivers (`deliver_shard`).
+1. one atomic ADD takes the pushes' consecutive seqs (a redelivered batch gets the same ones again);
+2. they are appended to the channel's replay log (kept `REPLAY_RETENTION_SECONDS`, at least 15 minutes);
+3. one strongly consistent Query (never a Scan) finds the channel's subscribers live from before them;
+4. each subscriber gets them in seq order through the management API, at most `concurrency` connections at a
+   time from a pool of threads that each keep one keep-alive connection; audiences above
+   `FANOUT_SHARD_THRESHOLD` are split into shards of that size and queued on the fan-out queue, which
+   FanoutFunction delivers (`deliver_shard`).
 
 Per connection: 410 Gone deletes the connection and its subscriptions; 429 and server errors are
 retried with backoff and jitter (by the client), and a connection still failing after that is closed,
@@ -24,15 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
-import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from alphapulse.aws.management_api import (
     MAX_MESSAGE_BYTES,
@@ -43,13 +40,11 @@ from alphapulse.aws.management_api import (
 )
 from alphapulse.core.errors import DataAccessError
 from alphapulse.core.observability import get_logger
-from alphapulse.realtime.models import Subscriber
-from alphapulse.realtime.protocol import EVENT_CHANNELS, encode, push, resync_required
+from alphapulse.realtime.models import LogEntry, Subscriber
+from alphapulse.realtime.protocol import EVENT_CHANNELS, PushRequest, encode, push, resync_required
 from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
 
 FANOUT_CONCURRENCY = 200  # sends in flight per process; also the number of pooled connections
-LOCK_LEASE_SECONDS = 8.0  # longer than a publish or a catch-up holds a channel; shorter than a function's timeout
-LOCK_WAIT_SECONDS = 6.0
 SHARD_ATTEMPTS = 5  # deliveries of a shard's connections not reached, 1, 2, 4 and 8 s apart
 
 
@@ -90,17 +85,12 @@ class Fanout:
         self._pool_lock = threading.Lock()
 
     def deliver(
-        self, tenant_id: str, message: bytes, targets: Sequence[Subscriber], *, now: float, resync: bytes
+        self, tenant_id: str, messages: Sequence[bytes], targets: Sequence[Subscriber], *, now: float, resync: bytes
     ) -> DeliveryReport:
-        """Send `message` to every target (expired ones are closed instead). A target that cannot take it,
-        because it is larger than API Gateway accepts, gets `resync` instead (its channel's resync_required):
-        nothing is skipped silently."""
-        if len(message) > MAX_MESSAGE_BYTES:
-            # API Gateway would answer 413 to every connection: not a connection problem, and not worth trying.
-            report = self._each(tenant_id, resync, targets, now, None)
-            report.too_large, report.delivered = report.delivered, 0
-            return report
-        return self._each(tenant_id, message, targets, now, resync)
+        """Send `messages`, in order, to every target (expired ones are closed instead). A message larger than
+        API Gateway accepts reaches its targets as `resync` (its channel's resync_required): nothing is skipped
+        silently."""
+        return self._each(tenant_id, messages, targets, now, resync)
 
     def close_expired(self, tenant_id: str, targets: Sequence[Subscriber], *, now: float) -> DeliveryReport:
         """Close the targets whose lifetime has ended (the sweeper) as a push to them would: concurrently, a 410
@@ -108,12 +98,17 @@ class Fanout:
         return self._each(tenant_id, None, [target for target in targets if target.expires_at <= now], now, None)
 
     def _each(
-        self, tenant_id: str, message: bytes | None, targets: Sequence[Subscriber], now: float, resync: bytes | None
+        self,
+        tenant_id: str,
+        messages: Sequence[bytes] | None,
+        targets: Sequence[Subscriber],
+        now: float,
+        resync: bytes | None,
     ) -> DeliveryReport:
         if len(targets) <= 1:
             report = DeliveryReport()
             for target in targets:
-                self._deliver_one(tenant_id, message, target, now, report, resync)
+                self._deliver_one(tenant_id, messages, target, now, report, resync)
             return report
         pending = iter(targets)
         lock = threading.Lock()
@@ -125,7 +120,7 @@ class Fanout:
                     target = next(pending, None)
                 if target is None:
                     return report
-                self._deliver_one(tenant_id, message, target, now, report, resync)
+                self._deliver_one(tenant_id, messages, target, now, report, resync)
 
         workers = [self._executor().submit(work) for _ in range(min(self.concurrency, len(targets)))]
         total = DeliveryReport()
@@ -143,41 +138,51 @@ class Fanout:
     def _deliver_one(
         self,
         tenant_id: str,
-        message: bytes | None,
+        messages: Sequence[bytes] | None,
         target: Subscriber,
         now: float,
         report: DeliveryReport,
         resync: bytes | None,
     ) -> None:
-        """Send `message` to the target, or close it when its lifetime has ended or there is no message."""
+        """Send `messages` to the target in order, or close it when its lifetime has ended or there are none."""
         connection_id = target.connection_id
-        closing = message is None or target.expires_at <= now
-        try:
-            if closing:
+        if messages is None or target.expires_at <= now:
+            try:
                 self.close(tenant_id, connection_id)
                 report.expired += 1
-                return
-            assert message is not None
-            self.api.post_to_connection(connection_id, message)
-            report.delivered += 1
-        except GoneError:
-            report.gone += 1
-            self._forget(tenant_id, connection_id)
-        except MessageTooLargeError:
-            report.too_large += 1
-            if resync is not None:
-                self._deliver_one(tenant_id, resync, target, now, DeliveryReport(), None)
-        except Exception as exc:
-            unexpected = not isinstance(exc, ManagementApiError | DataAccessError)
-            get_logger().warning(
-                "close failed" if closing else "push failed",
-                extra={"connection_id": connection_id, "error": str(exc)},
-                exc_info=unexpected,
-            )
-            if closing:
+            except Exception as exc:
+                self._warn("close failed", connection_id, exc)
                 report.failed.append(connection_id)  # the next push or sweep tries again
-            else:
+            return
+        for message in messages:
+            if len(message) > MAX_MESSAGE_BYTES and resync is not None:
+                # API Gateway would answer 413: not a connection problem, and not worth trying.
+                report.too_large += 1
+                message = resync
+            try:
+                self.api.post_to_connection(connection_id, message)
+                report.delivered += 1
+            except GoneError:
+                report.gone += 1
+                self._forget(tenant_id, connection_id)
+                return
+            except MessageTooLargeError:
+                report.too_large += 1
+                told = DeliveryReport()
+                if resync is not None:
+                    self._deliver_one(tenant_id, [resync], target, now, told, None)
+                if not told.delivered:
+                    report.add(told)
+                    return
+            except Exception as exc:
+                self._warn("push failed", connection_id, exc)
                 self._close_unreachable(tenant_id, connection_id, report)
+                return
+
+    @staticmethod
+    def _warn(what: str, connection_id: str, exc: Exception) -> None:
+        unexpected = not isinstance(exc, ManagementApiError | DataAccessError)
+        get_logger().warning(what, extra={"connection_id": connection_id, "error": str(exc)}, exc_info=unexpected)
 
     def _close_unreachable(self, tenant_id: str, connection_id: str, report: DeliveryReport) -> None:
         """Nothing is skipped silently: a connection that missed a push is closed, so that its client reconnects
@@ -206,27 +211,6 @@ class Fanout:
             get_logger().warning("could not delete a closed connection", extra={"connection_id": connection_id})
 
 
-@contextlib.contextmanager
-def channel_lock(channels: ChannelRepository, tenant_id: str, channel: str) -> Iterator[None]:
-    """Hold the (tenant, channel) lock: the publishes and catch-ups of one channel run one at a time, in every
-    container, so each connection gets the channel's pushes in seq order (DESIGN section 5, Order and loss).
-    DataAccessError when it stays taken for LOCK_WAIT_SECONDS (the caller is retried). Wall-clock times: the
-    lease is shared by every process."""
-    owner = secrets.token_hex(8)
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    attempt = 0
-    while not channels.lock(tenant_id, channel, owner, until=time.time() + LOCK_LEASE_SECONDS, now=time.time()):
-        if time.monotonic() > deadline:
-            raise DataAccessError(f"the {channel} channel stayed locked")
-        attempt += 1
-        time.sleep(random.uniform(0, min(0.02, 0.002 * 2**attempt)))  # noqa: S311 (jitter, not security)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(DataAccessError):  # then the lease ends by itself
-            channels.unlock(tenant_id, channel, owner)
-
-
 class Broadcaster:
     """Numbers, logs and delivers pushes of a (tenant, channel)."""
 
@@ -247,86 +231,111 @@ class Broadcaster:
         self.shards = shards
         self.clock = clock
 
-    def publish(self, tenant_id: str, channel: str, type_: str, data: Mapping[str, Any] | None) -> int:
-        """Push `data` as a `type_` message on the tenant's `channel`; the push's seq."""
-        if EVENT_CHANNELS.get(type_) != channel:
-            raise ValueError(f"{type_!r} is not a push type of channel {channel!r}")
+    def publish(self, pushes: Sequence[PushRequest], *, batch_id: str) -> list[int]:
+        """Number, log and deliver consecutive pushes of one (tenant, channel); their seqs. Only one publish of a
+        channel may run at a time (the push queue's message group sees to it); `batch_id` names the batch, so
+        that a redelivered one gets the same seqs."""
+        if not pushes:
+            return []
+        tenant_id, channel = pushes[0].tenant_id, pushes[0].channel
+        for outgoing in pushes:
+            if (outgoing.tenant_id, outgoing.channel) != (tenant_id, channel):
+                raise ValueError("one publish is one (tenant, channel)")
+            if EVENT_CHANNELS.get(outgoing.type) != channel:
+                raise ValueError(f"{outgoing.type!r} is not a push type of channel {channel!r}")
+            encode({"data": outgoing.data})  # data that cannot be sent fails here, before it takes a seq
         now = self.clock()
-        encode({"data": data})  # data that cannot be sent fails here, before it takes a seq that would stay a gap
+        first = self.channels.take_seqs(tenant_id, channel, len(pushes), batch_id=batch_id)
         resync = encode(resync_required(channel))
-        with channel_lock(self.channels, tenant_id, channel):
-            seq = self.channels.next_seq(tenant_id, channel)
-            message = encode(push(type_, channel, seq, datetime.fromtimestamp(now, UTC), data))
-            # Logged before the subscriber query: a subscriber that is not yet live finds it in the log.
-            self.channels.append(tenant_id, channel, seq, message, expires_at=int(now) + self.retention_seconds)
-            targets = list(self.channels.subscribers(tenant_id, channel, seq))
-            report = DeliveryReport()
-            if len(targets) > self.shard_threshold and self.shards is not None:
-                for shard in _chunks(targets, self.shard_threshold):
-                    report.add(self._queue(tenant_id, channel, seq, message, shard, now))
-            else:
-                report = self.fanout.deliver(tenant_id, message, targets, now=now, resync=resync)
-            _log(tenant_id, channel, seq, len(message), len(targets), report)
-        return seq
+        entries = [
+            LogEntry(
+                seq, resync if each.too_large else encode(push(each.type, channel, seq, _time(each.at), each.data))
+            )
+            for seq, each in enumerate(pushes, start=first)
+        ]
+        # Logged before the subscriber query: a subscriber that is not yet live finds them in the log.
+        self.channels.append(tenant_id, channel, entries, expires_at=int(now) + self.retention_seconds)
+        targets = list(self.channels.subscribers(tenant_id, channel, first))
+        messages = [entry.message for entry in entries]
+        report = DeliveryReport()
+        if len(targets) > self.shard_threshold and self.shards is not None:
+            for shard in _chunks(targets, self.shard_threshold):
+                report.add(self._queue(tenant_id, channel, entries, shard, now))
+        else:
+            report = self.fanout.deliver(tenant_id, messages, targets, now=now, resync=resync)
+        _log(tenant_id, channel, entries, len(targets), report)
+        return [entry.seq for entry in entries]
 
     def _queue(
-        self, tenant_id: str, channel: str, seq: int, message: bytes, shard: Sequence[Subscriber], now: float
+        self, tenant_id: str, channel: str, entries: Sequence[LogEntry], shard: Sequence[Subscriber], now: float
     ) -> DeliveryReport:
         assert self.shards is not None
         try:
-            self.shards.send(_shard_body(tenant_id, channel, seq, shard))
+            self.shards.send(_shard_body(tenant_id, channel, entries[0].seq, entries[-1].seq, shard))
         except Exception:
             # Nothing is dropped: a shard that cannot be queued is delivered from here.
             get_logger().exception("could not queue a fan-out shard; delivering it directly")
-            return self.fanout.deliver(tenant_id, message, shard, now=now, resync=encode(resync_required(channel)))
+            messages = [entry.message for entry in entries]
+            return self.fanout.deliver(tenant_id, messages, shard, now=now, resync=encode(resync_required(channel)))
         return DeliveryReport()
 
     def deliver_shard(self, body: str) -> DeliveryReport:
         """Deliver one queued shard (FanoutFunction); ValueError when the body is not a shard."""
-        tenant_id, channel, seq, targets, attempt = _parse_shard(body)
+        tenant_id, channel, first, last, targets, attempt = _parse_shard(body)
         now = self.clock()
         resync = encode(resync_required(channel))
-        entry = self.channels.entry(tenant_id, channel, seq, now=int(now))
-        if entry is None:
-            # Older than the replay log: the push is gone, so its subscribers are told to reload from REST.
-            get_logger().error("fan-out shard of a push no longer logged", extra={"channel": channel, "seq": seq})
-            return self.fanout.deliver(tenant_id, resync, targets, now=now, resync=resync)
-        report = self.fanout.deliver(tenant_id, entry.message, targets, now=now, resync=resync)
-        _log(tenant_id, channel, seq, len(entry.message), len(targets), report)
+        entries = self.channels.entries(tenant_id, channel, after=first - 1, upto=last, now=int(now))
+        if len(entries) != last - first + 1:
+            # Older than the replay log: the pushes are gone, so their subscribers are told to reload from REST.
+            get_logger().error("fan-out shard of pushes no longer logged", extra={"channel": channel, "seq": first})
+            return self.fanout.deliver(tenant_id, [resync], targets, now=now, resync=resync)
+        report = self.fanout.deliver(tenant_id, [entry.message for entry in entries], targets, now=now, resync=resync)
+        _log(tenant_id, channel, entries, len(targets), report)
         if report.failed and self.shards is not None and attempt < SHARD_ATTEMPTS:
             # Only the connections not reached go round again, as a shard of their own and a little later: a
-            # retry of the whole shard would push this seq a second time to every connection that has it. After
-            # SHARD_ATTEMPTS the shard is reported failed, and the queue's redrive puts it on the DLQ.
+            # retry of the whole shard would push these seqs a second time to every connection that has them.
+            # After SHARD_ATTEMPTS the shard is reported failed, and the queue's redrive puts it on the DLQ.
             retry = [target for target in targets if target.connection_id in set(report.failed)]
             with contextlib.suppress(Exception):  # then the whole shard comes back: late, but nothing is lost
                 self.shards.send(
-                    _shard_body(tenant_id, channel, seq, retry, attempt + 1), delay_seconds=2 ** (attempt - 1)
+                    _shard_body(tenant_id, channel, first, last, retry, attempt + 1), delay_seconds=2 ** (attempt - 1)
                 )
                 report.failed = []
         return report
 
 
-def _shard_body(tenant_id: str, channel: str, seq: int, targets: Sequence[Subscriber], attempt: int = 1) -> str:
+def _shard_body(
+    tenant_id: str, channel: str, first: int, last: int, targets: Sequence[Subscriber], attempt: int = 1
+) -> str:
     body = {
         "tenant_id": tenant_id,
         "channel": channel,
-        "seq": seq,
+        "seq": first,
+        "last": last,
         "connections": [[target.connection_id, target.expires_at] for target in targets],
         "attempt": attempt,
     }
     return json.dumps(body, separators=(",", ":"))
 
 
-def _parse_shard(body: str) -> tuple[str, str, int, list[Subscriber], int]:
+def _parse_shard(body: str) -> tuple[str, str, int, int, list[Subscriber], int]:
     try:
         document = json.loads(body)
         targets = [
             Subscriber(str(connection_id), int(expires_at)) for connection_id, expires_at in document["connections"]
         ]
+        first = int(document["seq"])
+        last = int(document.get("last", first))
         attempt = int(document.get("attempt", 1))
-        return str(document["tenant_id"]), str(document["channel"]), int(document["seq"]), targets, attempt
+        if last < first:
+            raise ValueError("last before seq")
+        return str(document["tenant_id"]), str(document["channel"]), first, last, targets, attempt
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"not a fan-out shard: {exc}") from exc
+
+
+def _time(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def _chunks(targets: Sequence[Subscriber], size: int) -> Iterator[Sequence[Subscriber]]:
@@ -334,11 +343,12 @@ def _chunks(targets: Sequence[Subscriber], size: int) -> Iterator[Sequence[Subsc
         yield targets[start : start + size]
 
 
-def _log(tenant_id: str, channel: str, seq: int, size: int, audience: int, report: DeliveryReport) -> None:
+def _log(tenant_id: str, channel: str, entries: Sequence[LogEntry], audience: int, report: DeliveryReport) -> None:
     fields = {
         "tenant_id": tenant_id,
         "channel": channel,
-        "seq": seq,
+        "seq": entries[0].seq,
+        "pushes": len(entries),
         "audience": audience,
         "delivered": report.delivered,
         "gone": report.gone,
@@ -347,6 +357,7 @@ def _log(tenant_id: str, channel: str, seq: int, size: int, audience: int, repor
         "failed": len(report.failed),
     }
     if report.too_large:
+        size = max(len(entry.message) for entry in entries)
         get_logger().error(
             "push larger than API Gateway accepts: its subscribers were told to resync", extra={**fields, "bytes": size}
         )

@@ -1,23 +1,20 @@
 """Client frames of an open WebSocket connection: subscribe (with resume), unsubscribe, ping.
 
-Every reply goes through the management API (post_to_connection), in order, from this invocation:
-a subscribe answers with several messages (errors, `subscribed`, replayed pushes or the current state),
-which one route response could not carry. An error never closes the connection; a connection whose
-lifetime has ended is closed at its next frame.
-
-Subscribing to a channel holds the channel's lock, as every publish does (`broadcast.channel_lock`):
-read the channel's current seq C, send what the client is missing up to C (the replay log after
-`since`, or the current state for `portfolio` and `system`), then subscribe "live from C" (see
-`ChannelRepository.go_live`). No publish runs meanwhile, so once live, pushes after C arrive from the
-publishers, in order; everything up to C came from here, first. So each seq arrives once, in order,
-before live pushes. (Without the lock a publish could land meanwhile: the condition on C, the retry
-from the log and the "gave up catching up" path below remain for a lock whose lease ran out.)
+Every reply goes through the management API (post_to_connection), in order. A subscribe answers the
+errors and `subscribed` itself, then queues one catch-up per channel on the push queue, in the channel's
+message group: the publisher function runs it (`catch_up`) between the channel's publishes, never during
+one. It reads the channel's current seq C, sends what the client is missing up to C (the replay log after
+`since`, or the current state for `portfolio` and `system`), then subscribes "live from C" (see
+`ChannelRepository.go_live`). The pushes after C are published after it, so each seq arrives once, in
+order, replayed ones first. An error never closes the connection; a connection whose lifetime has ended
+is closed at its next frame, and one whose catch-up cannot be queued is closed (it reconnects and resumes).
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,32 +24,31 @@ from typing import Any
 from alphapulse.aws.management_api import MAX_MESSAGE_BYTES, GoneError, ManagementApiClient, MessageTooLargeError
 from alphapulse.core.errors import DataAccessError
 from alphapulse.core.observability import get_logger
-from alphapulse.realtime.logic.broadcast import channel_lock
 from alphapulse.realtime.models import Connection, GoLive, LogEntry
 from alphapulse.realtime.protocol import (
     CHANNEL_PERMISSIONS,
     PONG,
     SNAPSHOT_CHANNELS,
+    ChannelQueue,
     FrameError,
     Ping,
     Subscribe,
+    SubscriptionRequest,
     Unsubscribe,
     encode,
     error,
     parse_frame,
     push,
+    request_body,
     resync_required,
     subscribed,
     unsubscribed,
 )
 from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
 
-REPLAY_LIMIT = 500  # pushes replayed per frame, all channels together; past it, resync_required
-REPLAY_BUDGET_SECONDS = 10.0  # a frame's replay stops here (resync_required), well within the function's timeout
-SUBSCRIBE_ATTEMPTS = 20  # each failed attempt means a publish landed meanwhile
-# A publish takes its seq, then logs it: a replay that finds entries missing waits this long for them (about
-# half a second in all) before it concludes that they aged out or that their publisher died.
-LOG_WAITS = (0.02, 0.05, 0.1, 0.15, 0.2)
+REPLAY_LIMIT = 500  # pushes replayed per catch-up (one channel of a subscribe); past it, resync_required
+REPLAY_BUDGET_SECONDS = 10.0  # a catch-up's replay stops here (resync_required), well within the function's timeout
+SUBSCRIBE_ATTEMPTS = 5  # a transaction that met another one on the connection's item (its $disconnect)
 CONFLICT_BACKOFF_SECONDS = 0.05
 
 Snapshot = Callable[[str], Any]  # tenant id -> the channel's current state
@@ -60,14 +56,14 @@ Snapshot = Callable[[str], Any]  # tenant id -> the channel's current state
 
 @dataclass
 class _Budget:
-    """What one frame may still replay: until `deadline` (clock time), at most `pushes` more."""
+    """What one catch-up may still replay: until `deadline` (clock time), at most `pushes` more."""
 
     deadline: float
     pushes: int
 
 
-class FrameHandler:
-    """Handles the frames of one function instance's connections."""
+class _Replies:
+    """What answering a connection needs: its rows, the channels, the management API and a clock."""
 
     def __init__(
         self,
@@ -75,18 +71,42 @@ class FrameHandler:
         channels: ChannelRepository,
         api: ManagementApiClient,
         *,
-        snapshots: Mapping[str, Snapshot],
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        replay_budget_seconds: float = REPLAY_BUDGET_SECONDS,
     ) -> None:
         self.connections = connections
-        self.replay_budget_seconds = replay_budget_seconds
         self.channels = channels
         self.api = api
-        self.snapshots = snapshots
         self.clock = clock
-        self.sleep = sleep
+
+    def _close(self, connection_id: str, connection: Connection | None) -> None:
+        """Close a connection that is unknown or past its lifetime, and forget it."""
+        with contextlib.suppress(GoneError):
+            self.api.delete_connection(connection_id)
+        if connection is not None:
+            self.connections.remove(connection_id, connection.tenant_id)
+        get_logger().info("closed an expired or unknown connection", extra={"connection_id": connection_id})
+
+    def _send(self, connection_id: str, message: Mapping[str, Any]) -> None:
+        self._send_raw(connection_id, encode(message))
+
+    def _send_raw(self, connection_id: str, data: bytes) -> None:
+        self.api.post_to_connection(connection_id, data)
+
+
+class FrameHandler(_Replies):
+    """Answers the frames of one function instance's connections; queues each subscription's catch-up."""
+
+    def __init__(
+        self,
+        connections: ConnectionRepository,
+        channels: ChannelRepository,
+        api: ManagementApiClient,
+        queue: ChannelQueue,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(connections, channels, api, clock=clock)
+        self.queue = queue
 
     def handle(self, connection_id: str, body: str | bytes | None) -> None:
         """Answer one frame."""
@@ -125,63 +145,103 @@ class FrameHandler:
         if not permitted:
             return
         self._send(connection.connection_id, subscribed(permitted))
-        budget = _Budget(deadline=self.clock() + self.replay_budget_seconds, pushes=REPLAY_LIMIT)
-        for channel in permitted:
-            if self._go_live(connection, channel, frame.since.get(channel), budget) is GoLive.GONE:
+        self._queue(connection, [SubscriptionRequest(connection.tenant_id, channel, connection.connection_id,
+                                                     frame.since.get(channel)) for channel in permitted])  # fmt: skip
+
+    def _unsubscribe(self, connection: Connection, frame: Unsubscribe) -> None:
+        known = []
+        for channel in frame.channels:
+            if channel in CHANNEL_PERMISSIONS:
+                # At once, so that pushes stop now; and in the channel's turn, after a catch-up still queued.
+                self.channels.unsubscribe(connection.tenant_id, channel, connection.connection_id)
+                known.append(channel)
+            else:
+                self._send(connection.connection_id, error("unknown_channel", "No such channel", channel))
+        if known:
+            self._send(connection.connection_id, unsubscribed(known))
+            self._queue(connection, [SubscriptionRequest(connection.tenant_id, channel, connection.connection_id,
+                                                         subscribe=False) for channel in known])  # fmt: skip
+
+    def _queue(self, connection: Connection, requests: list[SubscriptionRequest]) -> None:
+        """Queue subscription changes in their channels' turns. One that cannot be queued closes the connection:
+        told `subscribed`, the client would wait for pushes that never come; closed, it reconnects and resumes."""
+        for request in requests:
+            try:
+                self.queue.send(
+                    request.tenant_id, request.channel, request_body(request), deduplication_id=secrets.token_hex(16)
+                )
+            except Exception:
+                get_logger().exception(
+                    "could not queue a subscription change: closing the connection", extra={"channel": request.channel}
+                )
+                self._close(connection.connection_id, connection)
                 return
 
-    def _go_live(self, connection: Connection, channel: str, since: int | None, budget: _Budget) -> GoLive:
-        # Under the channel's lock no publish runs: what the log holds up to the current seq is all there is, and
-        # the subscription goes live from it before the next publish can take a seq.
-        with channel_lock(self.channels, connection.tenant_id, channel):
-            return self._catch_up(connection, channel, since, budget)
+
+class CatchUp(_Replies):
+    """Catches new subscriptions up (the publisher function, in their channel's turn)."""
+
+    def __init__(
+        self,
+        connections: ConnectionRepository,
+        channels: ChannelRepository,
+        api: ManagementApiClient,
+        *,
+        snapshots: Mapping[str, Snapshot],
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        replay_budget_seconds: float = REPLAY_BUDGET_SECONDS,
+    ) -> None:
+        super().__init__(connections, channels, api, clock=clock)
+        self.snapshots = snapshots
+        self.sleep = sleep
+        self.replay_budget_seconds = replay_budget_seconds
+
+    def catch_up(self, request: SubscriptionRequest, *, deadline: float) -> GoLive:
+        """Catch the connection up on the channel and subscribe it live, the replay stopping at `deadline` (clock
+        time) at the latest; or unsubscribe it (then GONE: not live)."""
+        if not request.subscribe:
+            self.channels.unsubscribe(request.tenant_id, request.channel, request.connection_id)
+            return GoLive.GONE
+        connection = self.connections.get(request.connection_id)
+        if connection is None or connection.expired(self.clock()):
+            self._close(request.connection_id, connection)
+            return GoLive.GONE
+        budget = _Budget(deadline=min(deadline, self.clock() + self.replay_budget_seconds), pushes=REPLAY_LIMIT)
+        try:
+            return self._catch_up(connection, request.channel, request.since, budget)
+        except GoneError:
+            self.connections.remove(connection.connection_id, connection.tenant_id)
+            return GoLive.GONE
 
     def _catch_up(self, connection: Connection, channel: str, since: int | None, budget: _Budget) -> GoLive:
         tenant_id, connection_id = connection.tenant_id, connection.connection_id
-        position = since  # the last seq the client holds; None: nothing to resume from
-        current = 0
-        # Subscribing again to a channel that is live already: publishers must not deliver to the old
-        # subscription while we replay, or the client gets pushes twice or out of order (or a stale state last).
+        # Subscribing again to a channel that is live already: the old subscription must not be pushed to while
+        # we replay, or the client gets pushes twice or out of order (or a stale state last).
         self.channels.unsubscribe(tenant_id, channel, connection_id)
-        for _ in range(SUBSCRIBE_ATTEMPTS):
-            current = self.channels.current_seq(tenant_id, channel)
-            if position is not None and position != current:
-                entries = self._log_between(tenant_id, channel, position, current, budget)
-                if entries is None or not self._replay_all(connection_id, channel, entries, budget):
-                    # Gone from the log, or more than this frame may replay: the client reloads from REST.
-                    position = None
-                    if channel not in SNAPSHOT_CHANNELS:
-                        self._send(connection_id, resync_required(channel))
-                else:
-                    position = current
-            if position is None:
-                if channel in SNAPSHOT_CHANNELS:
-                    self._send_snapshot(connection, channel, current)
-                position = current
-            outcome = self.channels.go_live(
-                tenant_id, channel, connection_id, live_from=position, expires_at=connection.expires_at
-            )
-            if outcome is GoLive.CONFLICT:
-                self._back_off()
-            elif outcome is not GoLive.MOVED:
-                return outcome
-        # Publishes kept coming faster than we could catch up: subscribe from the latest seq we read and let
-        # the client reload what it may have missed.
-        get_logger().warning(
-            "subscribe gave up catching up", extra={"channel": channel, "connection_id": connection_id}
-        )
+        current = self.channels.current_seq(tenant_id, channel)
+        position = since  # the last seq the client holds; None: nothing to resume from
+        if position is not None and position != current:
+            entries = self._log_between(tenant_id, channel, position, current, budget)
+            if entries is None or not self._replay_all(connection_id, channel, entries, budget):
+                # Gone from the log, or more than this catch-up may replay: the client reloads from REST.
+                position = None
+                if channel not in SNAPSHOT_CHANNELS:
+                    self._send(connection_id, resync_required(channel))
+        if position is None and channel in SNAPSHOT_CHANNELS:
+            self._send_snapshot(connection, channel, current)
         for _ in range(SUBSCRIBE_ATTEMPTS):
             outcome = self.channels.go_live(
-                tenant_id, channel, connection_id, live_from=current, expires_at=connection.expires_at, checked=False
+                tenant_id, channel, connection_id, live_from=current, expires_at=connection.expires_at
             )
+            if outcome is GoLive.MOVED:
+                # Only this channel's publisher takes seqs, and it waits for this catch-up: never, unless a second
+                # publisher ran (a misconfigured queue). Refuse rather than risk an unannounced gap.
+                raise DataAccessError(f"the {channel} channel moved during a catch-up")
             if outcome is not GoLive.CONFLICT:
-                break
+                return outcome
             self._back_off()
-        else:
-            raise DataAccessError("storage unavailable during subscribe")
-        if outcome is GoLive.LIVE:
-            self._send(connection_id, resync_required(channel))
-        return outcome
+        raise DataAccessError("storage unavailable during subscribe")
 
     def _back_off(self) -> None:
         # Concurrent subscribes to one channel conflict on its counter: spread their retries.
@@ -190,19 +250,12 @@ class FrameHandler:
     def _log_between(
         self, tenant_id: str, channel: str, after: int, upto: int, budget: _Budget
     ) -> list[LogEntry] | None:
-        """Every logged push with `after < seq <= upto`, or None when the log no longer holds them all (or they
-        are more than the frame's budget has left)."""
+        """Every logged push with `after < seq <= upto`, or None when the log no longer holds them all (aged out,
+        or their publish failed between numbering and logging) or they are more than the budget has left."""
         if after > upto or upto - after > budget.pushes:
             return None
-        for wait in (*LOG_WAITS, None):
-            entries = self.channels.entries(tenant_id, channel, after=after, upto=upto, now=int(self.clock()))
-            if len(entries) == upto - after:
-                return entries
-            if wait is None:
-                return None
-            # Concurrent publishers log out of order, so any missing entry may still be on its way.
-            self.sleep(wait)
-        return None  # not reached
+        entries = self.channels.entries(tenant_id, channel, after=after, upto=upto, now=int(self.clock()))
+        return entries if len(entries) == upto - after else None
 
     def _replay_all(self, connection_id: str, channel: str, entries: list[LogEntry], budget: _Budget) -> bool:
         """Replay `entries` in order; False when the frame's time ran out first (the rest is not sent)."""
@@ -237,28 +290,3 @@ class FrameHandler:
         # The state does not fit in one message: the client loads it from REST.
         get_logger().error("current state too large to send", extra={"channel": channel, "bytes": len(message)})
         self._send(connection.connection_id, resync_required(channel))
-
-    def _unsubscribe(self, connection: Connection, frame: Unsubscribe) -> None:
-        known = []
-        for channel in frame.channels:
-            if channel in CHANNEL_PERMISSIONS:
-                self.channels.unsubscribe(connection.tenant_id, channel, connection.connection_id)
-                known.append(channel)
-            else:
-                self._send(connection.connection_id, error("unknown_channel", "No such channel", channel))
-        if known:
-            self._send(connection.connection_id, unsubscribed(known))
-
-    def _close(self, connection_id: str, connection: Connection | None) -> None:
-        """Close a connection that is unknown or past its lifetime, and forget it."""
-        with contextlib.suppress(GoneError):
-            self.api.delete_connection(connection_id)
-        if connection is not None:
-            self.connections.remove(connection_id, connection.tenant_id)
-        get_logger().info("closed an expired or unknown connection", extra={"connection_id": connection_id})
-
-    def _send(self, connection_id: str, message: Mapping[str, Any]) -> None:
-        self._send_raw(connection_id, encode(message))
-
-    def _send_raw(self, connection_id: str, data: bytes) -> None:
-        self.api.post_to_connection(connection_id, data)

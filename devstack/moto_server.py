@@ -1,0 +1,54 @@
+"""moto's server as the local stack and the tests run it: patched to be faithful (moto_atomic, moto_sqs)
+and fast (moto_speed).
+
+The local stack runs it in a process of its own: every AWS call of every function goes through it, and
+sharing one interpreter lock with the WebSocket gateway and the event router made it the stack's limit
+(one core at 100 % while the other idled).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from typing import Any
+
+from devstack.moto_atomic import make_dynamodb_atomic
+from devstack.moto_speed import make_moto_fast
+from devstack.moto_sqs import make_sqs_long_polling_faithful
+
+
+def patch_moto() -> None:
+    """Apply every patch in this process (idempotent)."""
+    make_dynamodb_atomic()
+    make_sqs_long_polling_faithful()
+    make_moto_fast()
+
+
+def start_here(host: str, port: int) -> Any:
+    """moto's threaded server in this process, started; `.stop()` stops it."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
+    patch_moto()
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    return server
+
+
+def _serve(host: str, port: int, ready: Any) -> None:
+    start_here(host, port)
+    ready.set()
+    threading.Event().wait()  # until the stack terminates this process
+
+
+def start_process(host: str, port: int, *, timeout: float = 60.0) -> multiprocessing.process.BaseProcess:
+    """moto's server in a process of its own, listening once this returns; `.terminate()` stops it."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    process = context.Process(target=_serve, args=(host, port, ready), name="moto", daemon=True)
+    process.start()
+    if not ready.wait(timeout):
+        process.terminate()
+        raise RuntimeError(f"moto did not start within {timeout:.0f} s")
+    return process
