@@ -347,8 +347,9 @@ def read_trades_until(websocket: ClientConnection, feed: PushFeed) -> tuple[list
 
 @pytest.fixture(scope="module")
 def throttling_stack() -> Iterator[RunningStack]:
-    """A third stack whose management API throttles 20 % of the posts to connections (429)."""
-    stack = start_stack(DEVSTACK_FAULTS="connections-429:0.2")
+    """A third stack whose management API throttles 20 % of the posts to connections (429), and whose audiences
+    of more than two connections are sharded through the FIFO fan-out queue and FanoutFunction."""
+    stack = start_stack(DEVSTACK_FAULTS="connections-429:0.2", FANOUT_SHARD_THRESHOLD="2")
     yield stack
     stop_stack(stack)
 

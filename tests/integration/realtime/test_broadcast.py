@@ -252,14 +252,14 @@ def test_delivery_concurrency_is_bounded_by_the_pool(realtime: dict[str, str]) -
 class RecordingQueue:
     def __init__(self, fail: bool = False) -> None:
         self.bodies: list[str] = []
-        self.delays: list[int] = []
+        self.groups: list[str] = []
         self.fail = fail
 
-    def send(self, body: str, *, delay_seconds: int = 0) -> None:
+    def send(self, body: str, *, group: str, deduplication_id: str) -> None:
         if self.fail:
             raise ConnectionError("queue unreachable")
         self.bodies.append(body)
-        self.delays.append(delay_seconds)
+        self.groups.append(group)
 
 
 def test_large_audience_is_sharded_through_the_queue_and_delivered_once(stack: Stack) -> None:
@@ -270,7 +270,9 @@ def test_large_audience_is_sharded_through_the_queue_and_delivered_once(stack: S
     seq = publish_one(broadcaster, "default", "trades", "trade", TRADE)
     assert stack.gateway.calls == []
     shards = [json.loads(body) for body in queue.bodies]
-    assert [len(shard["connections"]) for shard in shards] == [2, 2, 1]
+    # by connection bucket (its message group), then at most the threshold per shard
+    assert sorted(c for shard in shards for c, _ in shard["connections"]) == [f"c{n}" for n in range(5)]
+    assert all(len(shard["connections"]) <= 2 for shard in shards)
     assert {(s["tenant_id"], s["channel"], s["seq"]) for s in shards} == {("default", "trades", seq)}
     for body in queue.bodies:
         assert broadcaster.deliver_shard(body).delivered == len(json.loads(body)["connections"])
@@ -301,11 +303,29 @@ def test_shard_of_a_push_no_longer_logged_asks_its_connections_to_resync(stack: 
     assert report.failed == [] and stack.gateway.messages("c1") == [{"type": "resync_required", "channel": "trades"}]
 
 
-def test_shard_retry_goes_to_the_connections_not_reached_only(stack: Stack) -> None:
-    # Given a shard of three connections, one of which can neither be sent to nor closed
+def test_a_connection_s_shards_always_go_to_the_same_group_so_they_stay_in_order(stack: Stack) -> None:
+    for n in range(40):
+        stack.subscribe(f"c{n}")
     queue = RecordingQueue()
-    broadcaster = stack.make(shard_threshold=2, shards=queue)
-    seq = publish_one(broadcaster, "default", "trades", "trade", TRADE)
+    broadcaster = stack.make(shard_threshold=3, shards=queue)
+    groups: dict[str, set[str]] = {}
+    for _ in range(3):  # three batches, with the audience changing between them
+        publish_one(broadcaster, "default", "trades", "trade", TRADE)
+        for body, group in zip(queue.bodies, queue.groups, strict=True):
+            for connection_id, _ in json.loads(body)["connections"]:
+                groups.setdefault(connection_id, set()).add(group)
+        queue.bodies.clear()
+        queue.groups.clear()
+        stack.subscribe(f"new{len(groups)}")
+    assert all(len(seen) == 1 for seen in groups.values()), groups
+    assert len({group for seen in groups.values() for group in seen}) > 1  # the audience is spread over groups
+
+
+def test_a_shard_with_a_connection_neither_reached_nor_closed_fails_and_its_redelivery_sends_only_to_it(
+    stack: Stack,
+) -> None:
+    # Given a shard of three connections, one of which can neither be sent to nor closed
+    seq = publish_one(stack.broadcaster, "default", "trades", "trade", TRADE)
     expires = int(time.time()) + 900
     stack.gateway.scripts["stuck"] = [429] * 20
     body = json.dumps(
@@ -316,35 +336,14 @@ def test_shard_retry_goes_to_the_connections_not_reached_only(stack: Stack) -> N
             "connections": [[c, expires] for c in ("a", "stuck", "b")],
         }
     )
-    # When it is delivered, the one left over is queued again, alone, and the shard counts as done
-    report = broadcaster.deliver_shard(body)
-    assert report.failed == [] and report.delivered == 2
-    (retry,) = (json.loads(b) for b in queue.bodies)
-    assert retry == {
-        "tenant_id": "default",
-        "channel": "trades",
-        "seq": seq,
-        "last": seq,
-        "connections": [["stuck", expires]],
-        "attempt": 2,
-    }
-    assert queue.delays == [1]
-    # so that the retry sends nothing again to the connections that have the push
+    # When it is delivered, it is reported failed (the queue redelivers it, in its group's order)
+    report = stack.broadcaster.deliver_shard(body)
+    assert report.failed == ["stuck"] and report.delivered == 2
+    # and its redelivery sends nothing again to the connections that have the push
     stack.gateway.scripts["stuck"] = []
-    broadcaster.deliver_shard(queue.bodies[0])
+    assert stack.broadcaster.deliver_shard(body).delivered == 1
     assert [m["seq"] for m in stack.gateway.messages("a")] == [seq]
     assert stack.gateway.messages("stuck")[-1]["seq"] == seq
-
-
-def test_shard_still_failing_after_its_attempts_is_reported_failed(stack: Stack) -> None:
-    queue = RecordingQueue()
-    broadcaster = stack.make(shard_threshold=2, shards=queue)
-    seq = publish_one(broadcaster, "default", "trades", "trade", TRADE)
-    stack.gateway.scripts["stuck"] = [429] * 20
-    last = {"tenant_id": "default", "channel": "trades", "seq": seq, "connections": [["stuck", int(time.time()) + 900]]}
-    report = broadcaster.deliver_shard(json.dumps({**last, "attempt": 5}))
-    # No further retry of its own: reported failed, the queue redelivers it and at last puts it on the DLQ
-    assert report.failed == ["stuck"] and queue.bodies == []
 
 
 @pytest.mark.parametrize(
@@ -373,7 +372,7 @@ def test_publish_through_the_real_queue_and_the_fanout_function(
     import boto3
 
     sqs = boto3.client("sqs", region_name="us-east-1")
-    queue_url = sqs.create_queue(QueueName="FanoutQueue")["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName="FanoutQueue.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
     monkeypatch.setenv("FANOUT_QUEUE_URL", queue_url)
     monkeypatch.setenv("FANOUT_SHARD_THRESHOLD", "2")
     wiring.dependencies.reset()
@@ -382,9 +381,9 @@ def test_publish_through_the_real_queue_and_the_fanout_function(
     stack.gateway.closed.add("c4")
     wiring.publish("default", "trades", "trade", TRADE, push_id="t1")
     seq = stack.channels.current_seq("default", "trades")
-    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
-    assert len(received) == 3 and stack.gateway.calls == []
-    event = {"Records": [sqs_record(m["MessageId"], m["Body"]) for m in received]}
+    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    assert len(received) >= 2 and stack.gateway.calls == []
+    event = {"Records": [sqs_record(m["MessageId"], m["Body"], m["Attributes"]) for m in received]}
     assert load_handler("functions/fanout")(event, lambda_context) == {"batchItemFailures": []}
     for n in range(4):
         assert [m["seq"] for m in stack.gateway.messages(f"c{n}")] == [seq]
@@ -407,17 +406,30 @@ def test_fanout_function_reports_the_shards_it_could_not_finish(stack: Stack, la
 
     stack.gateway.scripts["stuck"] = [429] * 20
     stack.gateway.closed.add("gone")
+
+    def in_group(group: str) -> dict[str, str]:
+        return {"MessageGroupId": group}
+
     event = {
         "Records": [
-            sqs_record("ok", shard("a", "b")),
-            sqs_record("bad", "{"),
-            sqs_record("throttled", shard("c", "stuck")),
-            sqs_record("gone-only", shard("gone")),
+            sqs_record("ok", shard("a", "b"), in_group("g1")),
+            sqs_record("bad", "{", in_group("g2")),
+            sqs_record("throttled", shard("c", "stuck"), in_group("g3")),
+            sqs_record("gone-only", shard("gone"), in_group("g4")),
+            sqs_record("after-throttled", shard("d"), in_group("g3")),
         ]
     }
     result = load_handler("functions/fanout")(event, lambda_context)
-    assert result == {"batchItemFailures": [{"itemIdentifier": "bad"}, {"itemIdentifier": "throttled"}]}
+    # a failed shard holds the later records of its group back (FIFO), not those of other groups
+    assert result == {
+        "batchItemFailures": [
+            {"itemIdentifier": "bad"},
+            {"itemIdentifier": "throttled"},
+            {"itemIdentifier": "after-throttled"},
+        ]
+    }
     assert all(len(stack.gateway.messages(c)) == 1 for c in ("a", "b", "c"))
+    assert stack.gateway.messages("d") == []
 
 
 def test_fanout_event_file_is_handled(stack: Stack, lambda_context: LambdaContext) -> None:
@@ -566,3 +578,46 @@ def test_publisher_through_the_real_fifo_queue_keeps_each_channel_in_order(
             )
     assert [(m["seq"], m["data"]["n"]) for m in stack.gateway.messages("c1")] == [(n + 1, n) for n in range(12)]
     assert [m["seq"] for m in stack.gateway.messages("c2")] == list(range(1, 13))
+
+
+def test_a_shard_delivered_twice_sends_each_connection_each_seq_once(stack: Stack) -> None:
+    seq = publish_one(stack.broadcaster, "default", "trades", "trade", TRADE)
+    expires = int(time.time()) + 900
+    body = json.dumps(
+        {"tenant_id": "default", "channel": "trades", "seq": seq, "connections": [[f"c{n}", expires] for n in range(5)]}
+    )
+    assert stack.broadcaster.deliver_shard(body).delivered == 5
+    # SQS delivers it again (at least once): nobody gets the push a second time
+    assert stack.broadcaster.deliver_shard(body).delivered == 0
+    for n in range(5):
+        assert [m["seq"] for m in stack.gateway.messages(f"c{n}")] == [seq]
+
+
+def test_a_shard_stopped_halfway_resumes_with_the_connections_it_had_not_done(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alphapulse.realtime.logic import broadcast
+
+    monkeypatch.setattr(broadcast, "SHARD_PROGRESS_CHUNK", 2)
+    seq = publish_one(stack.broadcaster, "default", "trades", "trade", TRADE)
+    expires = int(time.time()) + 900
+    body = json.dumps(
+        {"tenant_id": "default", "channel": "trades", "seq": seq, "connections": [[f"c{n}", expires] for n in range(5)]}
+    )
+    # Given a delivery that stops (the function timed out) after its second chunk of two
+    original, chunks = stack.fanout.deliver, []
+
+    def stopping(*args: Any, **kwargs: Any) -> Any:
+        if len(chunks) == 2:
+            raise TimeoutError("the function timed out")
+        chunks.append(args[2])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(stack.fanout, "deliver", stopping)
+    with pytest.raises(TimeoutError):
+        stack.broadcaster.deliver_shard(body)
+    monkeypatch.setattr(stack.fanout, "deliver", original)
+    # When the shard comes back whole, only the one connection not done gets the push
+    assert stack.broadcaster.deliver_shard(body).delivered == 1
+    for n in range(5):
+        assert [m["seq"] for m in stack.gateway.messages(f"c{n}")] == [seq], f"c{n}"

@@ -6,6 +6,7 @@
 | subscription | `T#<t>#CHANNEL#<channel>` | `SUB#<connection_id>` | - | the connection's |
 | sequence counter (and the last batch it numbered) | `T#<t>#CHANNEL#<channel>` | `SEQ` | - | - |
 | replay log entry | `T#<t>#CHANNEL#<channel>` | `LOG#<seq, 12 digits>` | - | publish + retention |
+| shard progress (connections done) | `T#<t>#CHANNEL#<channel>` | `SHARD#<seq>-<digest>` | - | publish + retention |
 | connected tenant | `CONNECTED_TENANTS` | `T#<t>` | - | last connect + 1 day |
 
 A channel's subscribers are one Query of its partition (strongly consistent), never a Scan.
@@ -25,7 +26,7 @@ from alphapulse.core.storage import TableRepository, storage_errors
 from alphapulse.realtime.models import Connection, GoLive, LogEntry, Subscriber
 from alphapulse.realtime.protocol import CHANNELS
 
-CONN, SEQ, SUB, LOG = "CONN", "SEQ", "SUB", "LOG"
+CONN, SEQ, SUB, LOG, SHARD = "CONN", "SEQ", "SUB", "LOG", "SHARD"
 CONNECTED_TENANTS = "CONNECTED_TENANTS"
 # Far above a connection's 2 h: a tenant stays listed until every connection made before its last connect ended.
 TENANT_LISTING_SECONDS = 86400
@@ -254,6 +255,31 @@ class ChannelRepository(TableRepository):
         found = (_entry(from_item(item), now) for item in items)
         return [entry for entry in found if entry is not None]
 
+    def shard_done(self, tenant_id: str, channel: str, shard: str) -> set[str]:
+        """The connections a fan-out shard (`shard`: `<first seq>-<digest of the shard>`) is done with."""
+        with storage_errors("read shard progress"):
+            response = self.client.get_item(
+                TableName=self.table,
+                Key=to_item({"pk": channel_partition(tenant_id, channel), "sk": keys.key(SHARD, shard)}),
+                ConsistentRead=True,
+                ProjectionExpression="done",
+            )
+        return set(from_item(response.get("Item") or {}).get("done") or ())
+
+    def add_shard_done(
+        self, tenant_id: str, channel: str, shard: str, connection_ids: set[str], *, expires_at: int
+    ) -> None:
+        """Record connections a shard is done with (a set ADD: a redelivered shard recording them again is fine)."""
+        if not connection_ids:
+            return
+        with storage_errors("record shard progress"):
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"pk": channel_partition(tenant_id, channel), "sk": keys.key(SHARD, shard)}),
+                UpdateExpression="ADD done :ids SET expires_at = :exp",
+                ExpressionAttributeValues=to_item({":ids": connection_ids, ":exp": expires_at}),
+            )
+
     def go_live(
         self, tenant_id: str, channel: str, connection_id: str, *, live_from: int, expires_at: int, checked: bool = True
     ) -> GoLive:
@@ -349,14 +375,16 @@ def _entry(item: dict[str, Any], now: int) -> LogEntry | None:
 
 
 class SqsShardQueue:
-    """The fan-out queue."""
+    """The fan-out queue (SQS FIFO): a connection's shards always go to the same message group."""
 
     def __init__(self, queue_url: str) -> None:
         self.queue_url = queue_url
 
-    def send(self, body: str, *, delay_seconds: int = 0) -> None:
-        """Queue one shard, delivered no sooner than `delay_seconds` from now (SQS allows up to 900)."""
-        sqs.client().send_message(QueueUrl=self.queue_url, MessageBody=body, DelaySeconds=delay_seconds)
+    def send(self, body: str, *, group: str, deduplication_id: str) -> None:
+        """Queue one shard in its group (SQS drops the same shard queued again within five minutes)."""
+        sqs.client().send_message(
+            QueueUrl=self.queue_url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=deduplication_id
+        )
 
 
 class SqsChannelQueue:

@@ -8,8 +8,9 @@ pushes of one (tenant, channel), one channel at a time (the push queue's message
 3. one strongly consistent Query (never a Scan) finds the channel's subscribers live from before them;
 4. each subscriber gets them in seq order through the management API, at most `concurrency` connections at a
    time from a pool of threads that each keep one keep-alive connection; audiences above
-   `FANOUT_SHARD_THRESHOLD` are split into shards of that size and queued on the fan-out queue, which
-   FanoutFunction delivers (`deliver_shard`).
+   `FANOUT_SHARD_THRESHOLD` are split into shards of at most that size, by connection bucket, and queued on
+   the FIFO fan-out queue (a connection's shards always in one group), which FanoutFunction delivers
+   (`deliver_shard`).
 
 Per connection: 410 Gone deletes the connection and its subscriptions; 429 and server errors are
 retried with backoff and jitter (by the client), and a connection still failing after that is closed,
@@ -22,9 +23,11 @@ still served, and no push is skipped silently (DESIGN section 5, Order and loss)
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,11 +48,12 @@ from alphapulse.realtime.protocol import EVENT_CHANNELS, PushRequest, encode, pu
 from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
 
 FANOUT_CONCURRENCY = 200  # sends in flight per process; also the number of pooled connections
-SHARD_ATTEMPTS = 5  # deliveries of a shard's connections not reached, 1, 2, 4 and 8 s apart
+SHARD_BUCKETS = 16  # a connection's shards always go to one of this many message groups per channel
+SHARD_PROGRESS_CHUNK = 200  # connections delivered between two records of a shard's progress
 
 
 class ShardQueue(Protocol):
-    def send(self, body: str, *, delay_seconds: int = 0) -> None: ...
+    def send(self, body: str, *, group: str, deduplication_id: str) -> None: ...
 
 
 @dataclass
@@ -259,19 +263,29 @@ class Broadcaster:
         messages = [entry.message for entry in entries]
         report = DeliveryReport()
         if len(targets) > self.shard_threshold and self.shards is not None:
-            for shard in _chunks(targets, self.shard_threshold):
-                report.add(self._queue(tenant_id, channel, entries, shard, now))
+            # Each connection's shards go to one message group of the FIFO fan-out queue, always the same (its
+            # bucket): the shards of consecutive batches reach it in order.
+            for bucket, members in sorted(_buckets(targets).items()):
+                for shard in _chunks(members, self.shard_threshold):
+                    report.add(self._queue(tenant_id, channel, entries, shard, now, bucket))
         else:
             report = self.fanout.deliver(tenant_id, messages, targets, now=now, resync=resync)
         _log(tenant_id, channel, entries, len(targets), report)
         return [entry.seq for entry in entries]
 
     def _queue(
-        self, tenant_id: str, channel: str, entries: Sequence[LogEntry], shard: Sequence[Subscriber], now: float
+        self,
+        tenant_id: str,
+        channel: str,
+        entries: Sequence[LogEntry],
+        shard: Sequence[Subscriber],
+        now: float,
+        bucket: int,
     ) -> DeliveryReport:
         assert self.shards is not None
+        body = _shard_body(tenant_id, channel, entries[0].seq, entries[-1].seq, shard)
         try:
-            self.shards.send(_shard_body(tenant_id, channel, entries[0].seq, entries[-1].seq, shard))
+            self.shards.send(body, group=f"{tenant_id}#{channel}#{bucket}", deduplication_id=_digest(body))
         except Exception:
             # Nothing is dropped: a shard that cannot be queued is delivered from here.
             get_logger().exception("could not queue a fan-out shard; delivering it directly")
@@ -280,45 +294,50 @@ class Broadcaster:
         return DeliveryReport()
 
     def deliver_shard(self, body: str) -> DeliveryReport:
-        """Deliver one queued shard (FanoutFunction); ValueError when the body is not a shard."""
-        tenant_id, channel, first, last, targets, attempt = _parse_shard(body)
+        """Deliver one queued shard (FanoutFunction); ValueError when the body is not a shard.
+
+        SQS delivers a message at least once, and a shard that failed (a connection neither reached nor closed) or
+        whose function stopped halfway comes back whole, in its group's order: the connections done with are
+        recorded every SHARD_PROGRESS_CHUNK, and a shard delivered again skips them, so no connection gets a seq
+        twice. After the queue's maxReceiveCount it goes to the DLQ."""
+        tenant_id, channel, first, last, targets = _parse_shard(body)
         now = self.clock()
         resync = encode(resync_required(channel))
+        shard = f"{first}-{_digest(body)[:32]}"
+        done = self.channels.shard_done(tenant_id, channel, shard)
+        targets = [target for target in targets if target.connection_id not in done]
         entries = self.channels.entries(tenant_id, channel, after=first - 1, upto=last, now=int(now))
-        if len(entries) != last - first + 1:
+        if len(entries) == last - first + 1:
+            messages = [entry.message for entry in entries]
+        else:
             # Older than the replay log: the pushes are gone, so their subscribers are told to reload from REST.
             get_logger().error("fan-out shard of pushes no longer logged", extra={"channel": channel, "seq": first})
-            return self.fanout.deliver(tenant_id, [resync], targets, now=now, resync=resync)
-        report = self.fanout.deliver(tenant_id, [entry.message for entry in entries], targets, now=now, resync=resync)
-        _log(tenant_id, channel, entries, len(targets), report)
-        if report.failed and self.shards is not None and attempt < SHARD_ATTEMPTS:
-            # Only the connections not reached go round again, as a shard of their own and a little later: a
-            # retry of the whole shard would push these seqs a second time to every connection that has them.
-            # After SHARD_ATTEMPTS the shard is reported failed, and the queue's redrive puts it on the DLQ.
-            retry = [target for target in targets if target.connection_id in set(report.failed)]
-            with contextlib.suppress(Exception):  # then the whole shard comes back: late, but nothing is lost
-                self.shards.send(
-                    _shard_body(tenant_id, channel, first, last, retry, attempt + 1), delay_seconds=2 ** (attempt - 1)
-                )
-                report.failed = []
+            messages = [resync]
+        report = DeliveryReport()
+        for chunk in _chunks(targets, SHARD_PROGRESS_CHUNK):
+            part = self.fanout.deliver(tenant_id, messages, chunk, now=now, resync=resync)
+            handled = {target.connection_id for target in chunk} - set(part.failed)
+            self.channels.add_shard_done(
+                tenant_id, channel, shard, handled, expires_at=int(now) + self.retention_seconds
+            )
+            report.add(part)
+        if entries:
+            _log(tenant_id, channel, entries, len(targets), report)
         return report
 
 
-def _shard_body(
-    tenant_id: str, channel: str, first: int, last: int, targets: Sequence[Subscriber], attempt: int = 1
-) -> str:
+def _shard_body(tenant_id: str, channel: str, first: int, last: int, targets: Sequence[Subscriber]) -> str:
     body = {
         "tenant_id": tenant_id,
         "channel": channel,
         "seq": first,
         "last": last,
         "connections": [[target.connection_id, target.expires_at] for target in targets],
-        "attempt": attempt,
     }
     return json.dumps(body, separators=(",", ":"))
 
 
-def _parse_shard(body: str) -> tuple[str, str, int, int, list[Subscriber], int]:
+def _parse_shard(body: str) -> tuple[str, str, int, int, list[Subscriber]]:
     try:
         document = json.loads(body)
         targets = [
@@ -326,16 +345,26 @@ def _parse_shard(body: str) -> tuple[str, str, int, int, list[Subscriber], int]:
         ]
         first = int(document["seq"])
         last = int(document.get("last", first))
-        attempt = int(document.get("attempt", 1))
         if last < first:
             raise ValueError("last before seq")
-        return str(document["tenant_id"]), str(document["channel"]), first, last, targets, attempt
+        return str(document["tenant_id"]), str(document["channel"]), first, last, targets
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"not a fan-out shard: {exc}") from exc
 
 
 def _time(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def _digest(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _buckets(targets: Sequence[Subscriber]) -> dict[int, list[Subscriber]]:
+    buckets: dict[int, list[Subscriber]] = {}
+    for target in targets:
+        buckets.setdefault(zlib.crc32(target.connection_id.encode()) % SHARD_BUCKETS, []).append(target)
+    return buckets
 
 
 def _chunks(targets: Sequence[Subscriber], size: int) -> Iterator[Sequence[Subscriber]]:
