@@ -617,3 +617,22 @@ def test_a_subscribe_whose_catch_up_cannot_be_queued_closes_the_connection(
     handler.handle("c1", json.dumps({"action": "subscribe", "channels": ["trades"]}))
     assert [m["type"] for m in gateway.messages("c1")] == ["subscribed"]
     assert gateway.deleted("c1") and ConnectionRepository(table).get("c1") is None
+
+
+def test_pushes_published_between_subscribed_and_the_catch_up_are_replayed(
+    table: str, gateway: FakeManagementApi
+) -> None:
+    # Given a subscribe without `since`, answered, whose catch-up is still queued while 3 pushes are published
+    connect(table, "c1")
+    publish("trades", 2)  # before the subscribe: not owed
+    deps = wiring.dependencies()
+    held = HeldQueue()
+    handler = subscriptions.FrameHandler(ConnectionRepository(table), ChannelRepository(table), deps.api, held)
+    handler.handle("c1", json.dumps({"action": "subscribe", "channels": ["trades"]}))
+    publish("trades", 3)
+    # When the catch-up runs, then a live push
+    held.release()
+    publish("trades")
+    # Then the client has every push after its `subscribed`, once each, in order
+    assert gateway.messages("c1")[0] == {"type": "subscribed", "channels": ["trades"]}
+    assert seqs(gateway, "c1") == [3, 4, 5, 6]

@@ -4,7 +4,8 @@ Every reply goes through the management API (post_to_connection), in order. A su
 errors and `subscribed` itself, then queues one catch-up per channel on the push queue, in the channel's
 message group: the publisher function runs it (`catch_up`) between the channel's publishes, never during
 one. It reads the channel's current seq C, sends what the client is missing up to C (the replay log after
-`since`, or the current state for `portfolio` and `system`), then subscribes "live from C" (see
+`since`, by default the seq when `subscribed` was sent, or the current state for `portfolio` and `system`),
+then subscribes "live from C" (see
 `ChannelRepository.go_live`). The pushes after C are published after it, so each seq arrives once, in
 order, replayed ones first. An error never closes the connection; a connection whose lifetime has ended
 is closed at its next frame, and one whose catch-up cannot be queued is closed (it reconnects and resumes).
@@ -144,9 +145,20 @@ class FrameHandler(_Replies):
                 permitted.append(channel)
         if not permitted:
             return
+        # Told `subscribed`, the client is owed every push after it, but its catch-up runs later, in the channel's
+        # turn: without `since`, it resumes from the seq read now (a state channel sends its state instead).
+        since = {
+            channel: frame.since[channel] if channel in frame.since else self._position(connection, channel)
+            for channel in permitted
+        }
         self._send(connection.connection_id, subscribed(permitted))
         self._queue(connection, [SubscriptionRequest(connection.tenant_id, channel, connection.connection_id,
-                                                     frame.since.get(channel)) for channel in permitted])  # fmt: skip
+                                                     since[channel]) for channel in permitted])  # fmt: skip
+
+    def _position(self, connection: Connection, channel: str) -> int | None:
+        if channel in SNAPSHOT_CHANNELS:
+            return None
+        return self.channels.current_seq(connection.tenant_id, channel)
 
     def _unsubscribe(self, connection: Connection, frame: Unsubscribe) -> None:
         known = []
