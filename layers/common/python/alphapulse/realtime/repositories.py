@@ -223,17 +223,6 @@ class ChannelRepository(TableRepository):
         with storage_errors("append to replay log"):
             self.batch_write([{"PutRequest": {"Item": to_item(item)}} for item in items])
 
-    def entry(self, tenant_id: str, channel: str, seq: int, *, now: int) -> LogEntry | None:
-        """One logged push, or None when it expired or was never written."""
-        with storage_errors("read replay log entry"):
-            response = self.client.get_item(
-                TableName=self.table,
-                Key=to_item({"pk": channel_partition(tenant_id, channel), "sk": log_sort_key(seq)}),
-                ConsistentRead=True,
-            )
-        item = response.get("Item")
-        return _entry(from_item(item), now) if item else None
-
     def entries(self, tenant_id: str, channel: str, *, after: int, upto: int, now: int) -> list[LogEntry]:
         """The logged pushes with `after < seq <= upto`, in seq order; expired ones are left out."""
         if upto <= after:
