@@ -8,9 +8,9 @@ visible behind it, moto's wait returns at once and the poll spins on the CPU unt
 several pollers on one busy group (Lambda's event source mapping has five), a channel's pushes waited a
 second each and the local stack ran at a few pushes per second.
 
-moto also validates each message sent by building the queue's attributes, which counts the state of every
-message in it (a clock read each): sending grew with the backlog. Validation here reads only the one
-attribute it needs.
+moto also builds a queue's attributes, which counts the state of every message in it (a clock read each),
+to validate each message sent, to add it and to check each message received against the retention period:
+every call grew with the backlog. Those three read only the one attribute they need here.
 
 Here a long poll is a series of immediate receives (each reads the groups in flight afresh), with a wait
 between them on the queue's own condition, which is now notified when messages are deleted or made
@@ -21,6 +21,7 @@ one more receive, not one per message.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from typing import Any
 
@@ -28,18 +29,22 @@ _patched = False
 COALESCE_SECONDS = 0.01
 
 
-class _ValidationView:
-    """A queue as moto's message validation reads it, without `attributes` counting every message's state."""
+_reading_one_attribute = threading.local()
 
-    def __init__(self, queue: Any) -> None:
-        self._queue = queue
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._queue, name)
+def _one_attribute(method: Any) -> Any:
+    """`method`, during which a queue's `attributes` holds only what moto reads there without counting every
+    message's state (ContentBasedDeduplication, MessageRetentionPeriod)."""
 
-    @property
-    def attributes(self) -> dict[str, str]:
-        return {"ContentBasedDeduplication": str(getattr(self._queue, "content_based_deduplication", False)).lower()}
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _reading_one_attribute.on = True
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _reading_one_attribute.on = False
+
+    return wrapper
 
 
 def make_sqs_long_polling_faithful() -> None:
@@ -80,13 +85,22 @@ def make_sqs_long_polling_faithful() -> None:
 
         return wrapper
 
-    validate = SQSBackend._validate_message
+    all_attributes = Queue.attributes.fget  # type: ignore[attr-defined]
 
-    @functools.wraps(validate)
-    def _validate_message(self: SQSBackend, queue: Queue, *args: Any, **kwargs: Any) -> Any:
-        return validate(self, _ValidationView(queue), *args, **kwargs)
+    def attributes(self: Queue) -> dict[str, Any]:
+        if getattr(_reading_one_attribute, "on", False):
+            return {
+                "ContentBasedDeduplication": str(getattr(self, "content_based_deduplication", False)).lower(),
+                "MessageRetentionPeriod": getattr(self, "message_retention_period"),  # noqa: B009 (set dynamically)
+            }
+        return all_attributes(self)  # type: ignore[no-any-return]
 
-    SQSBackend._validate_message = _validate_message  # type: ignore[method-assign]
+    Queue.attributes = property(attributes)  # type: ignore[method-assign, assignment]
+    SQSBackend._validate_message = _one_attribute(SQSBackend._validate_message)  # type: ignore[method-assign]
+    Queue.add_message = _one_attribute(Queue.add_message)  # type: ignore[method-assign]
+    SQSBackend.is_message_valid_based_on_retention_period = _one_attribute(  # type: ignore[method-assign]
+        SQSBackend.is_message_valid_based_on_retention_period
+    )
     SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
     Queue.delete_message = notifying(Queue.delete_message)  # type: ignore[method-assign]
     SQSBackend.change_message_visibility = notifying(SQSBackend.change_message_visibility)  # type: ignore[method-assign]
