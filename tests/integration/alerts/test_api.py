@@ -785,19 +785,19 @@ def test_fire_whose_transaction_response_was_lost_creates_the_alert_once(
     aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the create transaction lands but its response is lost, so the client sends it again (same token)
-    from alphapulse.aws.dynamodb import DynamoDBClient
+    from alphapulse.aws.sigv4 import SignedEndpoint
 
-    send = DynamoDBClient._send
+    send = SignedEndpoint.request
     lost: list[str] = []
 
-    def lose_one_transaction_response(self: DynamoDBClient, operation: str, body: bytes) -> Any:
-        answer = send(self, operation, body)
-        if operation == "TransactWriteItems" and not lost:
-            lost.append(operation)
+    def lose_one_transaction_response(self: SignedEndpoint, method: str, path: str, body: bytes, headers: Any) -> Any:
+        answer = send(self, method, path, body, headers)
+        if headers.get("x-amz-target", "").endswith(".TransactWriteItems") and not lost:
+            lost.append("TransactWriteItems")
             raise ConnectionResetError("response lost")
         return answer
 
-    monkeypatch.setattr(DynamoDBClient, "_send", lose_one_transaction_response)
+    monkeypatch.setattr(SignedEndpoint, "request", lose_one_transaction_response)
     created = fire(dedup_key="lost")
     # Then the retry is answered as the first: one alert, created, counted once
     assert lost == ["TransactWriteItems"]

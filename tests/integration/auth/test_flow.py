@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from typing import Any
 
 import pytest
 
@@ -121,20 +122,20 @@ def test_refresh_whose_rotation_response_was_lost_keeps_the_session(
     api: RestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a rotation whose UpdateItem lands in DynamoDB but whose response is lost on the way back
-    from alphapulse.aws.dynamodb import DynamoDBClient
+    from alphapulse.aws.sigv4 import SignedEndpoint
 
-    send = DynamoDBClient._send
+    send = SignedEndpoint.request
     lost: list[str] = []
 
-    def lose_the_rotation_response(self: DynamoDBClient, operation: str, body: bytes) -> tuple[int, bytes, str | None]:
-        answer = send(self, operation, body)
-        if operation == "UpdateItem" and b"current_jti = :old" in body and not lost:
-            lost.append(operation)
+    def lose_the_rotation_response(self: SignedEndpoint, method: str, path: str, body: bytes, headers: Any) -> Any:
+        answer = send(self, method, path, body, headers)
+        if headers.get("x-amz-target", "").endswith(".UpdateItem") and b"current_jti = :old" in body and not lost:
+            lost.append("UpdateItem")
             raise ConnectionResetError("response lost")
         return answer
 
     tokens = login(api, "viewer")
-    monkeypatch.setattr(DynamoDBClient, "_send", lose_the_rotation_response)
+    monkeypatch.setattr(SignedEndpoint, "request", lose_the_rotation_response)
     # When the client's retry finds its own write already there
     reply = api.request("POST", "/api/v1/auth/refresh", json_body={"refresh_token": tokens["refresh_token"]})
     # Then it is not mistaken for reuse: the new pair works, and the family lives on

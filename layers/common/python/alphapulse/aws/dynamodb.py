@@ -10,9 +10,7 @@ WebSocket management API client.
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
 import uuid
 import zlib
 from collections.abc import Callable, Mapping
@@ -20,10 +18,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from alphapulse.aws.sigv4 import Credentials, NoCredentialsError, SignedEndpoint, full_jitter
+from alphapulse.aws.sigv4 import JsonServiceClient, json_error_code
 
 API_VERSION = "DynamoDB_20120810"
-CONTENT_TYPE = "application/x-amz-json-1.0"
 REQUEST_ATTEMPTS = 3
 RETRYABLE_CODES = frozenset(
     {
@@ -69,29 +66,14 @@ class DynamoDBConnectionError(Exception):
     """DynamoDB could not be reached after the retries."""
 
 
-class DynamoDBClient:
+class DynamoDBClient(JsonServiceClient):
     """Thread-safe (one keep-alive connection per thread); methods named as botocore's."""
 
-    def __init__(
-        self,
-        *,
-        region: str,
-        endpoint_url: str | None = None,
-        credentials: Callable[[], Credentials] | None = None,
-        timeout: float = 5.0,
-    ) -> None:
-        self.region = region
-        self._endpoint = SignedEndpoint(endpoint_url or f"https://dynamodb.{region}.amazonaws.com", region=region,
-                                        service="dynamodb", credentials=credentials, timeout=timeout)  # fmt: skip
+    SERVICE = "dynamodb"
 
     @classmethod
-    def from_environment(cls) -> DynamoDBClient:
-        """Region, endpoint and credentials as botocore would find them in the environment."""
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        if not region:
-            raise DynamoDBConnectionError("AWS_REGION is not set")
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
-        return cls(region=region, endpoint_url=endpoint)
+    def unreachable(cls, message: str) -> Exception:
+        return DynamoDBConnectionError(message)
 
     def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
         operation = OPERATIONS.get(name)
@@ -100,7 +82,7 @@ class DynamoDBClient:
         return lambda **params: self.call(operation, params)
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Run one operation, retrying throttling, server errors and broken connections with backoff.
+        """Run one operation, retrying throttling, server errors, corrupt answers and broken connections.
 
         A transaction gets a ClientRequestToken, the same for all its retries, so a retry of one whose
         response was lost is not applied twice (DynamoDB answers it as the first, within 10 minutes).
@@ -108,43 +90,23 @@ class DynamoDBClient:
         if operation == "TransactWriteItems" and "ClientRequestToken" not in params:
             params = {**params, "ClientRequestToken": uuid.uuid4().hex}
         body = json.dumps(params, separators=(",", ":")).encode()
-        for attempt in range(1, REQUEST_ATTEMPTS + 1):
-            try:
-                status, payload, crc = self._send(operation, body)
-            except NoCredentialsError as exc:
-                raise DynamoDBConnectionError(str(exc)) from exc
-            except (OSError, http.client.HTTPException) as exc:
-                if attempt == REQUEST_ATTEMPTS:
-                    raise DynamoDBConnectionError(f"{operation}: {exc}") from exc
-                full_jitter(attempt)
-                continue
-            if crc is not None and zlib.crc32(payload) != int(crc):
-                self._endpoint.drop_connection()
-                if attempt == REQUEST_ATTEMPTS:
-                    raise DynamoDBConnectionError(f"{operation}: response failed its CRC32 check")
-                full_jitter(attempt)
-                continue
-            document: dict[str, Any] = json.loads(payload) if payload else {}
-            if status < 300:
-                return document
-            error = self._error(operation, status, document)
-            retryable = status >= 500 or error.response["Error"]["Code"] in RETRYABLE_CODES
-            if not retryable or attempt == REQUEST_ATTEMPTS:
-                raise error
-            full_jitter(attempt)
-        raise DynamoDBConnectionError(f"{operation}: retries exhausted")  # not reached
-
-    def _send(self, operation: str, body: bytes) -> tuple[int, bytes, str | None]:
-        headers = {"content-type": CONTENT_TYPE, "x-amz-target": f"{API_VERSION}.{operation}"}
-        status, payload, response_headers = self._endpoint.request("POST", "/", body, headers)
-        return status, payload, response_headers.get("x-amz-crc32")
+        status, document = self._post(f"{API_VERSION}.{operation}", body, attempts=REQUEST_ATTEMPTS,
+                                      retryable_codes=RETRYABLE_CODES, intact=_crc_matches)  # fmt: skip
+        if status < 300:
+            return document
+        raise self._error(operation, status, document)
 
     @staticmethod
     def _error(operation: str, status: int, document: dict[str, Any]) -> DynamoDBError:
-        code = str(document.get("__type", "UnknownError")).rsplit("#", 1)[-1]
+        code = json_error_code(document)
         message = str(document.get("message") or document.get("Message") or "")
         extra: dict[str, Any] = {key: document[key] for key in ("CancellationReasons", "Item") if key in document}
         return DynamoDBError(code, message, status, operation, extra)
+
+
+def _crc_matches(payload: bytes, headers: Any) -> bool:
+    crc = headers.get("x-amz-crc32")
+    return crc is None or zlib.crc32(payload) == int(crc)
 
 
 @lru_cache(maxsize=1)

@@ -1,5 +1,6 @@
-"""AWS Signature Version 4 and credentials, shared by our own small clients (DynamoDB, the WebSocket
-management API), which exist so that cold starts do not pay for botocore (docs/decisions.md).
+"""AWS Signature Version 4, credentials and the JSON protocol's request loop, shared by our own small
+clients (DynamoDB, SQS, the WebSocket management API), which exist so that cold starts do not pay for
+botocore (docs/decisions.md).
 
 Signatures are checked against botocore's own signer in the tests.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import json
 import os
 import random
 import threading
@@ -17,8 +19,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import Message
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, ClassVar, NamedTuple, Self
 from urllib.parse import quote, urlsplit
+
+JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
 
 
 class Credentials(NamedTuple):
@@ -120,6 +124,18 @@ def default_credentials() -> Callable[[], Credentials]:
     return (lambda: found) if found else botocore_credentials()
 
 
+def environment_region_and_endpoint(service: str) -> tuple[str | None, str | None]:
+    """The region and endpoint URL as botocore finds them in the environment (`AWS_ENDPOINT_URL_<SERVICE>`
+    before `AWS_ENDPOINT_URL`; no endpoint: the service's public one)."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return region, os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def json_error_code(document: dict[str, Any]) -> str:
+    """The error code of a JSON-protocol error answer (`__type`, without its namespace)."""
+    return str(document.get("__type", "UnknownError")).rsplit("#", 1)[-1]
+
+
 def full_jitter(attempt: int, *, base: float = 0.05, sleep: Callable[[float], None] = time.sleep) -> None:
     """Wait before retry `attempt` (1, 2, ...): up to 50 ms, 100 ms, ... (botocore's standard retry mode)."""
     sleep(random.uniform(0, base * 2 ** (attempt - 1)))  # noqa: S311 (jitter, not security)
@@ -184,3 +200,69 @@ class SignedEndpoint:
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+class JsonServiceClient:
+    """What our clients of AWS JSON-protocol services share: the endpoint, found as botocore finds it, and the
+    request loop. A subclass names its `SERVICE` and the error raised when the service cannot be reached."""
+
+    SERVICE: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        endpoint_url: str | None = None,
+        credentials: Callable[[], Credentials] | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        self.region = region
+        url = endpoint_url or f"https://{self.SERVICE}.{region}.amazonaws.com"
+        self._endpoint = SignedEndpoint(url, region=region, service=self.SERVICE, credentials=credentials,
+                                        timeout=timeout)  # fmt: skip
+
+    @classmethod
+    def from_environment(cls) -> Self:
+        """Region, endpoint and credentials as botocore would find them in the environment."""
+        region, endpoint = environment_region_and_endpoint(cls.SERVICE)
+        if not region:
+            raise cls.unreachable("AWS_REGION is not set")
+        return cls(region=region, endpoint_url=endpoint)
+
+    @classmethod
+    def unreachable(cls, message: str) -> Exception:
+        """The error for a service that cannot be reached (no region, no credentials, retries exhausted)."""
+        raise NotImplementedError
+
+    def _post(
+        self,
+        target: str,
+        body: bytes,
+        *,
+        attempts: int,
+        retryable_codes: frozenset[str],
+        intact: Callable[[bytes, Message], bool] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """POST one request (`X-Amz-Target: target`): (status, answer). Broken connections, answers that are not
+        `intact`, server errors and `retryable_codes` are retried with full jitter; after the last attempt the
+        answer is returned, or `unreachable` raised (at once without credentials)."""
+        headers = {"content-type": JSON_CONTENT_TYPE, "x-amz-target": target}
+        for attempt in range(1, attempts + 1):
+            try:
+                status, payload, response_headers = self._endpoint.request("POST", "/", body, headers)
+                if intact is not None and not intact(payload, response_headers):
+                    self._endpoint.drop_connection()
+                    raise http.client.HTTPException("response failed its CRC32 check")
+            except NoCredentialsError as exc:
+                raise self.unreachable(str(exc)) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                if attempt == attempts:
+                    raise self.unreachable(f"{target.rsplit('.', 1)[-1]}: {exc}") from exc
+                full_jitter(attempt)
+                continue
+            document: dict[str, Any] = json.loads(payload) if payload else {}
+            retryable = status >= 500 or (status >= 300 and json_error_code(document) in retryable_codes)
+            if not retryable or attempt == attempts:
+                return status, document
+            full_jitter(attempt)
+        raise AssertionError("not reached")
