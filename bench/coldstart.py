@@ -671,7 +671,7 @@ def seed_connections(subjects: list[Subject]) -> None:
     allowed), as $connect would have stored it. Runs the layer in this process, like seed_and_minter."""
     from alphapulse.auth.models import ROLE_PERMISSIONS
     from alphapulse.realtime.models import Connection
-    from alphapulse.realtime.repositories import ConnectionRepository
+    from alphapulse.realtime.repositories.connections import ConnectionRepository
 
     now = int(time.time())
     for subject in subjects:

@@ -88,9 +88,11 @@ class MemoryChannel:
         self.audience = [Subscriber(f"Conn{n:08d}=", expires) for n in range(audience)]
         self.seq = 0
 
-    def take_seqs(self, tenant_id: str, channel: str, count: int, *, batch_id: str) -> int:
+    def take_seqs(self, tenant_id: str, channel: str, count: int, *, batch_id: str) -> Any:
+        from alphapulse.realtime.models import Numbered
+
         self.seq += count
-        return self.seq - count + 1
+        return Numbered(self.seq - count + 1)
 
     def append(self, tenant_id: str, channel: str, entries: list[Any], *, expires_at: int) -> None:
         pass

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from alphapulse.realtime.protocol import PushRequest, request_body
-from alphapulse.realtime.repositories import channel_partition
+from alphapulse.realtime.repositories.connections import channel_partition
 
 TRADE = {"symbol": "AAPL", "side": "buy", "quantity": 1, "price": 100.0, "fees": 0.0, "status": "filled",
          "order_type": "market", "executed_at": "2026-12-01T00:00:00Z", "strategy": None}  # fmt: skip

@@ -20,12 +20,15 @@ from alphapulse.metrics.models import MetricValue
 MAX_MESSAGE_BYTES = 128 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass
 class Call:
+    """One request to the management API, and the status it was answered."""
+
     method: str
     connection_id: str
     body: bytes
     headers: dict[str, str]
+    status: int = 0
 
 
 class FakeManagementApi:
@@ -75,26 +78,33 @@ class FakeManagementApi:
             if self.delay:
                 time.sleep(self.delay)
             with self._lock:
-                self.calls.append(Call(method, connection_id, body, headers))
-                if "execute-api/aws4_request" not in headers.get("authorization", ""):
-                    return 403
-                if self.scripts[connection_id]:
-                    return self.scripts[connection_id].pop(0)
-                if connection_id in self.closed:
-                    return 410
-                if method == "DELETE":
-                    self.closed.add(connection_id)
-                if method == "POST" and len(body) > MAX_MESSAGE_BYTES:
-                    return 413
-                return 200
+                call = Call(method, connection_id, body, headers)
+                self.calls.append(call)
+                call.status = self._status(call)
+                return call.status
         finally:
             with self._lock:
                 self.in_flight -= 1
 
+    def _status(self, call: Call) -> int:
+        if "execute-api/aws4_request" not in call.headers.get("authorization", ""):
+            return 403
+        if self.scripts[call.connection_id]:
+            return self.scripts[call.connection_id].pop(0)
+        if call.connection_id in self.closed:
+            return 410
+        if call.method == "DELETE":
+            self.closed.add(call.connection_id)
+        if call.method == "POST" and len(call.body) > MAX_MESSAGE_BYTES:
+            return 413
+        return 200
+
     def messages(self, connection_id: str) -> list[dict[str, Any]]:
         """What reached the connection (answered 200), in order."""
         with self._lock:
-            posts = [c for c in self.calls if c.method == "POST" and c.connection_id == connection_id]
+            posts = [
+                c for c in self.calls if c.method == "POST" and c.connection_id == connection_id and c.status == 200
+            ]
         return [json.loads(c.body) for c in posts]
 
     def deleted(self, connection_id: str) -> bool:
@@ -140,7 +150,7 @@ class InlineChannelQueue:
     def send(self, tenant_id: str, channel: str, body: str, *, deduplication_id: str) -> None:
         from alphapulse.realtime import wiring
         from alphapulse.realtime.logic.publisher import Record, process
-        from alphapulse.realtime.repositories import channel_partition
+        from alphapulse.realtime.repositories.connections import channel_partition
 
         group = channel_partition(tenant_id, channel)
         with self._guard:

@@ -10,7 +10,7 @@ import pytest
 
 from alphapulse.auth.logic.tokens import issue_token
 from alphapulse.realtime import wiring
-from alphapulse.realtime.repositories import CONNECTED_TENANTS
+from alphapulse.realtime.repositories.connections import CONNECTED_TENANTS
 from tests.conftest import reset_caches
 from tests.fakes import FakeManagementApi, InlineChannelQueue
 

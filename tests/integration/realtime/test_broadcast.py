@@ -17,7 +17,8 @@ from alphapulse.realtime import wiring
 from alphapulse.realtime.logic.broadcast import Broadcaster, Fanout
 from alphapulse.realtime.models import Connection, Subscriber
 from alphapulse.realtime.protocol import CHANNELS, PushRequest
-from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
+from alphapulse.realtime.repositories.channels import ChannelRepository
+from alphapulse.realtime.repositories.connections import ConnectionRepository
 from devstack.functions import LambdaContext, load_handler
 from tests.fakes import FakeManagementApi
 from tests.integration.realtime.conftest import table_items
@@ -288,11 +289,77 @@ def test_audience_at_the_threshold_is_not_sharded(stack: Stack) -> None:
     assert queue.bodies == [] and len(stack.gateway.calls) == 2
 
 
-def test_shard_that_cannot_be_queued_is_delivered_directly(stack: Stack) -> None:
+def test_shard_that_cannot_be_queued_fails_the_publish_so_that_its_batch_comes_back_in_order(stack: Stack) -> None:
     for n in range(3):
         stack.subscribe(f"c{n}")
-    publish_one(stack.make(shard_threshold=1, shards=RecordingQueue(fail=True)), "default", "trades", "trade", TRADE)
-    assert all(len(stack.gateway.messages(f"c{n}")) == 1 for n in range(3))
+    broadcaster = stack.make(shard_threshold=1, shards=RecordingQueue(fail=True))
+    with pytest.raises(ConnectionError):
+        broadcaster.publish([PushRequest("default", "trades", "trade", TRADE, time.time())], batch_id="b-1")
+    # Delivering it from here instead could overtake a shard still queued for the same connection
+    assert stack.gateway.calls == []
+    # Redelivered, the batch keeps its seq
+    queue = RecordingQueue()
+    seqs = stack.make(shard_threshold=1, shards=queue).publish(
+        [PushRequest("default", "trades", "trade", TRADE, time.time())], batch_id="b-1"
+    )
+    assert seqs == [1] and len(queue.bodies) == 3
+
+
+def test_while_a_bucket_has_a_shard_queued_its_connections_pushes_queue_behind_it(stack: Stack) -> None:
+    """The audience drops below the threshold while a shard waits in the queue: a push delivered from the
+    publisher would overtake it, so the busy buckets are sharded however small the audience."""
+    for n in range(3):
+        stack.subscribe(f"c{n}")
+    queue = RecordingQueue()
+    broadcaster = stack.make(shard_threshold=2, shards=queue)
+    first = publish_one(broadcaster, "default", "trades", "trade", TRADE)  # 3 > 2: sharded, not yet delivered
+    shards_of_first = list(queue.bodies)
+    stack.connections.remove("c2", "default")  # the audience is now 2, at the threshold
+    second = publish_one(broadcaster, "default", "trades", "trade", TRADE)
+    # Nothing was sent from the publisher: c0 and c1 have a shard waiting, so the second push queued behind it
+    assert stack.gateway.calls == []
+    assert sorted(c for body in queue.bodies[len(shards_of_first) :] for c, _ in json.loads(body)["connections"]) == [
+        "c0",
+        "c1",
+    ]
+    for body in queue.bodies:  # the fan-out function, each group in order
+        broadcaster.deliver_shard(body)
+    for connection_id in ("c0", "c1"):
+        assert [m["seq"] for m in stack.gateway.messages(connection_id)] == [first, second]
+    # Once every shard is delivered, the buckets are free again: the next push goes out from the publisher
+    queue.bodies.clear()
+    third = publish_one(broadcaster, "default", "trades", "trade", TRADE)
+    assert queue.bodies == []
+    for connection_id in ("c0", "c1"):
+        assert [m["seq"] for m in stack.gateway.messages(connection_id)] == [first, second, third]
+
+
+def test_a_connection_neither_reached_nor_closed_from_the_publisher_is_retried_through_the_queue(
+    stack: Stack,
+) -> None:
+    stack.subscribe("ok")
+    stack.subscribe("stuck")
+    stack.gateway.scripts["stuck"] = [429] * 20  # posts and closes alike
+    queue = RecordingQueue()
+    broadcaster = stack.make(shard_threshold=2, shards=queue)
+    seq = publish_one(broadcaster, "default", "trades", "trade", TRADE)
+    assert [m["seq"] for m in stack.gateway.messages("ok")] == [seq]
+    assert [[c for c, _ in json.loads(body)["connections"]] for body in queue.bodies] == [["stuck"]]
+    # and its next push waits behind that shard, however small the audience
+    publish_one(broadcaster, "default", "trades", "trade", TRADE)
+    assert [[c for c, _ in json.loads(body)["connections"]] for body in queue.bodies] == [["stuck"], ["stuck"]]
+    stack.gateway.scripts["stuck"] = []
+    for body in queue.bodies:
+        assert not broadcaster.deliver_shard(body).failed
+    assert [m["seq"] for m in stack.gateway.messages("stuck")] == [seq, seq + 1]
+    assert [m["seq"] for m in stack.gateway.messages("ok")] == [seq, seq + 1]
+
+
+def test_a_bucket_s_delivered_position_only_grows(stack: Stack) -> None:
+    stack.channels.record_shard_delivered("default", "trades", 3, 5)
+    stack.channels.record_shard_delivered("default", "trades", 3, 4)  # a late redelivery of an earlier shard
+    stack.channels.record_shard_delivered("default", "trades", 7, 1)
+    assert stack.channels.shards_delivered("default", "trades") == {3: 5, 7: 1}
 
 
 def test_shard_of_a_push_no_longer_logged_asks_its_connections_to_resync(stack: Stack) -> None:
@@ -508,11 +575,11 @@ def test_a_batch_is_numbered_in_order_and_each_subscriber_gets_it_in_order(stack
 @pytest.mark.parametrize("again", [3, 5, 4])
 def test_a_redelivered_batch_gets_the_same_seqs_and_leaves_no_gap(stack: Stack, again: int) -> None:
     # Given a batch of 4 whose seqs were taken before its attempt failed
-    assert stack.channels.take_seqs("default", "trades", 4, batch_id="m-1") == 1
+    assert stack.channels.take_seqs("default", "trades", 4, batch_id="m-1").first == 1
     # When the same batch comes back (with fewer or more of its group's messages), it starts at the same seq
-    assert stack.channels.take_seqs("default", "trades", again, batch_id="m-1") == 1
+    assert stack.channels.take_seqs("default", "trades", again, batch_id="m-1").first == 1
     # and the next batch follows it without a gap
-    assert stack.channels.take_seqs("default", "trades", 2, batch_id="m-9") == again + 1
+    assert stack.channels.take_seqs("default", "trades", 2, batch_id="m-9").first == again + 1
     assert stack.channels.current_seq("default", "trades") == again + 2
 
 

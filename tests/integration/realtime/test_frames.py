@@ -17,7 +17,8 @@ from alphapulse.realtime import wiring
 from alphapulse.realtime.logic import broadcast, subscriptions
 from alphapulse.realtime.models import Connection
 from alphapulse.realtime.protocol import PushRequest
-from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
+from alphapulse.realtime.repositories.channels import ChannelRepository
+from alphapulse.realtime.repositories.connections import ConnectionRepository
 from devstack.functions import LambdaContext, load_handler
 from tests.conftest import RestClient, load_event
 from tests.fakes import FakeManagementApi
@@ -185,6 +186,29 @@ def test_client_gone_while_answering_is_forgotten(table: str, gateway: FakeManag
     gateway.closed.add("c1")
     send("c1", {"action": "ping"})
     assert table_items(table) == []
+
+
+def test_a_frame_that_cannot_be_answered_closes_the_connection(table: str, gateway: FakeManagementApi) -> None:
+    connect(table, "c1")
+    gateway.scripts["c1"] = [429] * 4  # every try of the pong
+    send("c1", {"action": "ping"})
+    # The client would wait for an answer that never comes: closed instead, it reconnects
+    assert gateway.deleted("c1") and table_items(table) == []
+
+
+def test_a_catch_up_that_cannot_reach_its_connection_closes_it_and_its_channel_goes_on(
+    table: str, gateway: FakeManagementApi
+) -> None:
+    connect(table, "c1")
+    connect(table, "c2")
+    subscribe("c2", "trades")
+    publish("trades", 3)
+    gateway.scripts["c1"] = [200] + [429] * 4  # `subscribed` goes out, then every try of the first replayed push
+    subscribe("c1", "trades", since={"trades": 0})  # the publisher does not fail the catch-up (it would raise here)
+    assert gateway.deleted("c1")
+    assert [i for i in table_items(table) if i.get("connection_id") == "c1" or i["pk"] == "CONN#c1"] == []
+    publish("trades")
+    assert seqs(gateway, "c2") == [1, 2, 3, 4]
 
 
 # --- current state of portfolio and system ---------------------------------------------------------

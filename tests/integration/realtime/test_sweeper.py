@@ -16,7 +16,8 @@ from alphapulse.aws.sigv4 import Credentials
 from alphapulse.realtime.logic import sweeper
 from alphapulse.realtime.logic.broadcast import Fanout
 from alphapulse.realtime.models import Connection
-from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
+from alphapulse.realtime.repositories.channels import ChannelRepository
+from alphapulse.realtime.repositories.connections import ConnectionRepository
 from devstack.functions import LambdaContext, load_module
 from tests.conftest import load_event
 from tests.fakes import FakeManagementApi

@@ -346,7 +346,7 @@ def test_event_feed_reads_what_the_trade_and_portfolio_repositories_write(
 
 def test_system_counts_the_tenants_live_websocket_connections(api: SystemClient, aws: dict[str, str]) -> None:
     from alphapulse.realtime.models import Connection
-    from alphapulse.realtime.repositories import ConnectionRepository
+    from alphapulse.realtime.repositories.connections import ConnectionRepository
 
     connections = ConnectionRepository(aws["ConnectionsTable"])
     now = int(time.time())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 
 
@@ -32,6 +33,14 @@ class Subscriber:
 class LogEntry:
     seq: int
     message: bytes
+
+
+@dataclass(frozen=True)
+class Numbered:
+    """A publish batch's first seq, and the position of the last fan-out shard queued in each connection bucket."""
+
+    first: int
+    shards_queued: Mapping[int, int] = field(default_factory=dict)
 
 
 class GoLive(Enum):

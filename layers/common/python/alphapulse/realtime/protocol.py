@@ -193,7 +193,7 @@ class SubscriptionRequest:
 
 
 class ChannelQueue(Protocol):
-    """The push queue (`realtime.repositories.SqsChannelQueue`): one ordered group per (tenant, channel)."""
+    """The push queue (`realtime.repositories.queues.SqsChannelQueue`): one ordered group per (tenant, channel)."""
 
     def send(self, tenant_id: str, channel: str, body: str, *, deduplication_id: str) -> None: ...
 

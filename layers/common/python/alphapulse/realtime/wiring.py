@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from alphapulse.aws.management_api import ManagementApiClient
 from alphapulse.core.config import get_settings
 from alphapulse.core.wiring import Dependencies, Provider
-from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository, SqsChannelQueue, SqsShardQueue
+from alphapulse.realtime.repositories.channels import ChannelRepository
+from alphapulse.realtime.repositories.connections import ConnectionRepository
+from alphapulse.realtime.repositories.queues import SqsChannelQueue, SqsShardQueue
 
 if TYPE_CHECKING:
     from alphapulse.auth.repositories import TicketRepository

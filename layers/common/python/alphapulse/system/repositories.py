@@ -71,7 +71,7 @@ class SystemRepository(ClaimingRepository):
     def live_connections(self, tenant_id: str) -> int:
         """The tenant's WebSocket connections whose lifetime has not ended."""
         from alphapulse.core.config import get_settings
-        from alphapulse.realtime.repositories import ConnectionRepository
+        from alphapulse.realtime.repositories.connections import ConnectionRepository
 
         table = get_settings().require("connections_table")
         return ConnectionRepository(table, self._client).count_live(tenant_id, int(utcnow().timestamp()))

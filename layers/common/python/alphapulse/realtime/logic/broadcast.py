@@ -10,7 +10,9 @@ pushes of one (tenant, channel), one channel at a time (the push queue's message
    time from a pool of threads that each keep one keep-alive connection; audiences above
    `FANOUT_SHARD_THRESHOLD` are split into shards of at most that size, by connection bucket, and queued on
    the FIFO fan-out queue (a connection's shards always in one group), which FanoutFunction delivers
-   (`deliver_shard`).
+   (`deliver_shard`). While a bucket has a shard not yet delivered, its connections' later pushes are sharded
+   too, whatever the audience, so that none overtakes it (`realtime.logic.shards`); and a connection that could
+   be neither reached nor closed from here is retried through the queue in the same way.
 
 Per connection: 410 Gone deletes the connection and its subscriptions; 429 and server errors are
 retried with backoff and jitter (by the client), and a connection still failing after that is closed,
@@ -24,15 +26,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import threading
 import time
-import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
 
 from alphapulse.aws.management_api import (
     MAX_MESSAGE_BYTES,
@@ -43,17 +42,14 @@ from alphapulse.aws.management_api import (
 )
 from alphapulse.core.errors import DataAccessError
 from alphapulse.core.observability import get_logger
+from alphapulse.realtime.logic.shards import Shard, ShardQueue, bucket_of, by_bucket, chunks
 from alphapulse.realtime.models import LogEntry, Subscriber
 from alphapulse.realtime.protocol import EVENT_CHANNELS, PushRequest, encode, push, resync_required
-from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
+from alphapulse.realtime.repositories.channels import ChannelRepository
+from alphapulse.realtime.repositories.connections import ConnectionRepository
 
 FANOUT_CONCURRENCY = 200  # sends in flight per process; also the number of pooled connections
-SHARD_BUCKETS = 16  # a connection's shards always go to one of this many message groups per channel
 SHARD_PROGRESS_CHUNK = 200  # connections delivered between two records of a shard's progress
-
-
-class ShardQueue(Protocol):
-    def send(self, body: str, *, group: str, deduplication_id: str) -> None: ...
 
 
 @dataclass
@@ -249,49 +245,76 @@ class Broadcaster:
                 raise ValueError(f"{outgoing.type!r} is not a push type of channel {channel!r}")
             encode({"data": outgoing.data})  # data that cannot be sent fails here, before it takes a seq
         now = self.clock()
-        first = self.channels.take_seqs(tenant_id, channel, len(pushes), batch_id=batch_id)
+        numbered = self.channels.take_seqs(tenant_id, channel, len(pushes), batch_id=batch_id)
         resync = encode(resync_required(channel))
         entries = [
             LogEntry(
                 seq, resync if each.too_large else encode(push(each.type, channel, seq, _time(each.at), each.data))
             )
-            for seq, each in enumerate(pushes, start=first)
+            for seq, each in enumerate(pushes, start=numbered.first)
         ]
         # Logged before the subscriber query: a subscriber that is not yet live finds them in the log.
         self.channels.append(tenant_id, channel, entries, expires_at=int(now) + self.retention_seconds)
-        targets = list(self.channels.subscribers(tenant_id, channel, first))
-        messages = [entry.message for entry in entries]
-        report = DeliveryReport()
-        if len(targets) > self.shard_threshold and self.shards is not None:
-            # Each connection's shards go to one message group of the FIFO fan-out queue, always the same (its
-            # bucket): the shards of consecutive batches reach it in order.
-            for bucket, members in sorted(_buckets(targets).items()):
-                for shard in _chunks(members, self.shard_threshold):
-                    report.add(self._queue(tenant_id, channel, entries, shard, now, bucket))
-        else:
-            report = self.fanout.deliver(tenant_id, messages, targets, now=now, resync=resync)
+        targets = list(self.channels.subscribers(tenant_id, channel, numbered.first))
+        positions = dict(numbered.shards_queued)
+        direct = self._shard(tenant_id, channel, entries, targets, positions)
+        report = self.fanout.deliver(tenant_id, [entry.message for entry in entries], direct, now=now, resync=resync)
+        if report.failed:
+            # Neither reached nor closed: the fan-out queue retries them (and their later pushes queue behind).
+            failed = set(report.failed)
+            self._queue(tenant_id, channel, entries, [t for t in direct if t.connection_id in failed], positions)
         _log(tenant_id, channel, entries, len(targets), report)
         return [entry.seq for entry in entries]
+
+    def _shard(
+        self,
+        tenant_id: str,
+        channel: str,
+        entries: Sequence[LogEntry],
+        targets: Sequence[Subscriber],
+        positions: dict[int, int],
+    ) -> list[Subscriber]:
+        """Queue the shards of an audience above the threshold, and of the busy buckets of a smaller one; the
+        targets left to serve from here."""
+        if self.shards is None or not targets:
+            return list(targets)
+        if len(targets) > self.shard_threshold:
+            self._queue(tenant_id, channel, entries, targets, positions)
+            return []
+        busy = self._busy(tenant_id, channel, positions)
+        self._queue(tenant_id, channel, entries, [t for t in targets if bucket_of(t.connection_id) in busy],
+                    positions)  # fmt: skip
+        return [target for target in targets if bucket_of(target.connection_id) not in busy]
+
+    def _busy(self, tenant_id: str, channel: str, queued: dict[int, int]) -> set[int]:
+        """The buckets with a shard queued and not yet delivered."""
+        if not queued:
+            return set()  # this channel was never sharded: nothing to read
+        delivered = self.channels.shards_delivered(tenant_id, channel)
+        return {bucket for bucket, position in queued.items() if delivered.get(bucket, 0) < position}
 
     def _queue(
         self,
         tenant_id: str,
         channel: str,
         entries: Sequence[LogEntry],
-        shard: Sequence[Subscriber],
-        now: float,
-        bucket: int,
-    ) -> DeliveryReport:
+        targets: Sequence[Subscriber],
+        positions: dict[int, int],
+    ) -> None:
+        """Queue `targets` in shards of at most the threshold, each in its connections' bucket group, and record
+        the buckets' new positions. A shard that cannot be queued fails the publish, which the push queue
+        redelivers: with the same seqs and shards, which SQS drops as duplicates of those already queued."""
+        if not targets:
+            return
         assert self.shards is not None
-        body = _shard_body(tenant_id, channel, entries[0].seq, entries[-1].seq, shard)
-        try:
-            self.shards.send(body, group=f"{tenant_id}#{channel}#{bucket}", deduplication_id=_digest(body))
-        except Exception:
-            # Nothing is dropped: a shard that cannot be queued is delivered from here.
-            get_logger().exception("could not queue a fan-out shard; delivering it directly")
-            messages = [entry.message for entry in entries]
-            return self.fanout.deliver(tenant_id, messages, shard, now=now, resync=encode(resync_required(channel)))
-        return DeliveryReport()
+        touched: dict[int, int] = {}
+        for bucket, members in sorted(by_bucket(targets).items()):
+            for chunk in chunks(members, self.shard_threshold):
+                positions[bucket] = touched[bucket] = positions.get(bucket, 0) + 1
+                shard = Shard(tenant_id, channel, entries[0].seq, entries[-1].seq, chunk, bucket, touched[bucket])
+                body = shard.body()
+                self.shards.send(body, group=shard.group, deduplication_id=_digest(body))
+        self.channels.record_shards_queued(tenant_id, channel, touched)
 
     def deliver_shard(self, body: str) -> DeliveryReport:
         """Deliver one queued shard (FanoutFunction); ValueError when the body is not a shard.
@@ -299,57 +322,36 @@ class Broadcaster:
         SQS delivers a message at least once, and a shard that failed (a connection neither reached nor closed) or
         whose function stopped halfway comes back whole, in its group's order: the connections done with are
         recorded every SHARD_PROGRESS_CHUNK, and a shard delivered again skips them, so no connection gets a seq
-        twice. After the queue's maxReceiveCount it goes to the DLQ."""
-        tenant_id, channel, first, last, targets = _parse_shard(body)
+        twice. A shard done with every connection is recorded as its bucket's last delivered. After the queue's
+        maxReceiveCount it goes to the DLQ."""
+        shard = Shard.parse(body)
+        tenant_id, channel = shard.tenant_id, shard.channel
         now = self.clock()
         resync = encode(resync_required(channel))
-        shard = f"{first}-{_digest(body)[:32]}"
-        done = self.channels.shard_done(tenant_id, channel, shard)
-        targets = [target for target in targets if target.connection_id not in done]
-        entries = self.channels.entries(tenant_id, channel, after=first - 1, upto=last, now=int(now))
-        if len(entries) == last - first + 1:
+        progress = f"{shard.first}-{_digest(body)[:32]}"
+        done = self.channels.shard_done(tenant_id, channel, progress)
+        targets = [target for target in shard.targets if target.connection_id not in done]
+        entries = self.channels.entries(tenant_id, channel, after=shard.first - 1, upto=shard.last, now=int(now))
+        if len(entries) == shard.last - shard.first + 1:
             messages = [entry.message for entry in entries]
         else:
             # Older than the replay log: the pushes are gone, so their subscribers are told to reload from REST.
-            get_logger().error("fan-out shard of pushes no longer logged", extra={"channel": channel, "seq": first})
+            get_logger().error("fan-out shard of pushes no longer logged", extra={"channel": channel,
+                                                                                   "seq": shard.first})  # fmt: skip
             messages = [resync]
         report = DeliveryReport()
-        for chunk in _chunks(targets, SHARD_PROGRESS_CHUNK):
+        for chunk in chunks(targets, SHARD_PROGRESS_CHUNK):
             part = self.fanout.deliver(tenant_id, messages, chunk, now=now, resync=resync)
             handled = {target.connection_id for target in chunk} - set(part.failed)
             self.channels.add_shard_done(
-                tenant_id, channel, shard, handled, expires_at=int(now) + self.retention_seconds
+                tenant_id, channel, progress, handled, expires_at=int(now) + self.retention_seconds
             )
             report.add(part)
+        if not report.failed and shard.position is not None:
+            self.channels.record_shard_delivered(tenant_id, channel, shard.bucket, shard.position)
         if entries:
             _log(tenant_id, channel, entries, len(targets), report)
         return report
-
-
-def _shard_body(tenant_id: str, channel: str, first: int, last: int, targets: Sequence[Subscriber]) -> str:
-    body = {
-        "tenant_id": tenant_id,
-        "channel": channel,
-        "seq": first,
-        "last": last,
-        "connections": [[target.connection_id, target.expires_at] for target in targets],
-    }
-    return json.dumps(body, separators=(",", ":"))
-
-
-def _parse_shard(body: str) -> tuple[str, str, int, int, list[Subscriber]]:
-    try:
-        document = json.loads(body)
-        targets = [
-            Subscriber(str(connection_id), int(expires_at)) for connection_id, expires_at in document["connections"]
-        ]
-        first = int(document["seq"])
-        last = int(document.get("last", first))
-        if last < first:
-            raise ValueError("last before seq")
-        return str(document["tenant_id"]), str(document["channel"]), first, last, targets
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"not a fan-out shard: {exc}") from exc
 
 
 def _time(epoch: float) -> datetime:
@@ -358,18 +360,6 @@ def _time(epoch: float) -> datetime:
 
 def _digest(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
-
-
-def _buckets(targets: Sequence[Subscriber]) -> dict[int, list[Subscriber]]:
-    buckets: dict[int, list[Subscriber]] = {}
-    for target in targets:
-        buckets.setdefault(zlib.crc32(target.connection_id.encode()) % SHARD_BUCKETS, []).append(target)
-    return buckets
-
-
-def _chunks(targets: Sequence[Subscriber], size: int) -> Iterator[Sequence[Subscriber]]:
-    for start in range(0, len(targets), size):
-        yield targets[start : start + size]
 
 
 def _log(tenant_id: str, channel: str, entries: Sequence[LogEntry], audience: int, report: DeliveryReport) -> None:

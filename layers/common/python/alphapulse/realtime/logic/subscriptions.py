@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from alphapulse.aws.management_api import MAX_MESSAGE_BYTES, GoneError, ManagementApiClient, MessageTooLargeError
+from alphapulse.aws.management_api import (
+    MAX_MESSAGE_BYTES,
+    GoneError,
+    ManagementApiClient,
+    ManagementApiError,
+    MessageTooLargeError,
+)
 from alphapulse.core.errors import DataAccessError
 from alphapulse.core.observability import get_logger
 from alphapulse.realtime.models import Connection, GoLive, LogEntry
@@ -45,7 +51,8 @@ from alphapulse.realtime.protocol import (
     subscribed,
     unsubscribed,
 )
-from alphapulse.realtime.repositories import ChannelRepository, ConnectionRepository
+from alphapulse.realtime.repositories.channels import ChannelRepository
+from alphapulse.realtime.repositories.connections import ConnectionRepository
 
 REPLAY_LIMIT = 500  # pushes replayed per catch-up (one channel of a subscribe); past it, resync_required
 REPLAY_BUDGET_SECONDS = 10.0  # a catch-up's replay stops here (resync_required), well within the function's timeout
@@ -79,13 +86,14 @@ class _Replies:
         self.api = api
         self.clock = clock
 
-    def _close(self, connection_id: str, connection: Connection | None) -> None:
-        """Close a connection that is unknown or past its lifetime, and forget it."""
+    def _close(self, connection_id: str, connection: Connection | None, why: str) -> None:
+        """Close a connection and forget it; when even closing fails, the error is raised (the frame fails, or
+        the catch-up comes back in its channel's turn)."""
         with contextlib.suppress(GoneError):
             self.api.delete_connection(connection_id)
         if connection is not None:
             self.connections.remove(connection_id, connection.tenant_id)
-        get_logger().info("closed an expired or unknown connection", extra={"connection_id": connection_id})
+        get_logger().info("closed a connection", extra={"connection_id": connection_id, "why": why})
 
     def _send(self, connection_id: str, message: Mapping[str, Any]) -> None:
         self._send_raw(connection_id, encode(message))
@@ -113,7 +121,7 @@ class FrameHandler(_Replies):
         """Answer one frame."""
         connection = self.connections.get(connection_id)
         if connection is None or connection.expired(self.clock()):
-            self._close(connection_id, connection)
+            self._close(connection_id, connection, "expired or unknown")
             return
         try:
             try:
@@ -130,6 +138,9 @@ class FrameHandler(_Replies):
         except GoneError:
             # The client left while we were answering.
             self.connections.remove(connection_id, connection.tenant_id)
+        except ManagementApiError:
+            # Not answered after the retries: closed, so that the client reconnects rather than wait.
+            self._close(connection.connection_id, connection, "could not be sent to")
 
     def _subscribe(self, connection: Connection, frame: Subscribe) -> None:
         permitted = []
@@ -186,7 +197,7 @@ class FrameHandler(_Replies):
                 get_logger().exception(
                     "could not queue a subscription change: closing the connection", extra={"channel": request.channel}
                 )
-                self._close(connection.connection_id, connection)
+                self._close(connection.connection_id, connection, "subscription not queued")
                 return
 
 
@@ -217,13 +228,18 @@ class CatchUp(_Replies):
             return GoLive.GONE
         connection = self.connections.get(request.connection_id)
         if connection is None or connection.expired(self.clock()):
-            self._close(request.connection_id, connection)
+            self._close(request.connection_id, connection, "expired or unknown")
             return GoLive.GONE
         budget = _Budget(deadline=min(deadline, self.clock() + self.replay_budget_seconds), pushes=REPLAY_LIMIT)
         try:
             return self._catch_up(connection, request.channel, request.since, budget)
         except GoneError:
             self.connections.remove(connection.connection_id, connection.tenant_id)
+            return GoLive.GONE
+        except ManagementApiError:
+            # Told `subscribed` but not caught up: closed, as for a live push it could not get, so that it
+            # reconnects and resumes; the channel's other pushes and catch-ups go on.
+            self._close(connection.connection_id, connection, "could not be sent to")
             return GoLive.GONE
 
     def _catch_up(self, connection: Connection, channel: str, since: int | None, budget: _Budget) -> GoLive:

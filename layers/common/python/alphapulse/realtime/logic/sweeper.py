@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from alphapulse.core.errors import DataAccessError
 from alphapulse.core.observability import get_logger
 from alphapulse.realtime.logic.broadcast import Fanout
-from alphapulse.realtime.repositories import ConnectionRepository
+from alphapulse.realtime.repositories.connections import ConnectionRepository
 
 MAX_CLOSES_PER_RUN = 1000
 SWEEP_CONCURRENCY = 32

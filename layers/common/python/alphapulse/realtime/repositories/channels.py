@@ -1,164 +1,34 @@
-"""WebSocket connections, subscriptions, per-channel sequence counters and the replay log (ConnectionsTable).
+"""A channel's sequence counter, replay log, subscribers and fan-out shards (ConnectionsTable).
 
-| item | pk | sk | gsi1 | TTL |
-|---|---|---|---|---|
-| connection | `CONN#<connection_id>` | `CONN` | `T#<t>#CONNECTIONS` / `<expires_at>#<connection_id>` | expires_at |
-| subscription | `T#<t>#CHANNEL#<channel>` | `SUB#<connection_id>` | - | the connection's |
-| sequence counter (and the last batch it numbered) | `T#<t>#CHANNEL#<channel>` | `SEQ` | - | - |
-| replay log entry | `T#<t>#CHANNEL#<channel>` | `LOG#<seq, 12 digits>` | - | publish + retention |
-| shard progress (connections done) | `T#<t>#CHANNEL#<channel>` | `SHARD#<seq>-<digest>` | - | publish + retention |
-| connected tenant | `CONNECTED_TENANTS` | `T#<t>` | - | last connect + 1 day |
+| item | pk | sk | TTL |
+|---|---|---|---|
+| sequence counter (the last batch it numbered; the shards queued per bucket) | `T#<t>#CHANNEL#<channel>` | `SEQ` | - |
+| replay log entry | `T#<t>#CHANNEL#<channel>` | `LOG#<seq, 12 digits>` | publish + retention |
+| subscription | `T#<t>#CHANNEL#<channel>` | `SUB#<connection_id>` | the connection's |
+| shard progress (connections done) | `T#<t>#CHANNEL#<channel>` | `SHARD#<seq>-<digest>` | publish + retention |
+| shards delivered (the last, per bucket) | `T#<t>#CHANNEL#<channel>` | `FANOUT` | - |
 
 A channel's subscribers are one Query of its partition (strongly consistent), never a Scan.
-$connect and $disconnect know only the connection id, hence the connection's own partition.
-The connected-tenant items list the tenants whose gsi1 partition the sweeper queries for expired connections.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from alphapulse.aws import sqs
 from alphapulse.aws.dynamodb import DynamoDBError, from_item, to_item
 from alphapulse.core import keys
 from alphapulse.core.storage import TableRepository, storage_errors
-from alphapulse.realtime.models import Connection, GoLive, LogEntry, Subscriber
-from alphapulse.realtime.protocol import CHANNELS
+from alphapulse.realtime.models import GoLive, LogEntry, Numbered, Subscriber
+from alphapulse.realtime.repositories.connections import SUB, channel_partition, connection_key, subscription_key
 
-CONN, SEQ, SUB, LOG, SHARD = "CONN", "SEQ", "SUB", "LOG", "SHARD"
-CONNECTED_TENANTS = "CONNECTED_TENANTS"
-# Far above a connection's 2 h: a tenant stays listed until every connection made before its last connect ended.
-TENANT_LISTING_SECONDS = 86400
+SEQ, LOG, SHARD, FANOUT = "SEQ", "LOG", "SHARD", "FANOUT"
+QUEUED, DELIVERED = "shards_queued_", "shards_delivered_"  # + the bucket: attributes of SEQ and FANOUT
 SEQ_DIGITS = 12
-
-
-def connection_key(connection_id: str) -> dict[str, Any]:
-    return to_item({"pk": keys.key(CONN, connection_id), "sk": CONN})
-
-
-def channel_partition(tenant_id: str, channel: str) -> str:
-    return keys.tenant_key(tenant_id, "CHANNEL", channel)
 
 
 def log_sort_key(seq: int) -> str:
     return keys.key(LOG, f"{seq:0{SEQ_DIGITS}d}")
-
-
-def _epoch_key(epoch: int) -> str:
-    return f"{epoch:010d}"
-
-
-class ConnectionRepository(TableRepository):
-    """Connections: recorded at $connect, removed (with their subscriptions) at $disconnect or when found gone."""
-
-    def put(self, connection: Connection) -> None:
-        """Record a connection (API Gateway never reuses a connection id), and list its tenant as connected."""
-        item = {
-            "pk": keys.key(CONN, connection.connection_id),
-            "sk": CONN,
-            "gsi1pk": keys.tenant_key(connection.tenant_id, "CONNECTIONS"),
-            "gsi1sk": keys.key(_epoch_key(connection.expires_at), connection.connection_id),
-            "connection_id": connection.connection_id,
-            "tenant_id": connection.tenant_id,
-            "username": connection.username,
-            "permissions": sorted(connection.permissions),
-            "token_expires_at": connection.token_expires_at,
-            "connected_at": connection.connected_at,
-            "expires_at": connection.expires_at,
-        }
-        listed = {
-            "pk": CONNECTED_TENANTS,
-            "sk": keys.tenant_key(connection.tenant_id),
-            "tenant_id": connection.tenant_id,
-            "expires_at": connection.connected_at + TENANT_LISTING_SECONDS,
-        }
-        # One round trip; the listing is idempotent (the same item, a later TTL).
-        with storage_errors("record connection"):
-            self.batch_write([{"PutRequest": {"Item": to_item(item)}}, {"PutRequest": {"Item": to_item(listed)}}])
-
-    def get(self, connection_id: str) -> Connection | None:
-        """The connection, or None when unknown or removed."""
-        with storage_errors("get connection"):
-            response = self.client.get_item(
-                TableName=self.table, Key=connection_key(connection_id), ConsistentRead=True
-            )
-        item = response.get("Item")
-        return _connection(from_item(item)) if item else None
-
-    def remove(self, connection_id: str, tenant_id: str | None = None) -> Connection | None:
-        """Delete the connection and all its subscriptions (idempotent); the connection as it was, if it was.
-
-        `tenant_id` lets the subscriptions go even when the connection item is gone already.
-        """
-        with storage_errors("remove connection"):
-            response = self.client.delete_item(
-                TableName=self.table, Key=connection_key(connection_id), ReturnValues="ALL_OLD"
-            )
-            old = response.get("Attributes")
-            connection = _connection(from_item(old)) if old else None
-            tenant = connection.tenant_id if connection else tenant_id
-            if tenant is not None:
-                self._delete_subscriptions(tenant, connection_id)
-        return connection
-
-    def _delete_subscriptions(self, tenant_id: str, connection_id: str) -> None:
-        # Five channels: deleting every possible key is one request and needs no index.
-        self.batch_write(
-            [{"DeleteRequest": {"Key": subscription_key(tenant_id, channel, connection_id)}} for channel in CHANNELS]
-        )
-
-    def connected_tenants(self) -> list[str]:
-        """Every tenant listed as having had a connection lately (one small partition; tenants are few)."""
-        with storage_errors("list connected tenants"):
-            items = self.query_all(
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues=to_item({":pk": CONNECTED_TENANTS}),
-                ProjectionExpression="tenant_id",
-            )
-            return [item["tenant_id"]["S"] for item in items]
-
-    def expired(self, tenant_id: str, now: int, *, limit: int) -> tuple[list[Subscriber], bool]:
-        """Up to `limit` of the tenant's connections whose lifetime has ended, oldest first (one gsi1 page),
-        and whether more may be left."""
-        with storage_errors("list expired connections"):
-            response = self.client.query(
-                TableName=self.table,
-                IndexName="gsi1",
-                KeyConditionExpression="gsi1pk = :pk AND gsi1sk < :next",
-                # `<expires_at>#<id>` sorts below `<now + 1>` exactly when expires_at <= now.
-                ExpressionAttributeValues=to_item(
-                    {":pk": keys.tenant_key(tenant_id, "CONNECTIONS"), ":next": _epoch_key(now + 1)}
-                ),
-                ProjectionExpression="connection_id, expires_at",
-                Limit=limit,
-            )
-        found = [Subscriber(item["connection_id"]["S"], int(item["expires_at"]["N"])) for item in response["Items"]]
-        return found, "LastEvaluatedKey" in response
-
-    def count_live(self, tenant_id: str, now: int) -> int:
-        """The tenant's connections whose lifetime has not ended (expired items not yet swept are left out)."""
-        total = 0
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk > :now",
-            "ExpressionAttributeValues": to_item(
-                {":pk": keys.tenant_key(tenant_id, "CONNECTIONS"), ":now": _epoch_key(now)}
-            ),
-            "Select": "COUNT",
-        }
-        with storage_errors("count connections"):
-            while True:
-                response = self.client.query(**request)
-                total += int(response.get("Count", 0))
-                if "LastEvaluatedKey" not in response:
-                    return total
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-
-def subscription_key(tenant_id: str, channel: str, connection_id: str) -> dict[str, Any]:
-    return to_item({"pk": channel_partition(tenant_id, channel), "sk": keys.key(SUB, connection_id)})
 
 
 class ChannelRepository(TableRepository):
@@ -175,8 +45,9 @@ class ChannelRepository(TableRepository):
         item = response.get("Item")
         return int(from_item(item).get("seq", 0)) if item else 0
 
-    def take_seqs(self, tenant_id: str, channel: str, count: int, *, batch_id: str) -> int:
-        """Take `count` consecutive seqs for the batch `batch_id` (atomic ADD); the first of them.
+    def take_seqs(self, tenant_id: str, channel: str, count: int, *, batch_id: str) -> Numbered:
+        """Take `count` consecutive seqs for the batch `batch_id` (atomic ADD): the first of them, and the
+        position of the last fan-out shard queued in each bucket (`record_shards_queued`), read in the same call.
 
         The counter remembers the last batch it numbered and its size. A batch numbered already (its earlier
         attempt failed after this) starts at the same seq again, and the counter is set to its new end: a
@@ -191,10 +62,11 @@ class ChannelRepository(TableRepository):
                 UpdateExpression="ADD seq :count SET batch_id = :batch, batch_size = :count",
                 ConditionExpression="attribute_not_exists(batch_id) OR batch_id <> :batch",
                 ExpressionAttributeValues=to_item({":count": count, ":batch": batch_id}),
-                ReturnValues="UPDATED_NEW",
+                ReturnValues="ALL_NEW",
             )
             if taken is not None:
-                return int(from_item(taken["Attributes"])["seq"]) - count + 1
+                counter = from_item(taken["Attributes"])
+                return Numbered(int(counter["seq"]) - count + 1, _by_bucket(counter, QUEUED))
             first = int(seen["seq"]) - int(seen["batch_size"]) + 1
             if int(seen["batch_size"]) != count:
                 self.client.update_item(
@@ -206,7 +78,46 @@ class ChannelRepository(TableRepository):
                         {":last": first + count - 1, ":count": count, ":batch": batch_id}
                     ),
                 )
-        return first
+        return Numbered(first, _by_bucket(seen, QUEUED))
+
+    def record_shards_queued(self, tenant_id: str, channel: str, positions: Mapping[int, int]) -> None:
+        """Record the position of the last shard queued in each of these buckets (on the counter: the next
+        `take_seqs` reads it). Only the channel's publisher writes them, after queueing the shards."""
+        if not positions:
+            return
+        names = {f"#q{bucket}": f"{QUEUED}{bucket}" for bucket in positions}
+        values = {f":q{bucket}": position for bucket, position in positions.items()}
+        with storage_errors("record queued shards"):
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"pk": channel_partition(tenant_id, channel), "sk": SEQ}),
+                UpdateExpression="SET " + ", ".join(f"#q{bucket} = :q{bucket}" for bucket in positions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+            )
+
+    def shards_delivered(self, tenant_id: str, channel: str) -> dict[int, int]:
+        """The position of the last shard delivered in each bucket (strongly consistent)."""
+        with storage_errors("read delivered shards"):
+            response = self.client.get_item(
+                TableName=self.table,
+                Key=to_item({"pk": channel_partition(tenant_id, channel), "sk": FANOUT}),
+                ConsistentRead=True,
+            )
+        return _by_bucket(from_item(response.get("Item") or {}), DELIVERED)
+
+    def record_shard_delivered(self, tenant_id: str, channel: str, bucket: int, position: int) -> None:
+        """Record that the shard at `position` of `bucket` is delivered. A bucket's shards are delivered in order
+        (its FIFO message group), so the position only grows; a redelivered shard changes nothing."""
+        with storage_errors("record delivered shard"):
+            self.conditional_seen(
+                "update_item",
+                Key=to_item({"pk": channel_partition(tenant_id, channel), "sk": FANOUT}),
+                UpdateExpression="SET #d = :p",
+                ConditionExpression="attribute_not_exists(#d) OR #d < :p",
+                ExpressionAttributeNames={"#d": f"{DELIVERED}{bucket}"},
+                ExpressionAttributeValues=to_item({":p": position}),
+            )
 
     def append(self, tenant_id: str, channel: str, entries: list[LogEntry], *, expires_at: int) -> None:
         """Keep pushes for replay until `expires_at` (25 per request)."""
@@ -344,18 +255,6 @@ class ChannelRepository(TableRepository):
                 yield Subscriber(item["connection_id"]["S"], int(item["expires_at"]["N"]))
 
 
-def _connection(item: dict[str, Any]) -> Connection:
-    return Connection(
-        connection_id=str(item["connection_id"]),
-        tenant_id=str(item["tenant_id"]),
-        username=str(item["username"]),
-        permissions=frozenset(item.get("permissions") or ()),
-        token_expires_at=int(item["token_expires_at"]),
-        connected_at=int(item["connected_at"]),
-        expires_at=int(item["expires_at"]),
-    )
-
-
 def _entry(item: dict[str, Any], now: int) -> LogEntry | None:
     # DynamoDB deletes expired items within days: an entry past its TTL is treated as gone.
     if int(item.get("expires_at", 0)) <= now:
@@ -363,32 +262,5 @@ def _entry(item: dict[str, Any], now: int) -> LogEntry | None:
     return LogEntry(int(item["seq"]), str(item["message"]).encode())
 
 
-class SqsShardQueue:
-    """The fan-out queue (SQS FIFO): a connection's shards always go to the same message group."""
-
-    def __init__(self, queue_url: str) -> None:
-        self.queue_url = queue_url
-
-    def send(self, body: str, *, group: str, deduplication_id: str) -> None:
-        """Queue one shard in its group (SQS drops the same shard queued again within five minutes)."""
-        sqs.client().send_message(
-            QueueUrl=self.queue_url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=deduplication_id
-        )
-
-
-class SqsChannelQueue:
-    """The push queue (SQS FIFO): one message group per (tenant, channel), so the publisher takes each channel's
-    pushes and catch-ups one at a time, in the order they were sent."""
-
-    def __init__(self, queue_url: str) -> None:
-        self.queue_url = queue_url
-
-    def send(self, tenant_id: str, channel: str, body: str, *, deduplication_id: str) -> None:
-        """Queue `body` on the channel's group. SQS drops a second send with the same `deduplication_id` within
-        five minutes, so a sender retried after a lost response queues it once."""
-        sqs.client().send_message(
-            QueueUrl=self.queue_url,
-            MessageBody=body,
-            MessageGroupId=channel_partition(tenant_id, channel),
-            MessageDeduplicationId=deduplication_id,
-        )
+def _by_bucket(item: Mapping[str, Any], prefix: str) -> dict[int, int]:
+    return {int(name.removeprefix(prefix)): int(value) for name, value in item.items() if name.startswith(prefix)}
