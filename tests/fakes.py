@@ -182,3 +182,13 @@ class FakeReader:
         self.windows.append((start, end))
         found = sorted(p for p in self.series.get(metric, []) if start <= p[0] <= end)
         return found[: limit + 1]
+
+
+class ChangeRecorder:
+    """`cache.wiring.changed`, recorded: (tenant, domains) per call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+
+    def __call__(self, tenant_id: str, *domains: str) -> None:
+        self.calls.append((tenant_id, domains))

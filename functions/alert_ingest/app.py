@@ -24,7 +24,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deps = dependencies()
     pushed = 0
     for message in messages:
-        pushes = ingest.ingest_alert(message, deps.stores.alerts, deps.publish, lease_seconds=ingest.lease_of(context))
+        pushes = ingest.ingest_alert(
+            message, deps.stores.alerts, deps.publish, changed=deps.changed, lease_seconds=ingest.lease_of(context)
+        )
         pushed += len(pushes)
     logger.info("alert messages applied", extra={"messages": len(messages), "pushed": pushed})
     return {"pushed": pushed}

@@ -24,6 +24,7 @@ from alphapulse.auth.models import Principal
 from alphapulse.core.observability import get_logger
 from alphapulse.core.pagination import Page
 from alphapulse.web.app import MALFORMED_BODY, auth_responses, create_app, lambda_handler
+from alphapulse.web.cache import CACHED_RESPONSES, Cached
 from alphapulse.web.params import IN_UTC, Cursor, Limit, checked_range
 from alphapulse.web.security import require
 
@@ -69,9 +70,14 @@ async def alert_filters(
 # The rule routes come first: `/alerts/rules` must never be read as an alert called "rules".
 
 
-@router.get("/rules", response_model=Page[AlertRule], operation_id="list_alert_rules", responses=_LIST)
-async def list_rules(principal: Viewer, deps: Deps, cursor: Cursor = None, limit: Limit = 100) -> Page[AlertRule]:
-    return rules.list_rules(deps.rules, principal.tenant_id, limit=limit, cursor=cursor)
+@router.get("/rules", response_model=Page[AlertRule], operation_id="list_alert_rules",
+            responses={**_LIST, **CACHED_RESPONSES})  # fmt: skip
+async def list_rules(
+    principal: Viewer, deps: Deps, cache: Cached, cursor: Cursor = None, limit: Limit = 100
+) -> Response:
+    return await cache.respond(
+        principal, ("rules",), lambda: rules.list_rules(deps.rules, principal.tenant_id, limit=limit, cursor=cursor)
+    )
 
 
 @router.post(
@@ -82,7 +88,9 @@ async def list_rules(principal: Viewer, deps: Deps, cursor: Cursor = None, limit
     responses={**_AUTH, **MALFORMED_BODY},
 )
 async def create_rule(principal: RuleAdmin, deps: Deps, rule: AlertRuleInput) -> AlertRule:
-    return rules.create_rule(deps.rules, principal.tenant_id, rule)
+    created = rules.create_rule(deps.rules, principal.tenant_id, rule)
+    deps.changed(principal.tenant_id, "rules")
+    return created
 
 
 @router.put(
@@ -92,7 +100,9 @@ async def create_rule(principal: RuleAdmin, deps: Deps, rule: AlertRuleInput) ->
     responses={**_RULE, **MALFORMED_BODY},
 )
 async def replace_rule(principal: RuleAdmin, deps: Deps, rule_id: RuleIdPath, rule: AlertRuleInput) -> AlertRule:
-    return rules.replace_rule(deps.rules, principal.tenant_id, rule_id, rule)
+    replaced = rules.replace_rule(deps.rules, principal.tenant_id, rule_id, rule)
+    deps.changed(principal.tenant_id, "rules")
+    return replaced
 
 
 @router.delete(
@@ -100,23 +110,31 @@ async def replace_rule(principal: RuleAdmin, deps: Deps, rule_id: RuleIdPath, ru
 )
 async def delete_rule(principal: RuleAdmin, deps: Deps, rule_id: RuleIdPath) -> Response:
     rules.delete_rule(deps.rules, principal.tenant_id, rule_id)
+    deps.changed(principal.tenant_id, "rules")
     return Response(status_code=204)
 
 
-@router.get("", response_model=Page[Alert], operation_id="list_alerts", responses=_LIST)
+@router.get("", response_model=Page[Alert], operation_id="list_alerts", responses={**_LIST, **CACHED_RESPONSES})
 async def list_alerts(
     principal: Viewer,
     deps: Deps,
+    cache: Cached,
     filters: Annotated[AlertFilters, Depends(alert_filters)],
     cursor: Cursor = None,
     limit: Limit = 100,
-) -> Page[Alert]:
-    return lifecycle.list_alerts(deps.alerts, principal.tenant_id, filters, limit=limit, cursor=cursor)
+) -> Response:
+    return await cache.respond(
+        principal,
+        ("alerts",),
+        lambda: lifecycle.list_alerts(deps.alerts, principal.tenant_id, filters, limit=limit, cursor=cursor),
+    )
 
 
-@router.get("/{alert_id}", response_model=Alert, operation_id="get_alert", responses=_ALERT)
-async def get_alert(principal: Viewer, deps: Deps, alert_id: AlertIdPath) -> Alert:
-    return lifecycle.get_alert(deps.alerts, principal.tenant_id, alert_id)
+@router.get("/{alert_id}", response_model=Alert, operation_id="get_alert", responses={**_ALERT, **CACHED_RESPONSES})
+async def get_alert(principal: Viewer, deps: Deps, cache: Cached, alert_id: AlertIdPath) -> Response:
+    return await cache.respond(
+        principal, ("alerts",), lambda: lifecycle.get_alert(deps.alerts, principal.tenant_id, alert_id)
+    )
 
 
 @router.post(
@@ -130,6 +148,7 @@ async def acknowledge(principal: Responder, deps: Deps, alert_id: AlertIdPath, b
     alert = lifecycle.acknowledge_alert(
         deps.alerts, principal.tenant_id, alert_id, username=principal.username, note=note
     )
+    deps.changed(principal.tenant_id, "alerts")
     push_update(deps, principal.tenant_id, alert)
     return alert
 
@@ -143,6 +162,7 @@ async def acknowledge(principal: Responder, deps: Deps, alert_id: AlertIdPath, b
 async def resolve(principal: Responder, deps: Deps, alert_id: AlertIdPath, body: NoteBody = None) -> Alert:
     note = body.note if body else None
     alert = lifecycle.resolve_alert(deps.alerts, principal.tenant_id, alert_id, username=principal.username, note=note)
+    deps.changed(principal.tenant_id, "alerts")
     push_update(deps, principal.tenant_id, alert)
     return alert
 

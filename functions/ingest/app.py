@@ -23,6 +23,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.error("invalid event rejected", extra={"reason": str(exc)})
         raise
     deps = dependencies()
-    pushes = ingest.ingest_trading_event(detail, deps.stores, deps.publish, lease_seconds=ingest.lease_of(context))
+    pushes = ingest.ingest_trading_event(
+        detail, deps.stores, deps.publish, changed=deps.changed, lease_seconds=ingest.lease_of(context)
+    )
     logger.info("event ingested", extra={"tenant_id": detail.tenant_id, "pushed": len(pushes)})
     return {"pushed": len(pushes)}

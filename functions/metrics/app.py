@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from alphapulse.auth.models import Principal
 from alphapulse.core.keys import METRIC_NAME_PATTERN
@@ -14,6 +14,7 @@ from alphapulse.metrics import logic as metrics
 from alphapulse.metrics.models import Aggregation, Interval, MetricList, MetricSeries, MetricValue
 from alphapulse.metrics.wiring import MetricsDependencies, dependencies
 from alphapulse.web.app import auth_responses, create_app, lambda_handler
+from alphapulse.web.cache import CACHED_RESPONSES, Cached
 from alphapulse.web.params import IN_UTC
 from alphapulse.web.security import require
 
@@ -48,10 +49,12 @@ _SERIES_DESCRIPTION = (
     response_model=MetricList,
     operation_id="list_latest_metrics",
     summary="The latest value of every metric",
-    responses=AUTH_RESPONSES,
+    responses={**AUTH_RESPONSES, **CACHED_RESPONSES},
 )
-async def list_latest(principal: Viewer, deps: Deps) -> MetricList:
-    return metrics.latest_metrics(deps.metrics, principal.tenant_id)
+async def list_latest(principal: Viewer, deps: Deps, cache: Cached) -> Response:
+    return await cache.respond(
+        principal, ("metrics",), lambda: metrics.latest_metrics(deps.metrics, principal.tenant_id)
+    )
 
 
 @router.get(
@@ -60,11 +63,12 @@ async def list_latest(principal: Viewer, deps: Deps) -> MetricList:
     operation_id="get_metric_series",
     summary="A metric aggregated per interval",
     description=_SERIES_DESCRIPTION,
-    responses=AUTH_RESPONSES,
+    responses={**AUTH_RESPONSES, **CACHED_RESPONSES},
 )
 async def series(
     principal: Viewer,
     deps: Deps,
+    cache: Cached,
     metric: MetricName,
     start_time: Annotated[
         datetime | None, IN_UTC, Query(description="ISO 8601; default 24 h before end_time (naive = UTC)")
@@ -72,16 +76,20 @@ async def series(
     end_time: Annotated[datetime | None, IN_UTC, Query(description="ISO 8601; default now (naive = UTC)")] = None,
     aggregation: Annotated[Aggregation, Query(description="Aggregation applied per bucket")] = "avg",
     interval: Annotated[Interval, Query(description="Bucket width")] = "1h",
-) -> MetricSeries:
-    return metrics.metric_series(
-        deps.metrics,
-        principal.tenant_id,
-        metric,
-        start_time=start_time,
-        end_time=end_time,
-        aggregation=aggregation,
-        interval=interval,
-        now=utcnow(),
+) -> Response:
+    return await cache.respond(
+        principal,
+        ("metrics",),
+        lambda: metrics.metric_series(
+            deps.metrics,
+            principal.tenant_id,
+            metric,
+            start_time=start_time,
+            end_time=end_time,
+            aggregation=aggregation,
+            interval=interval,
+            now=utcnow(),
+        ),
     )
 
 
@@ -90,10 +98,12 @@ async def series(
     response_model=MetricValue,
     operation_id="get_latest_metric",
     summary="The latest value of one metric",
-    responses={**AUTH_RESPONSES, 404: {"description": "The metric has no value"}},
+    responses={**AUTH_RESPONSES, **CACHED_RESPONSES, 404: {"description": "The metric has no value"}},
 )
-async def latest(principal: Viewer, deps: Deps, metric: MetricName) -> MetricValue:
-    return metrics.latest_metric(deps.metrics, principal.tenant_id, metric)
+async def latest(principal: Viewer, deps: Deps, cache: Cached, metric: MetricName) -> Response:
+    return await cache.respond(
+        principal, ("metrics",), lambda: metrics.latest_metric(deps.metrics, principal.tenant_id, metric)
+    )
 
 
 app = create_app("AlphaPulse metrics", routers=[router])

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from alphapulse.auth.models import Principal
 from alphapulse.portfolio import logic as portfolio
 from alphapulse.portfolio.models import Portfolio, PortfolioHistory
 from alphapulse.portfolio.wiring import PortfolioDependencies, dependencies
 from alphapulse.web.app import auth_responses, create_app, lambda_handler
+from alphapulse.web.cache import CACHED_RESPONSES, Cached
 from alphapulse.web.params import QueryTimeRange
 from alphapulse.web.security import require
 
@@ -18,6 +19,8 @@ router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 
 Viewer = Annotated[Principal, require("view_portfolio")]
 _AUTH_RESPONSES = auth_responses("view_portfolio")
+# A trade moves the portfolio too (DESIGN section 7): its entries miss after either changes.
+PORTFOLIO_DOMAINS = ("portfolio", "trades")
 # Four points are the least that hold the first, the last, the minimum and the maximum.
 MIN_POINTS = 4
 
@@ -39,18 +42,23 @@ Deps = Annotated[PortfolioDependencies, Depends(dependencies.dependency)]
         "downsampled to at most `history_points` points keeping the first, the last, the minimum and "
         "the maximum. Without it, `history` is absent."
     ),
-    responses=_AUTH_RESPONSES,
+    responses={**_AUTH_RESPONSES, **CACHED_RESPONSES},
 )
 async def get_portfolio(
     principal: Viewer,
     deps: Deps,
+    cache: Cached,
     include_history: Annotated[bool, Query(description="Add the last 30 days of history")] = False,
     history_points: Annotated[
         int, Query(ge=MIN_POINTS, le=1000, description="At most this many history points (4-1000)")
     ] = 100,
-) -> Portfolio:
-    return portfolio.get_portfolio(
-        deps.portfolio, principal.tenant_id, include_history=include_history, history_points=history_points
+) -> Response:
+    return await cache.respond(
+        principal,
+        PORTFOLIO_DOMAINS,
+        lambda: portfolio.get_portfolio(
+            deps.portfolio, principal.tenant_id, include_history=include_history, history_points=history_points
+        ),
     )
 
 
@@ -68,15 +76,20 @@ async def get_portfolio(
         f"`end_time`, a window over {portfolio.MAX_HISTORY_WINDOW.days} days or one holding over "
         f"{portfolio.MAX_HISTORY_POINTS} snapshots is a 422."
     ),
-    responses=_AUTH_RESPONSES,
+    responses={**_AUTH_RESPONSES, **CACHED_RESPONSES},
 )
 async def get_portfolio_history(
     principal: Viewer,
     deps: Deps,
+    cache: Cached,
     window: QueryTimeRange,
     max_points: Annotated[int, Query(ge=MIN_POINTS, le=5000, description="At most this many points (4-5000)")] = 500,
-) -> PortfolioHistory:
-    return portfolio.get_history(deps.portfolio, principal.tenant_id, requested=window, max_points=max_points)
+) -> Response:
+    return await cache.respond(
+        principal,
+        PORTFOLIO_DOMAINS,
+        lambda: portfolio.get_history(deps.portfolio, principal.tenant_id, requested=window, max_points=max_points),
+    )
 
 
 app = create_app("AlphaPulse portfolio", routers=[router])

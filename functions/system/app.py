@@ -13,6 +13,7 @@ from alphapulse.system import logic as system
 from alphapulse.system.models import HealthStatus, SystemStatus
 from alphapulse.system.wiring import SystemDependencies, dependencies
 from alphapulse.web.app import auth_responses, create_app, lambda_handler
+from alphapulse.web.cache import CACHED_RESPONSES, Cached
 from alphapulse.web.openapi import openapi_document
 from alphapulse.web.security import require
 
@@ -39,10 +40,15 @@ _STATUS_DESCRIPTION = (
     operation_id="get_system_status",
     summary="Backend and trading-system health",
     description=_STATUS_DESCRIPTION,
-    responses=auth_responses("view_system"),
+    responses={**auth_responses("view_system"), **CACHED_RESPONSES},
 )
-async def status(principal: Operator, deps: Deps) -> SystemStatus:
-    return system.system_status(deps.system, principal.tenant_id, now=utcnow())
+async def status(principal: Operator, deps: Deps, cache: Cached) -> Response:
+    # The event feed's freshness is the newest of these; the TTL (CACHE_ROUTE_TTLS) bounds its age.
+    return await cache.respond(
+        principal,
+        ("system", "trades", "portfolio", "metrics"),
+        lambda: system.system_status(deps.system, principal.tenant_id, now=utcnow()),
+    )
 
 
 @public.get(

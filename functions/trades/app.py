@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from alphapulse.auth.models import Principal
 from alphapulse.core.keys import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN
@@ -18,6 +18,7 @@ from alphapulse.trades.models import (
 )
 from alphapulse.trades.wiring import TradesDependencies, dependencies
 from alphapulse.web.app import auth_responses, create_app, lambda_handler
+from alphapulse.web.cache import CACHED_RESPONSES, Cached
 from alphapulse.web.params import Cursor, Limit, QueryTimeRange
 from alphapulse.web.security import require
 
@@ -60,20 +61,26 @@ TradeId = Annotated[
     ),
     responses={
         **_AUTH_RESPONSES,
+        **CACHED_RESPONSES,
         400: {"description": "Malformed cursor, or a cursor of another tenant or of other filters"},
     },
 )
 async def list_trades(
     principal: Viewer,
     deps: Deps,
+    cache: Cached,
     window: QueryTimeRange,
     symbol: TradeSymbol = None,
     side: TradeSide = None,
     limit: Limit = 100,
     cursor: Cursor = None,
-) -> Page[Trade]:
-    return trades.list_trades(
-        deps.trades, principal.tenant_id, symbol=symbol, side=side, requested=window, limit=limit, cursor=cursor
+) -> Response:
+    return await cache.respond(
+        principal,
+        ("trades",),
+        lambda: trades.list_trades(
+            deps.trades, principal.tenant_id, symbol=symbol, side=side, requested=window, limit=limit, cursor=cursor
+        ),
     )
 
 
@@ -85,11 +92,14 @@ async def list_trades(
     description="One trade of the tenant. 404 when it has none with this id; 422 for an id no trade can have.",
     responses={
         **_AUTH_RESPONSES,
+        **CACHED_RESPONSES,
         404: {"description": "The tenant has no trade with this id"},
     },
 )
-async def get_trade(principal: Viewer, deps: Deps, trade_id: TradeId) -> Trade:
-    return trades.get_trade(deps.trades, principal.tenant_id, trade_id)
+async def get_trade(principal: Viewer, deps: Deps, cache: Cached, trade_id: TradeId) -> Response:
+    return await cache.respond(
+        principal, ("trades",), lambda: trades.get_trade(deps.trades, principal.tenant_id, trade_id)
+    )
 
 
 app = create_app("AlphaPulse trades", routers=[router])

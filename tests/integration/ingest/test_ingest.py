@@ -17,7 +17,7 @@ from alphapulse.portfolio.repositories import PortfolioRepository
 from alphapulse.system.repositories import SystemRepository
 from alphapulse.trades.repositories import TradeRepository
 from tests.conftest import Function, eventbridge, items, load_event
-from tests.fakes import PushRecorder
+from tests.fakes import ChangeRecorder, PushRecorder
 
 EVENTS = [
     "ingest-trade-executed",
@@ -173,22 +173,26 @@ class Clock:
 def test_redelivery_while_the_first_still_holds_the_push_is_retried_later(table: str) -> None:
     # Given a delivery that stored the trade and crashed before publishing (its claim still held)
     detail = parse_trading_event(load_event("ingest-trade-executed"))
-    stores, clock, published = IngestDependencies().stores, Clock(), []
+    stores, clock, published, changes = IngestDependencies().stores, Clock(), [], ChangeRecorder()
 
     def crash(*_: object, push_id: str) -> None:
         raise SystemExit("killed")
 
     with pytest.raises(SystemExit):
-        ingest.ingest_trading_event(detail, stores, crash, lease_seconds=10, clock=clock)
+        ingest.ingest_trading_event(detail, stores, crash, changed=changes, lease_seconds=10, clock=clock)
+    # (the cached trades and portfolio were invalidated as soon as the trade was written)
+    assert changes.calls == [(detail.tenant_id, ("trades", "portfolio"))]
     record = lambda *push, push_id: published.append(push)  # noqa: E731
     # a concurrent redelivery within the lease must not push, nor drop the push: it fails (Lambda retries)
     with pytest.raises(ingest.PushInProgressError):
-        ingest.ingest_trading_event(detail, stores, record, lease_seconds=10, clock=clock)
+        ingest.ingest_trading_event(detail, stores, record, changed=changes, lease_seconds=10, clock=clock)
     # once the lease is over, the retry takes it over and pushes once
     clock.now += 12
-    assert len(ingest.ingest_trading_event(detail, stores, record, lease_seconds=10, clock=clock)) == 1
-    assert ingest.ingest_trading_event(detail, stores, record, lease_seconds=10, clock=clock) == []
+    assert len(ingest.ingest_trading_event(detail, stores, record, changed=changes, lease_seconds=10, clock=clock)) == 1
+    assert ingest.ingest_trading_event(detail, stores, record, changed=changes, lease_seconds=10, clock=clock) == []
     assert len(published) == 1
+    # a duplicate changes nothing, so invalidates nothing
+    assert len(changes.calls) == 2
 
 
 def test_late_portfolio_snapshot_is_stored_in_history_but_not_pushed(

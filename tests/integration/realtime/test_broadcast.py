@@ -536,7 +536,7 @@ def test_a_1000_position_portfolio_reaches_its_subscriber_as_the_push_or_resync_
     ]
     detail = {"as_of": "2026-11-24T02:30:00Z", "cash": 1_000_000, "positions": positions}
     event = parse_trading_event(eventbridge("PortfolioUpdated", detail))
-    ingest.ingest_trading_event(event, IngestDependencies().stores, wiring.publish)
+    ingest.ingest_trading_event(event, IngestDependencies().stores, wiring.publish, changed=lambda *_: None)
     # Then, as 1000 valued positions are over API Gateway's 128 KB, it is told to reload: never silence
     assert stack.gateway.messages("c1") == [{"type": "resync_required", "channel": "portfolio"}]
 

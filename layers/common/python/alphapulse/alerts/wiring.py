@@ -7,6 +7,7 @@ from functools import cached_property
 from alphapulse.alerts.repositories.alerts import AlertRepository
 from alphapulse.alerts.repositories.rules import RuleRepository, RuleStateRepository
 from alphapulse.alerts.repositories.topic import AlertTopic
+from alphapulse.cache.models import Changed
 from alphapulse.core.config import get_settings
 from alphapulse.core.wiring import Dependencies, Provider
 from alphapulse.realtime.protocol import Publisher
@@ -32,6 +33,13 @@ class AlertsDependencies(Dependencies):
     def topic(self) -> AlertTopic:
         """The SNS alerts topic the rules engine publishes to (ALERTS_TOPIC_ARN)."""
         return AlertTopic(get_settings().require("alerts_topic_arn"))
+
+    @cached_property
+    def changed(self) -> Changed:
+        """Invalidates the cached responses of what a route changed (CACHE_TABLE)."""
+        from alphapulse.cache import wiring
+
+        return wiring.changed
 
     @cached_property
     def publish(self) -> Publisher:

@@ -10,6 +10,7 @@ WebSocket management API client.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 import zlib
@@ -134,6 +135,8 @@ def to_attribute(value: Any) -> dict[str, Any]:
         return {"BOOL": value}
     if isinstance(value, str):
         return {"S": value}
+    if isinstance(value, bytes):
+        return {"B": base64.b64encode(value).decode()}  # the JSON protocol carries binary as base64
     if isinstance(value, int | Decimal):
         return {"N": str(value)}
     if isinstance(value, float):
@@ -155,6 +158,8 @@ def from_attribute(attribute: Mapping[str, Any]) -> Any:
     if kind == "N":
         number = Decimal(value)
         return int(number) if number == number.to_integral_value() and "." not in value else number
+    if kind == "B":
+        return base64.b64decode(value)
     if kind == "BOOL":
         return bool(value)
     if kind == "NULL":

@@ -41,6 +41,9 @@ ENVIRONMENT = {
     "FANOUT_QUEUE_URL": "fanout_queue_url",
     "FANOUT_SHARD_THRESHOLD": "fanout_shard_threshold",
     "ALERTS_TOPIC_ARN": "alerts_topic_arn",
+    "CACHE_TABLE": "cache_table",
+    "CACHE_TTL_SECONDS": "cache_ttl_seconds",
+    "CACHE_ROUTE_TTLS": "cache_route_ttls",
 }
 
 
@@ -84,6 +87,19 @@ class Settings(BaseModel):
     fanout_queue_url: str | None = None
     fanout_shard_threshold: int = Field(default=2000, ge=1)
     alerts_topic_arn: str | None = None
+    cache_table: str | None = None  # GET responses (DESIGN section 7); unset: nothing is cached
+    cache_ttl_seconds: int = Field(default=30, ge=1, le=3600)
+    cache_route_ttls: dict[str, int] = Field(default_factory=dict)  # operation id -> seconds: `list_trades=60,...`
+
+    @field_validator("cache_route_ttls", mode="before")
+    @classmethod
+    def _parse_route_ttls(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [pair.partition("=") for pair in value.split(",") if pair.strip()]
+            if any(not sep or not ttl.strip().isdigit() or not 1 <= int(ttl) <= 3600 for _, sep, ttl in pairs):
+                raise ValueError("CACHE_ROUTE_TTLS is `operation_id=seconds` pairs (1-3600), comma-separated")
+            return {name.strip(): int(ttl) for name, _, ttl in pairs}
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -128,6 +144,10 @@ class Settings(BaseModel):
     def require_data_table(self) -> str:
         """The data table's name, or a clear error when the function was deployed without it."""
         return self.require("data_table")
+
+    def cache_ttl(self, operation_id: str) -> int:
+        """How long a route's responses are cached (CACHE_ROUTE_TTLS, else CACHE_TTL_SECONDS)."""
+        return self.cache_route_ttls.get(operation_id, self.cache_ttl_seconds)
 
     @property
     def retention_seconds(self) -> int:

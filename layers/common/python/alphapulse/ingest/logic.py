@@ -31,6 +31,7 @@ from typing import Any, NamedTuple, Protocol
 from alphapulse.alerts.logic.lifecycle import fire
 from alphapulse.alerts.models import Alert, AlertEvent
 from alphapulse.alerts.repositories.alerts import AlertRepository
+from alphapulse.cache.models import Changed
 from alphapulse.core.claims import Claim, ClaimTarget
 from alphapulse.core.errors import DataAccessError
 from alphapulse.core.observability import get_logger
@@ -47,6 +48,16 @@ from alphapulse.trades.repositories import TradeRepository
 
 DEFAULT_LEASE_SECONDS = 15.0
 """How long a claim is held when the caller does not say (a Lambda invocation's remaining time)."""
+
+
+# What the cached responses show of each channel's data (a trade moves the portfolio too).
+CACHE_DOMAINS = {
+    "trades": ("trades", "portfolio"),
+    "portfolio": ("portfolio",),
+    "metrics": ("metrics",),
+    "system": ("system",),
+    "alerts": ("alerts",),
+}
 
 
 class PushInProgressError(RuntimeError):
@@ -94,11 +105,13 @@ def ingest_trading_event(
     stores: IngestStores,
     publish: Publisher,
     *,
+    changed: Changed,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     clock: _Clock = time.time,
 ) -> list[Push]:
-    """Store one validated trading event and push what was new; the pushes made (none for a duplicate)."""
-    ingest = _Ingest(publish=publish, lease_seconds=lease_seconds, clock=clock)
+    """Store one validated trading event, invalidate the cached responses it changes and push what was new;
+    the pushes made (none for a duplicate)."""
+    ingest = _Ingest(publish=publish, changed=changed, lease_seconds=lease_seconds, clock=clock)
     if isinstance(detail, TradeExecuted):
         owed = ingest.trade(stores.trades, detail)
     elif isinstance(detail, PortfolioUpdated):
@@ -115,11 +128,13 @@ def ingest_alert(
     store: AlertRepository,
     publish: Publisher,
     *,
+    changed: Changed,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     clock: _Clock = time.time,
 ) -> list[Push]:
-    """Apply one alert message (the lifecycle of `alerts.fire`) and push the change, if any."""
-    ingest = _Ingest(publish=publish, lease_seconds=lease_seconds, clock=clock)
+    """Apply one alert message (the lifecycle of `alerts.fire`), invalidate the cached alerts and push the
+    change, if any."""
+    ingest = _Ingest(publish=publish, changed=changed, lease_seconds=lease_seconds, clock=clock)
     return ingest.deliver(ingest.alert(store, event))
 
 
@@ -137,8 +152,9 @@ def alert_push(tenant_id: str, alert: Alert) -> Push:
 
 
 class _Ingest:
-    def __init__(self, *, publish: Publisher, lease_seconds: float, clock: _Clock) -> None:
+    def __init__(self, *, publish: Publisher, changed: Changed, lease_seconds: float, clock: _Clock) -> None:
         self.publish = publish
+        self.changed = changed
         self.lease_seconds = lease_seconds
         self.clock = clock
 
@@ -167,7 +183,8 @@ class _Ingest:
         if written.latest:
             return _Owed([repo.claim_target(tenant_id)], claim, push)
         if written.stored:
-            return None  # a late snapshot: history only; the newer one was pushed
+            self.changed(tenant_id, "portfolio")  # a late snapshot: history only; the newer one was pushed
+            return None
         return self.recover(repo.claim_target(tenant_id), identity, push)
 
     def system(self, repo: SystemRepository, detail: SystemStatusReported) -> _Owed | None:
@@ -239,6 +256,9 @@ class _Ingest:
         if owed is None:
             return []
         try:
+            # Written, and so no longer what cached responses show (also when a redelivery takes the push over:
+            # the earlier attempt may have stopped before this).
+            self.changed(owed.push.tenant_id, *CACHE_DOMAINS[owed.push.channel])
             self.publish(*owed.push, push_id=owed.claim.event)
         except Exception:
             abandoned = owed.claim.abandoned()

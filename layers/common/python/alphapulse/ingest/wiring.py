@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from alphapulse.alerts.repositories.alerts import AlertRepository
+from alphapulse.cache.models import Changed
 from alphapulse.core.config import get_settings
 from alphapulse.core.wiring import Dependencies, Provider
 from alphapulse.ingest.logic import IngestStores
@@ -28,6 +29,13 @@ class IngestDependencies(Dependencies):
             system=SystemRepository(table),
             alerts=AlertRepository(table),
         )
+
+    @cached_property
+    def changed(self) -> Changed:
+        """Invalidates the cached responses of what was written (CACHE_TABLE)."""
+        from alphapulse.cache import wiring
+
+        return wiring.changed
 
     @cached_property
     def publish(self) -> Publisher:

@@ -1,0 +1,112 @@
+"""The cache table (CACHE_TABLE; TTL attribute `expires_at`, epoch seconds).
+
+| item | pk | sk | TTL |
+|---|---|---|---|
+| a tenant's domain versions | `T#<t>#VERSIONS` | `VERSIONS` | - |
+| a cached response | `T#<t>#ENTRY#<digest of the request>` | `ENTRY` | computed + the route's TTL |
+| the lease of the one computing it | `T#<t>#ENTRY#<digest of the request>` | `LEASE` | taken + a few seconds |
+
+The versions item holds a number per domain (`trades`…) and its last change (`trades_ms`). A lookup is one
+strongly consistent BatchGetItem of the versions item and the entry.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from alphapulse.aws.dynamodb import from_item, to_item
+from alphapulse.cache.models import Entry, Versions
+from alphapulse.core import keys
+from alphapulse.core.storage import TableRepository, storage_errors
+
+VERSIONS, ENTRY, LEASE = "VERSIONS", "ENTRY", "LEASE"
+CHANGED_SUFFIX = "_ms"
+MAX_BODY_BYTES = 350 * 1024  # an item holds 400 KB
+
+
+def _versions_key(tenant_id: str) -> dict[str, Any]:
+    return to_item({"pk": keys.tenant_key(tenant_id, VERSIONS), "sk": VERSIONS})
+
+
+def _entry_key(tenant_id: str, digest: str, sort: str = ENTRY) -> dict[str, Any]:
+    return to_item({"pk": keys.tenant_key(tenant_id, ENTRY, digest), "sk": sort})
+
+
+class CacheRepository(TableRepository):
+    """Versions, entries and leases of one tenant at a time."""
+
+    def lookup(self, tenant_id: str, digest: str) -> tuple[Versions, Entry | None]:
+        """The tenant's versions and the entry, in one round trip (both strongly consistent)."""
+        request = {self.table: {"Keys": [_versions_key(tenant_id), _entry_key(tenant_id, digest)],
+                                "ConsistentRead": True}}  # fmt: skip
+        items: list[dict[str, Any]] = []
+        with storage_errors("read the cache"):
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                items.extend(response.get("Responses", {}).get(self.table, []))
+                request = response.get("UnprocessedKeys") or {}
+        decoded = [from_item(item) for item in items]
+        versions = next((item for item in decoded if item["sk"] == VERSIONS), {})
+        entry = next((item for item in decoded if item["sk"] == ENTRY), None)
+        return _versions(versions), _entry(entry) if entry else None
+
+    def entry(self, tenant_id: str, digest: str) -> Entry | None:
+        with storage_errors("read a cache entry"):
+            item = self.client.get_item(TableName=self.table, Key=_entry_key(tenant_id, digest),
+                                        ConsistentRead=True).get("Item")  # fmt: skip
+        return _entry(from_item(item)) if item else None
+
+    def store(self, tenant_id: str, digest: str, entry: Entry) -> None:
+        """Keep the entry (compressed); one that would not fit in an item is not kept."""
+        body = zlib.compress(entry.body)
+        if len(body) > MAX_BODY_BYTES:
+            return
+        item = {**from_item(_entry_key(tenant_id, digest)), "body": body, "etag": entry.etag,
+                "versions": entry.versions, "expires_at": entry.expires_at}  # fmt: skip
+        with storage_errors("store a cache entry"):
+            self.client.put_item(TableName=self.table, Item=to_item(item))
+
+    def take_lease(self, tenant_id: str, digest: str, *, now_ms: int, seconds: float) -> bool:
+        """Take the right to compute the entry (a conditional put): False while another holds it."""
+        until = now_ms + int(seconds * 1000)
+        item = {**from_item(_entry_key(tenant_id, digest, LEASE)), "until_ms": until, "expires_at": until // 1000 + 1}
+        with storage_errors("take a cache lease"):
+            taken = self.conditional(
+                "put_item",
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(pk) OR until_ms < :now",
+                ExpressionAttributeValues=to_item({":now": now_ms}),
+            )
+        return taken is not None
+
+    def release_lease(self, tenant_id: str, digest: str) -> None:
+        with storage_errors("release a cache lease"):
+            self.client.delete_item(TableName=self.table, Key=_entry_key(tenant_id, digest, LEASE))
+
+    def bump(self, tenant_id: str, domains: tuple[str, ...], *, now_ms: int) -> None:
+        """Move the tenant's `domains` to new versions: every entry that shows them misses from now on."""
+        names = {f"#d{n}": domain for n, domain in enumerate(domains)}
+        names.update({f"#c{n}": domain + CHANGED_SUFFIX for n, domain in enumerate(domains)})
+        adds = ", ".join(f"#d{n} :one" for n in range(len(domains)))
+        sets = ", ".join(f"#c{n} = :now" for n in range(len(domains)))
+        with storage_errors("invalidate the cache"):
+            self.client.update_item(
+                TableName=self.table,
+                Key=_versions_key(tenant_id),
+                UpdateExpression=f"ADD {adds} SET {sets}",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item({":one": 1, ":now": now_ms}),
+            )
+
+
+def _versions(item: dict[str, Any]) -> Versions:
+    numbers = {name: int(value) for name, value in item.items() if name not in ("pk", "sk")
+               and not name.endswith(CHANGED_SUFFIX)}  # fmt: skip
+    changed = {name.removesuffix(CHANGED_SUFFIX): int(value) for name, value in item.items()
+               if name.endswith(CHANGED_SUFFIX)}  # fmt: skip
+    return Versions(numbers, changed)
+
+
+def _entry(item: dict[str, Any]) -> Entry:
+    return Entry(zlib.decompress(item["body"]), str(item["etag"]), str(item["versions"]), int(item["expires_at"]))
