@@ -50,6 +50,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/fanout.py
 	$(PY) bench/devstack_overhead.py
 	$(PY) bench/realtime.py
+	$(PY) bench/cache.py
 
 user: $(VENV)/.installed
 	$(PY) -m alphapulse.auth.cli $(ARGS)

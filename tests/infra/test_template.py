@@ -232,7 +232,7 @@ NO_BACKUP_NEEDED = {"CacheTable"}
 
 def test_template_dynamodb_tables_have_pitr_and_sse(template: dict[str, Any]) -> None:
     tables = _of_type(template, "AWS::DynamoDB::Table")
-    assert tables and NO_BACKUP_NEEDED <= set(tables)
+    assert tables and set(tables) >= NO_BACKUP_NEEDED
     for name, table in tables.items():
         properties = table["Properties"]
         pitr = properties.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled")

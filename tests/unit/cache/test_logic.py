@@ -97,12 +97,14 @@ def test_a_miss_then_a_hit_with_the_same_body_and_etag(cache: ResponseCache) -> 
     assert compute.calls == 1
 
 
-def test_a_change_of_a_shown_domain_misses_and_of_another_domain_does_not(cache: ResponseCache, clock: Clock) -> None:
+def test_a_change_of_a_shown_domain_misses_and_of_another_domain_does_not(
+    cache: ResponseCache, store: MemoryStore, clock: Clock
+) -> None:
     compute = Counter()
     cache.answer("default", "portfolio", ("portfolio", "trades"), 30, compute)
     cache.answer("default", "alerts", ("alerts",), 30, compute)
     clock.now += 5  # past the settle window of the first fill
-    cache.changed("default", "trades")
+    store.bump("default", ("trades",), now_ms=int(clock.now * 1000))
     assert not cache.answer("default", "portfolio", ("portfolio", "trades"), 30, compute).hit
     assert cache.answer("default", "alerts", ("alerts",), 30, compute).hit
 
@@ -129,7 +131,7 @@ def test_an_entry_computed_just_after_a_change_is_kept_only_briefly(
     cache: ResponseCache, store: MemoryStore, clock: Clock
 ) -> None:
     # A read through an index may not see a write of half a second ago yet
-    cache.changed("default", "trades")
+    store.bump("default", ("trades",), now_ms=int(clock.now * 1000))
     clock.now += 0.5
     cache.answer("default", "list_trades", ("trades",), 30, Counter())
     (entry,) = store.entries.values()

@@ -2,8 +2,9 @@
 
 A response is cached under its request's digest (tenant, route, normalised query, the caller's permissions:
 `web.cache` builds it) together with the versions of the domains it shows. Every write that changes a domain
-bumps its version (`changed`), after writing its data, so an entry computed from older data records an older
-version and misses from then on. A lookup is one strongly consistent read of the versions and the entry.
+bumps its version (`cache.wiring.changed`), after writing its data, so an entry computed from older data
+records an older version and misses from then on. A lookup is one read of the versions (strongly consistent)
+and the entry.
 
 Concurrent misses of one request compute it once: the first takes a short lease (a conditional put), the others
 poll for its entry and serve it, or compute it themselves if it does not come in time.
@@ -35,7 +36,6 @@ class CacheStore(Protocol):
     def store(self, tenant_id: str, digest: str, entry: Entry) -> None: ...
     def take_lease(self, tenant_id: str, digest: str, *, now_ms: int, seconds: float) -> bool: ...
     def release_lease(self, tenant_id: str, digest: str) -> None: ...
-    def bump(self, tenant_id: str, domains: tuple[str, ...], *, now_ms: int) -> None: ...
 
 
 def etag_of(body: bytes) -> str:
@@ -76,10 +76,6 @@ class ResponseCache:
         finally:
             with contextlib.suppress(DataAccessError):  # it expires on its own
                 self.store.release_lease(tenant_id, digest)
-
-    def changed(self, tenant_id: str, *domains: str) -> None:
-        """Invalidate what shows `domains` of the tenant (call it after writing the data)."""
-        self.store.bump(tenant_id, tuple(sorted(set(domains))), now_ms=self._now_ms())
 
     def _compute(
         self,

@@ -1,13 +1,16 @@
-"""The cache table (CACHE_TABLE; TTL attribute `expires_at`, epoch seconds).
+"""The response cache's items: entries and leases in the cache table (CACHE_TABLE; TTL attribute `expires_at`,
+epoch seconds), and each tenant's domain versions in the data table (DATA_TABLE), beside the data they version.
 
-| item | pk | sk | TTL |
-|---|---|---|---|
-| a tenant's domain versions | `T#<t>#VERSIONS` | `VERSIONS` | - |
-| a cached response | `T#<t>#ENTRY#<digest of the request>` | `ENTRY` | computed + the route's TTL |
-| the lease of the one computing it | `T#<t>#ENTRY#<digest of the request>` | `LEASE` | taken + a few seconds |
+| table | item | pk | sk | TTL |
+|---|---|---|---|---|
+| data | a tenant's domain versions | `T#<t>#CACHE` | `VERSIONS` | - |
+| cache | a cached response | `T#<t>#ENTRY#<digest of the request>` | `ENTRY` | computed + the route's TTL |
+| cache | the lease of the one computing it | `T#<t>#ENTRY#<digest of the request>` | `LEASE` | taken + a few seconds |
 
 The versions item holds a number per domain (`trades`…) and its last change (`trades_ms`). A lookup is one
-strongly consistent BatchGetItem of the versions item and the entry.
+BatchGetItem: the versions strongly consistent, the entry eventually consistent (half the read units). An entry
+read stale is safe: it records the versions it was computed at, and those are checked against the consistent
+ones.
 """
 
 from __future__ import annotations
@@ -15,18 +18,18 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from alphapulse.aws.dynamodb import from_item, to_item
+from alphapulse.aws.dynamodb import DynamoDBClient, from_item, to_item
 from alphapulse.cache.models import Entry, Versions
 from alphapulse.core import keys
 from alphapulse.core.storage import TableRepository, storage_errors
 
-VERSIONS, ENTRY, LEASE = "VERSIONS", "ENTRY", "LEASE"
+CACHE, VERSIONS, ENTRY, LEASE = "CACHE", "VERSIONS", "ENTRY", "LEASE"
 CHANGED_SUFFIX = "_ms"
 MAX_BODY_BYTES = 350 * 1024  # an item holds 400 KB
 
 
 def _versions_key(tenant_id: str) -> dict[str, Any]:
-    return to_item({"pk": keys.tenant_key(tenant_id, VERSIONS), "sk": VERSIONS})
+    return to_item({"pk": keys.tenant_key(tenant_id, CACHE), "sk": VERSIONS})
 
 
 def _entry_key(tenant_id: str, digest: str, sort: str = ENTRY) -> dict[str, Any]:
@@ -34,21 +37,28 @@ def _entry_key(tenant_id: str, digest: str, sort: str = ENTRY) -> dict[str, Any]
 
 
 class CacheRepository(TableRepository):
-    """Versions, entries and leases of one tenant at a time."""
+    """Entries and leases (the cache table) and versions (`versions_table`, the data table) of one tenant at a
+    time."""
+
+    def __init__(self, table: str, versions_table: str, client: DynamoDBClient | None = None) -> None:
+        super().__init__(table, client)
+        self.versions_table = versions_table
 
     def lookup(self, tenant_id: str, digest: str) -> tuple[Versions, Entry | None]:
-        """The tenant's versions and the entry, in one round trip (both strongly consistent)."""
-        request = {self.table: {"Keys": [_versions_key(tenant_id), _entry_key(tenant_id, digest)],
-                                "ConsistentRead": True}}  # fmt: skip
-        items: list[dict[str, Any]] = []
+        """The tenant's versions (strongly consistent) and the entry (eventually), in one round trip."""
+        request: dict[str, Any] = {
+            self.versions_table: {"Keys": [_versions_key(tenant_id)], "ConsistentRead": True},
+            self.table: {"Keys": [_entry_key(tenant_id, digest)], "ConsistentRead": False},
+        }
+        found: dict[str, list[dict[str, Any]]] = {self.versions_table: [], self.table: []}
         with storage_errors("read the cache"):
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
-                items.extend(response.get("Responses", {}).get(self.table, []))
+                for table, items in response.get("Responses", {}).items():
+                    found[table].extend(items)
                 request = response.get("UnprocessedKeys") or {}
-        decoded = [from_item(item) for item in items]
-        versions = next((item for item in decoded if item["sk"] == VERSIONS), {})
-        entry = next((item for item in decoded if item["sk"] == ENTRY), None)
+        versions = from_item(found[self.versions_table][0]) if found[self.versions_table] else {}
+        entry = from_item(found[self.table][0]) if found[self.table] else None
         return _versions(versions), _entry(entry) if entry else None
 
     def entry(self, tenant_id: str, digest: str) -> Entry | None:
@@ -83,6 +93,10 @@ class CacheRepository(TableRepository):
     def release_lease(self, tenant_id: str, digest: str) -> None:
         with storage_errors("release a cache lease"):
             self.client.delete_item(TableName=self.table, Key=_entry_key(tenant_id, digest, LEASE))
+
+
+class VersionRepository(TableRepository):
+    """Each tenant's domain versions (the data table): what writers move on."""
 
     def bump(self, tenant_id: str, domains: tuple[str, ...], *, now_ms: int) -> None:
         """Move the tenant's `domains` to new versions: every entry that shows them misses from now on."""

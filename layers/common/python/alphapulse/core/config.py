@@ -15,6 +15,8 @@ from alphapulse.core.observability import register_secret
 PLACEHOLDER_MARKERS = ("changeme", "change-me", "change_me", "changethis", "placeholder", "example", "xxxx")
 MIN_SECRET_LENGTH = 32
 MIN_DISTINCT_CHARACTERS = 10
+# System status also shows measurements (database latency, live connections, feed lag): kept only briefly.
+ROUTE_TTLS = {"get_system_status": 5}
 
 # Environment variable -> Settings field. One table, so the names are documented in one place.
 ENVIRONMENT = {
@@ -146,8 +148,10 @@ class Settings(BaseModel):
         return self.require("data_table")
 
     def cache_ttl(self, operation_id: str) -> int:
-        """How long a route's responses are cached (CACHE_ROUTE_TTLS, else CACHE_TTL_SECONDS)."""
-        return self.cache_route_ttls.get(operation_id, self.cache_ttl_seconds)
+        """How long a route's responses are cached (CACHE_ROUTE_TTLS, else the route's default, else
+        CACHE_TTL_SECONDS)."""
+        default = ROUTE_TTLS.get(operation_id, self.cache_ttl_seconds)
+        return self.cache_route_ttls.get(operation_id, default)
 
     @property
     def retention_seconds(self) -> int:
