@@ -328,11 +328,12 @@ def test_a_client_resumes_on_a_busy_channel_without_a_gap_or_a_resync(local_stac
         # Then it gets every push it missed, in order, and goes on live: nothing twice, no resync_required
         assert all(m["type"] == "trade" for m in resumed), [m for m in resumed if m["type"] != "trade"][:3]
         assert [m["seq"] for m in resumed] == list(range(seen[-1]["seq"] + 1, seen[-1]["seq"] + 151))
-        # while the channel carried every push queued, in order, at tens a second
+        # while the channel carried every push queued, in order,
         pushes, rate = carried.result(timeout=120)
         assert [m["data"]["trade_id"] for m in pushes] == sent
         assert [m["seq"] for m in pushes] == list(range(pushes[0]["seq"], pushes[0]["seq"] + len(sent)))
-        assert rate > 20, f"the channel carried only {rate:.0f} pushes/s"
+        # at the rate it was queued (100/s, measured over the few seconds of the feed: 106/s here)
+        assert rate >= 85, f"the channel carried only {rate:.0f} pushes/s"
 
 
 def read_trades_until(websocket: ClientConnection, feed: PushFeed) -> tuple[list[dict[str, Any]], float]:
