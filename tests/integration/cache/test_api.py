@@ -159,3 +159,15 @@ def test_errors_are_not_cached(trades: RestClient) -> None:
     ingest_trade("T-9")
     found = trades.request("GET", "/api/v1/trades/T-9", token=token)
     assert found.status == 200 and found.headers["x-cache"] == "MISS"
+
+
+def test_a_query_value_cannot_pass_for_another_parameter(trades: RestClient) -> None:
+    token = access_token()
+    for n in range(3):
+        ingest_trade(f"T-q{n}")
+    # `a` is ignored by the route, so this asks for the default page size...
+    crafted = trades.request("GET", "/api/v1/trades", token=token, query=[("a", "1&limit=1")])
+    # ...and this for one trade: the two must not share an entry
+    honest = trades.request("GET", "/api/v1/trades", token=token, query=[("a", "1"), ("limit", "1")])
+    assert (len(crafted.json()["items"]), len(honest.json()["items"])) == (3, 1)
+    assert honest.headers["x-cache"] == "MISS"

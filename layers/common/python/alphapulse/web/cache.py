@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import ResponseValidationError
@@ -81,7 +82,8 @@ class RouteCache:
         return Response(answer.body, media_type="application/json", headers=headers)
 
     def _key(self, operation_id: str, principal: Principal) -> str:
-        query = "&".join(f"{name}={value}" for name, value in sorted(self.request.query_params.multi_items()))
+        # Encoded, so that no value can pass for another parameter (`a=1%26b%3D2` is not `a=1&b=2`)
+        query = urlencode(sorted(self.request.query_params.multi_items()))
         permissions = ",".join(sorted(principal.permissions))
         return "\n".join((operation_id, self.request.url.path, query, permissions))
 
