@@ -1,6 +1,6 @@
 """One measured cold start, run by coldstart.py in a fresh interpreter (python -S -P, Lambda-like sys.path).
 
-Reads a JSON job on stdin: {"module", "attribute", "event", "warm", "tracing", "cpu", "context"}, where
+Reads a JSON job on stdin: {"module", "attribute", "event", "warm", "tracing", "cpu", "context", "miss"}, where
 "context" holds the attributes of a devstack LambdaContext made by the parent: this process imports only the
 standard library and what the handler imports (devstack would bring PyYAML along). Times the import of the
 handler module (init), then the first invocation, then `warm` more invocations, and prints one line
@@ -62,19 +62,24 @@ def main() -> None:
     import statistics  # after the first response: not part of the cold start
     import uuid
 
-    waited = [0]  # ns spent in AWS round trips (our SigV4 endpoint), to report the handler's own time
-    endpoint = getattr(sys.modules.get("alphapulse.aws.sigv4"), "SignedEndpoint", None)
-    if endpoint is not None:
-        send = endpoint.request
+    waited = [0]  # ns spent in AWS round trips (our SigV4 endpoint, or botocore's), to report the handler's own time
 
-        def timed_request(self, *args, **kwargs):
+    def timed(send):
+        def timed_send(self, *args, **kwargs):
             started = time.perf_counter_ns()
             try:
                 return send(self, *args, **kwargs)
             finally:
                 waited[0] += time.perf_counter_ns() - started
 
-        endpoint.request = timed_request
+        return timed_send
+
+    endpoint = getattr(sys.modules.get("alphapulse.aws.sigv4"), "SignedEndpoint", None)
+    if endpoint is not None:
+        endpoint.request = timed(endpoint.request)
+    botocore_endpoint = getattr(sys.modules.get("botocore.endpoint"), "Endpoint", None)
+    if botocore_endpoint is not None:  # the naive baselines: the HTTP exchange only, parsing stays theirs
+        botocore_endpoint._send = timed(botocore_endpoint._send)
     warm: list[int] = []
     own: list[int] = []
     for index in range(job["warm"]):
@@ -82,6 +87,11 @@ def main() -> None:
             trace(sampled=index % 20 == 0)  # the default sampling rule's 5%
         request_id = str(uuid.uuid4())
         event = json.loads(event_text)
+        if job.get("miss"):
+            # A query parameter the route ignores but the cache key holds: every invocation is a miss.
+            event["queryStringParameters"] = {**(event.get("queryStringParameters") or {}), "bench_miss": str(index)}
+            multi = event.get("multiValueQueryStringParameters") or {}
+            event["multiValueQueryStringParameters"] = {**multi, "bench_miss": [str(index)]}
         if isinstance(event.get("requestContext"), dict):  # API Gateway events; SQS, SNS and EventBridge have none
             event["requestContext"]["requestId"] = request_id
         context = Context(fields, request_id)

@@ -15,7 +15,9 @@ Per subject, bench/_child.py reports: init (importing the handler module), first
 (import + first invocation of a realistic API Gateway event) and the p50 of --warm invocations
 after it. Subjects run round-robin, in a shuffled order per round, so machine noise hits all alike;
 figures are medians over --runs rounds. Baselines: `python -c pass`, a hello-world FastAPI+Mangum
-handler and a naive one (boto3 resource at import, one GetItem per request).
+handler and a naive one (boto3 resource at import, one GetItem per request). The demo tenant's data is
+seeded (`make run`'s demo data, 500 trades), and GET /trades?limit=100 is measured three more ways: ours on a
+cache miss every time, ours on a hit, and the naive same-route peer (bench/baselines/naive_trades.py).
 
 A warm-up round runs first and is not counted: it writes the .pyc files and warms moto. (In Lambda,
 pip-installed packages ship their .pyc but our own code compiles at each cold start: ~10 ms for auth.)
@@ -104,6 +106,9 @@ TARGET_FIRST_RATIO = 0.85
 TARGET_WARM_RATIO = 1.5
 # The WebSocket functions answer every dashboard's first second: a stricter first-response target.
 TARGET_FIRST_RATIO_BY_DIR = {"ws_connection": 0.6, "ws_message": 0.6}
+# Warm p50 of GET /trades?limit=100 against the naive same-route peer (issue #11).
+TARGET_MISS_RATIO = 0.7
+TARGET_HIT_RATIO = 0.4
 
 
 @dataclass
@@ -118,6 +123,7 @@ class Subject:
     first_target: float | None = TARGET_FIRST_RATIO  # first response vs naive (None: no target)
     tracing: bool = False  # Tracing: Active, so invocations carry an X-Ray trace header
     lambda_runtime: str = ""  # the template's Runtime, e.g. python3.13
+    miss: bool = False  # every warm invocation a cache miss (a query parameter the cache key holds)
     samples: dict[str, list[float]] = field(default_factory=dict)
 
     def median(self, metric: str) -> float | None:
@@ -362,6 +368,7 @@ def run_child(runtime: Runtime, subject: Subject, token: str, warm: int, importt
         "tracing": subject.tracing,
         "cpu": runtime.cpu,
         "context": context_fields(subject),
+        "miss": subject.miss,
     }
     command = runtime.command(*(["-X", "importtime"] if importtime else []), str(CHILD))
     spawned = time.monotonic_ns()
@@ -460,6 +467,19 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
             "samples": subject.samples,
         }
     hello, naive = by_name["baseline/hello"], by_name["baseline/naive"]
+    peer = by_name.get("baseline/naive-trades")
+    if peer is not None and peer.median("warm_p50_us"):
+        print()
+        for name, target in (("trades/list-100-miss", TARGET_MISS_RATIO), ("trades/list-100-hit", TARGET_HIT_RATIO)):
+            for metric, what in (("warm_p50_us", "warm p50"), ("own_p50_us", "own p50 (less moto round trips)")):
+                ours, theirs = by_name[name].median(metric), peer.median(metric)
+                if ours is None or not theirs:
+                    continue
+                ratio = ours / theirs
+                results[name][f"{metric}_ratio_to_peer"] = ratio
+                verdict = "PASS" if ratio <= target else "FAIL"
+                print(f"{name}: {what} {ours:.0f} us = {ratio:.2f}x the naive peer's {theirs:.0f} us "
+                      f"(GET /trades?limit=100 on 500 trades; target <= {target}x) {verdict}")  # fmt: skip
     print()
     print(
         f"Baselines (medians of {args.runs} runs): `python -c pass` {statistics.median(pass_ms):.1f} ms "
@@ -472,7 +492,7 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
         "init = importing the handler module; first = init + first invocation (both timed inside the "
         "process);\nproc = from spawning the process to the first response (compare with `python -c pass`); "
         f"warm p50 over {args.warm} invocations after the first;\nown = warm minus the time spent waiting on "
-        "AWS (moto) round trips through our SigV4 clients, per invocation."
+        "AWS (moto) round trips, through our SigV4 clients or botocore's endpoint, per invocation."
     )
     measured = python_version(runtime.python)
     deployed = sorted({subject.lambda_runtime for subject in subjects if subject.lambda_runtime})
@@ -540,6 +560,7 @@ def main() -> None:
         subjects, auth_table, skipped = setup(runtime, template, template_path.parent, extension.port, management.url)
         mint = seed_and_minter(subjects, auth_table)
         seed_connections(subjects)
+        seed_data(subjects)
         run_all(runtime, subjects, mint, args, skipped)
     finally:
         xray_sink.close()
@@ -630,7 +651,28 @@ def setup(
     ):
         env = {**runtime.env(f"bench-{baseline}", 128, BENCH / "baselines"), "NAIVE_TABLE": NAIVE_TABLE}
         subjects.append(Subject(f"baseline/{baseline}", "baseline", baseline, "handler", env, json.dumps(event)))
+    subjects.extend(trades_peers(runtime, subjects, stage))
     return subjects, auth_table, skipped
+
+
+def trades_peers(runtime: Runtime, subjects: list[Subject], stage: str) -> list[Subject]:
+    """GET /trades?limit=100 three ways: ours on a cache miss and on a hit, and the naive same-route peer
+    (bench/baselines/naive_trades.py), all on the same 500 trades."""
+    ours = next((subject for subject in subjects if subject.name == "trades/list"), None)
+    if ours is None:
+        return []
+    event = json.loads(ours.event_text)
+    event["queryStringParameters"], event["multiValueQueryStringParameters"] = {"limit": "100"}, {"limit": ["100"]}
+    peer = baseline_event(stage, "/trades", "/trades", None)
+    peer["queryStringParameters"], peer["multiValueQueryStringParameters"] = {"limit": "100"}, {"limit": ["100"]}
+    env = {**runtime.env("bench-naive-trades", 1024, BENCH / "baselines"), "DATA_TABLE": ours.env["DATA_TABLE"]}
+    return [
+        Subject("trades/list-100-miss", "peer", ours.module, ours.attribute, ours.env, json.dumps(event),
+                first_target=None, lambda_runtime=ours.lambda_runtime, miss=True),
+        Subject("trades/list-100-hit", "peer", ours.module, ours.attribute, ours.env, json.dumps(event),
+                first_target=None, lambda_runtime=ours.lambda_runtime),
+        Subject("baseline/naive-trades", "baseline", "naive_trades", "handler", env, json.dumps(peer)),
+    ]  # fmt: skip
 
 
 def seed_and_minter(subjects: list[Subject], auth_table: str | None) -> Callable[[], str]:
@@ -664,6 +706,29 @@ def seed_and_minter(subjects: list[Subject], auth_table: str | None) -> Callable
         return token
 
     return mint
+
+
+def seed_data(subjects: list[Subject]) -> None:
+    """The demo tenant's data, so that every REST row reads realistic tables: the demo data of `make run`
+    (trades of a week, a month of portfolio snapshots, a day of metrics, alerts, the system status) and
+    300 more trades, 500 in all, which the trades peers read."""
+    table = next((s.env["DATA_TABLE"] for s in subjects if s.kind == "function" and "DATA_TABLE" in s.env), None)
+    if table is None:
+        return
+    from datetime import UTC, datetime, timedelta
+
+    from alphapulse.trades.models import Trade
+    from alphapulse.trades.repositories import TradeRepository
+    from devstack import demo_data
+
+    now = datetime.now(UTC)
+    demo_data.seed(table, DEMO_TENANT, now=now)
+    fill = {"symbol": "MSFT", "side": "sell", "quantity": 5, "price": 410.0, "fees": 1.0, "status": "filled",
+            "order_type": "limit", "strategy": "momentum"}  # fmt: skip
+    TradeRepository(table).put_trades(DEMO_TENANT, [
+        Trade.model_validate({**fill, "trade_id": f"S-{n:05d}", "executed_at": now - timedelta(minutes=20 * n + 7)})
+        for n in range(300)
+    ])  # fmt: skip
 
 
 def seed_connections(subjects: list[Subject]) -> None:
