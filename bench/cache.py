@@ -224,17 +224,10 @@ def seed(now: datetime) -> None:
     from alphapulse.alerts.repositories.alerts import AlertRepository
     from alphapulse.portfolio.models import PortfolioSnapshot
     from alphapulse.portfolio.repositories import PortfolioRepository
-    from alphapulse.trades.models import Trade
-    from alphapulse.trades.repositories import TradeRepository
     from devstack import demo_data
 
     demo_data.seed("DataTable", "default", now=now)
-    fill = {"symbol": "MSFT", "side": "sell", "quantity": 5, "price": 410.0, "fees": 1.0, "status": "filled",
-            "order_type": "limit", "strategy": "momentum"}  # fmt: skip
-    TradeRepository("DataTable").put_trades("default", [
-        Trade.model_validate({**fill, "trade_id": f"S-{n:05d}", "executed_at": now - timedelta(minutes=20 * n + 7)})
-        for n in range(300)
-    ])  # fmt: skip
+    demo_data.add_trades("DataTable", "default", 300, now=now)
     portfolio = PortfolioRepository("DataTable", retention_seconds=90 * 86400)
     for hours_ago in range(30 * 24, 0, -1):
         price = 100.0 + hours_ago % 7

@@ -715,20 +715,13 @@ def seed_data(subjects: list[Subject]) -> None:
     table = next((s.env["DATA_TABLE"] for s in subjects if s.kind == "function" and "DATA_TABLE" in s.env), None)
     if table is None:
         return
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
-    from alphapulse.trades.models import Trade
-    from alphapulse.trades.repositories import TradeRepository
     from devstack import demo_data
 
     now = datetime.now(UTC)
     demo_data.seed(table, DEMO_TENANT, now=now)
-    fill = {"symbol": "MSFT", "side": "sell", "quantity": 5, "price": 410.0, "fees": 1.0, "status": "filled",
-            "order_type": "limit", "strategy": "momentum"}  # fmt: skip
-    TradeRepository(table).put_trades(DEMO_TENANT, [
-        Trade.model_validate({**fill, "trade_id": f"S-{n:05d}", "executed_at": now - timedelta(minutes=20 * n + 7)})
-        for n in range(300)
-    ])  # fmt: skip
+    demo_data.add_trades(table, DEMO_TENANT, 300, now=now)
 
 
 def seed_connections(subjects: list[Subject]) -> None:

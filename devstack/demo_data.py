@@ -150,3 +150,14 @@ def _alerts(store: AlertRepository, tenant_id: str, now: datetime) -> None:
             ),
             now=now,
         )
+
+
+def add_trades(table: str, tenant_id: str, count: int, *, now: datetime) -> None:
+    """`count` more trades (`S-00000`...), 20 minutes apart before `now`: a busier desk than the demo's, for the
+    benchmarks."""
+    fill = {"symbol": "MSFT", "side": "sell", "quantity": 5, "price": 410.0, "fees": 1.0, "status": "filled",
+            "order_type": "limit", "strategy": "momentum"}  # fmt: skip
+    TradeRepository(table).put_trades(tenant_id, [
+        Trade.model_validate({**fill, "trade_id": f"S-{n:05d}", "executed_at": now - timedelta(minutes=20 * n + 7)})
+        for n in range(count)
+    ])  # fmt: skip

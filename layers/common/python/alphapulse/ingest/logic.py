@@ -50,16 +50,6 @@ DEFAULT_LEASE_SECONDS = 15.0
 """How long a claim is held when the caller does not say (a Lambda invocation's remaining time)."""
 
 
-# What the cached responses show of each channel's data (a trade moves the portfolio too).
-CACHE_DOMAINS = {
-    "trades": ("trades", "portfolio"),
-    "portfolio": ("portfolio",),
-    "metrics": ("metrics",),
-    "system": ("system",),
-    "alerts": ("alerts",),
-}
-
-
 class PushInProgressError(RuntimeError):
     """Another invocation holds the push of this event; Lambda retries this one later."""
 
@@ -258,7 +248,7 @@ class _Ingest:
         try:
             # Written, and so no longer what cached responses show (also when a redelivery takes the push over:
             # the earlier attempt may have stopped before this).
-            self.changed(owed.push.tenant_id, *CACHE_DOMAINS[owed.push.channel])
+            self.changed(owed.push.tenant_id, owed.push.channel)  # a channel is the cache domain of its data
             self.publish(*owed.push, push_id=owed.claim.event)
         except Exception:
             abandoned = owed.claim.abandoned()

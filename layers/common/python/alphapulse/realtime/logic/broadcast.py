@@ -282,9 +282,12 @@ class Broadcaster:
             self._queue(tenant_id, channel, entries, targets, positions)
             return []
         busy = self._busy(tenant_id, channel, positions)
-        self._queue(tenant_id, channel, entries, [t for t in targets if bucket_of(t.connection_id) in busy],
-                    positions)  # fmt: skip
-        return [target for target in targets if bucket_of(target.connection_id) not in busy]
+        queued: list[Subscriber] = []
+        direct: list[Subscriber] = []
+        for target in targets:
+            (queued if bucket_of(target.connection_id) in busy else direct).append(target)
+        self._queue(tenant_id, channel, entries, queued, positions)
+        return direct
 
     def _busy(self, tenant_id: str, channel: str, queued: dict[int, int]) -> set[int]:
         """The buckets with a shard queued and not yet delivered."""

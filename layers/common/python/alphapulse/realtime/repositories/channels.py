@@ -110,7 +110,7 @@ class ChannelRepository(TableRepository):
         """Record that the shard at `position` of `bucket` is delivered. A bucket's shards are delivered in order
         (its FIFO message group), so the position only grows; a redelivered shard changes nothing."""
         with storage_errors("record delivered shard"):
-            self.conditional_seen(
+            self.conditional(
                 "update_item",
                 Key=to_item({"pk": channel_partition(tenant_id, channel), "sk": FANOUT}),
                 UpdateExpression="SET #d = :p",
