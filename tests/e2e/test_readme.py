@@ -60,12 +60,25 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
                 os.killpg(process.pid, signal.SIGKILL)
 
 
+def rewrite_ports(script: str, ports: dict[str, str]) -> str:
+    """One pass, so that a new port (say 45665) is never read as a default (4566) again."""
+    defaults = {"3000": ports["HTTP_PORT"], "3001": ports["WS_PORT"], "4566": ports["AWS_PORT"]}
+    return re.sub(r"127\.0\.0\.1:(3000|3001|4566)\b", lambda found: f"127.0.0.1:{defaults[found[1]]}", script)
+
+
+def test_rewrite_ports_never_rewrites_a_rewritten_port() -> None:
+    script = "curl http://127.0.0.1:3000/x; wscat ws://127.0.0.1:3001; aws --endpoint http://127.0.0.1:4566"
+    ports = {"HTTP_PORT": "30001", "WS_PORT": "45665", "AWS_PORT": "43675"}
+    assert rewrite_ports(script, ports) == (
+        "curl http://127.0.0.1:30001/x; wscat ws://127.0.0.1:45665; aws --endpoint http://127.0.0.1:43675"
+    )
+
+
 def test_readme_blocks_work_against_make_run(make_run: dict[str, str]) -> None:
     blocks = readme_blocks()
     assert set(blocks) >= {"rest", "websocket", "events"}, sorted(blocks)
     script = "\n".join(blocks[name] for name in ("rest", "websocket", "events"))
-    for default, variable in (("3000", "HTTP_PORT"), ("3001", "WS_PORT"), ("4566", "AWS_PORT")):
-        script = script.replace(f"127.0.0.1:{default}", f"127.0.0.1:{make_run[variable]}")
+    script = rewrite_ports(script, make_run)
     result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=ROOT, env={**os.environ, **make_run},
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     output = result.stdout
