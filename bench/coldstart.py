@@ -4,9 +4,8 @@ Each measurement is a fresh interpreter run like Lambda runs a handler: the base
 (no site-packages), and on sys.path only the function's code, the layer's third-party packages
 (pip-installed once from layers/common/python/requirements.txt into .bench/layer/python) and the layer's
 own package from the source tree. AWS calls go to a moto server started here, with the tables of
-the template and a Secrets Manager secret holding the JWT signing key, which functions read through
-the stand-in of the Parameters and Secrets Lambda Extension (devstack.secrets_extension), started
-here once, as the extension is already running when Lambda invokes a function.
+the template and a Secrets Manager secret holding the JWT signing key, which functions read with the
+layer's own SigV4 client (alphapulse.aws.secrets), as they do in AWS.
 
 The template, the functions' environments and the baselines' API Gateway events come from devstack
 (template, stack, apigw, functions), so the bench reads template.yaml as the local stack does.
@@ -56,7 +55,6 @@ sys.path.insert(0, str(ROOT))  # devstack, when run as a plain script
 from devstack.apigw import rest_event  # noqa: E402
 from devstack.events import provision_messaging  # noqa: E402
 from devstack.functions import LambdaContext  # noqa: E402
-from devstack.secrets_extension import SecretsExtension  # noqa: E402
 from devstack.stack import REGION, Function, LocalResolver, functions_of  # noqa: E402
 from devstack.template import create_tables, load_template, resources_of_type, table_definition  # noqa: E402
 
@@ -231,8 +229,7 @@ def stage_of(template: dict[str, Any]) -> str:
 
 
 def aws_env(endpoint: str, session_token: str) -> dict[str, str]:
-    """The credentials Lambda gives a function (any work with moto), its region and the moto endpoint.
-    The session token also authenticates calls to the secrets extension, as in AWS."""
+    """The credentials Lambda gives a function (any work with moto), its region and the moto endpoint."""
     return {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -251,7 +248,7 @@ class Runtime:
     packages: Path  # the layer's third-party packages (.bench/layer/python)
     source: Path  # the layer's own code (layers/common/python)
     endpoint: str  # moto
-    session_token: str  # AWS_SESSION_TOKEN of every process, which the secrets extension checks
+    session_token: str  # AWS_SESSION_TOKEN of every process, as Lambda sets it
     xray_daemon: str  # a UDP socket of ours that swallows the X-Ray segments
     cpu: int | None  # the CPU every measured process is pinned to
 
@@ -545,11 +542,7 @@ def main() -> None:
     server.start()
     host, port = server.get_host_and_port()
     endpoint, session_token = f"http://{host}:{port}", secrets.token_urlsafe(24)
-    # For the setup done in this process, and the extension's clients (they take credentials from here).
-    os.environ.update(aws_env(endpoint, session_token))
-    # The Parameters and Secrets extension runs beside the function in AWS, already up when the function is
-    # invoked: one stand-in for the whole bench, in this process (so off the measured CPU, like moto).
-    extension = SecretsExtension(aws_endpoint=endpoint, session_token=session_token, region=REGION).start()
+    os.environ.update(aws_env(endpoint, session_token))  # for the setup done in this process
     # The WebSocket management API (replies of ws_message), likewise outside the measured process.
     management = ManagementApiStandIn()
     xray_sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -557,14 +550,13 @@ def main() -> None:
     try:
         xray_daemon = f"127.0.0.1:{xray_sink.getsockname()[1]}"
         runtime = Runtime(args.python, packages, source, endpoint, session_token, xray_daemon, cpu)
-        subjects, auth_table, skipped = setup(runtime, template, template_path.parent, extension.port, management.url)
+        subjects, auth_table, skipped = setup(runtime, template, template_path.parent, management.url)
         mint = seed_and_minter(subjects, auth_table)
         seed_connections(subjects)
         seed_data(subjects)
         run_all(runtime, subjects, mint, args, skipped)
     finally:
         xray_sink.close()
-        extension.stop()
         management.stop()
         server.stop()
 
@@ -596,7 +588,7 @@ def provision(template: dict[str, Any]) -> tuple[LocalResolver, str]:
 
 
 def setup(
-    runtime: Runtime, template: dict[str, Any], template_dir: Path, extension_port: int, management_url: str
+    runtime: Runtime, template: dict[str, Any], template_dir: Path, management_url: str
 ) -> tuple[list[Subject], str | None, list[str]]:
     """Tables and secret in moto; the subjects to measure, with their environments and events."""
     resolver, secret_arn = provision(template)
@@ -609,14 +601,13 @@ def setup(
         function, code_dir = deployment.function, deployment.code_dir
         env = runtime.env(function.logical_id, deployment.memory, code_dir)
         env.update(function.environment)
-        # Deployed configuration: the signing key comes through the secrets extension, as in AWS.
+        # Deployed configuration: the signing key comes from Secrets Manager, as in AWS.
         env.pop("JWT_SECRET", None)
         env.update(
             APP_ENV="dev",
             # The events come from the deployed dashboard's origin, which a deployment allows.
             CORS_ORIGINS=DASHBOARD_ORIGIN,
             JWT_SECRET_ARN=secret_arn,
-            PARAMETERS_SECRETS_EXTENSION_HTTP_PORT=str(extension_port),
             **aws_env(runtime.endpoint, runtime.session_token),
         )
         if "WEBSOCKET_ENDPOINT" in env:
@@ -679,14 +670,14 @@ def seed_and_minter(subjects: list[Subject], auth_table: str | None) -> Callable
     """Create the users of the login events; return a function that mints a fresh access token.
 
     Runs the layer in this process with a function's settings (same secret ARN, issuer, audience): the key
-    comes through the secrets extension here too.
+    comes from Secrets Manager here too.
     """
     users = {c["username"]: c for s in subjects if (c := credentials_in(json.loads(s.event_text)))}
     needing = [s for s in subjects if TOKEN_PLACEHOLDER in s.event_text]
     if not needing:
         return lambda: ""
     os.environ.pop("JWT_SECRET", None)
-    settings = ("APP_ENV", "JWT_", "AUTH_", "PARAMETERS_SECRETS_", "AWS_SESSION_TOKEN")
+    settings = ("APP_ENV", "JWT_", "AUTH_", "AWS_SESSION_TOKEN")
     os.environ.update({k: v for k, v in needing[0].env.items() if k.startswith(settings)})
     from alphapulse.auth.logic.accounts import create_user
     from alphapulse.auth.logic.tokens import issue_token

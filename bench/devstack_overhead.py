@@ -70,7 +70,7 @@ def main() -> int:
         stack.serve_http()
 
         # The direct calls run in this process: give it the functions' environment before the first
-        # settings read (they are cached), with the signing key itself instead of the extension.
+        # settings read (they are cached), with the signing key itself instead of its secret.
         for function_id, _ in routes.values():
             os.environ.update(stack.functions[function_id].environment)
         os.environ.pop("JWT_SECRET_ARN", None)

@@ -22,6 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     event.add_argument("detail", help="the event's detail, as JSON")
     alert = commands.add_parser("alert", help="publish one alert message on the running local stack's SNS topic")
     alert.add_argument("message", help="the alert message, as JSON (DESIGN §6)")
+    events = commands.add_parser("events", help="fill events/*.json with a demo user's tokens (running stack)")
+    events.add_argument("--user", default="admin", help="a demo user of `make run` (default: admin)")
+    events.add_argument("--out", default=".devstack/events", help="where the filled events go")
+    image = commands.add_parser("lambda-image", help="build a stand-in of the Lambda Python base image (no registry)")
+    image.add_argument("--runtime", default="python3.13")
+    image.add_argument("--architecture", choices=["x86_64", "arm64"], default=None, help="default: this host's")
+    image.add_argument("--force", action="store_true", help="rebuild even when the image is present")
     openapi = commands.add_parser("openapi", help="print the merged OpenAPI document")
     openapi.add_argument("--write", action="store_true", help="write docs/openapi.json and the layer's copy")
     openapi.add_argument("--check", action="store_true", help="exit 1 when a committed copy is out of date")
@@ -32,6 +39,19 @@ def main(argv: list[str] | None = None) -> int:
 
         return openapi_main(["--write"] if args.write else ["--check"] if args.check else [])
 
+    if args.command == "events":
+        from pathlib import Path
+
+        from devstack import event_tokens
+
+        return event_tokens.main(args.user, Path(args.out))
+
+    if args.command == "lambda-image":
+        from devstack import lambda_image
+
+        architecture = args.architecture or lambda_image.host_architecture()
+        return lambda_image.main(args.runtime, architecture, force=args.force)
+
     if args.command in ("event", "alert"):
         return _send(args)
 
@@ -41,14 +61,17 @@ def main(argv: list[str] | None = None) -> int:
         run()
         return 0
 
-    from devstack.run import LocalStack
+    from devstack import event_tokens
+    from devstack.run import DEMO_USERS, LocalStack
 
     try:
         with open(args.event) as handle:
-            event = json.load(handle)
+            text = handle.read()
+        json.loads(text)
     except (OSError, ValueError) as exc:
         print(f"cannot read the event file {args.event}: {exc}", file=sys.stderr)
         return 2
+    needs_token = bool(event_tokens.PLACEHOLDER.search(text))
     stack = LocalStack(http_port=free_port(), aws_port=free_port(), ws_port=free_port(),
                        jwt_secret=secrets.token_urlsafe(48))  # fmt: skip
     stack.start_aws()
@@ -56,11 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         resolver = stack.provision()
         if stack.outputs.get("AuthTableName"):
             stack.seed_demo_users(stack.outputs["AuthTableName"])
-        stack.start_functions(resolver, only={args.function})
+        stack.start_functions(resolver, only={args.function, "AuthFunction"} if needs_token else {args.function})
         if args.function not in stack.workers:
             print(f"unknown function {args.function}; known: {', '.join(stack.functions)}", file=sys.stderr)
             return 2
-        print(json.dumps(stack.invoke(args.function, event), indent=2))
+        if needs_token:  # the demo admin's, from the stack's own login route, as `python -m devstack events` does
+            stack.serve_http()
+            password = next(password for user, _, _, password in DEMO_USERS if user == event_tokens.DEFAULT_USER)
+            base_url = f"http://{stack.host}:{stack.http_port}"
+            text = event_tokens.fill(text, *event_tokens.tokens_of(base_url, event_tokens.DEFAULT_USER, password))
+        print(json.dumps(stack.invoke(args.function, json.loads(text)), indent=2))
     finally:
         stack.stop()
     return 0

@@ -127,6 +127,10 @@ def _system(store: SystemRepository, tenant_id: str, now: datetime, rng: random.
     )
 
 
+# The alert that events/alerts-{get,acknowledge,resolve}.json name (their trade, T-default-00123, is a demo trade).
+EVENTS_ALERT_ID = "3f1c9a7be2d84c05a6b1e9d2c4f8a701"
+
+
 def _alerts(store: AlertRepository, tenant_id: str, now: datetime) -> None:
     events = [
         ("leverage", 1.62, "error", "Portfolio leverage 1.62 above 1.5", 40),
@@ -138,6 +142,7 @@ def _alerts(store: AlertRepository, tenant_id: str, now: datetime) -> None:
             store,
             AlertEvent(
                 tenant_id=tenant_id,
+                alert_id=EVENTS_ALERT_ID if metric == "leverage" else None,
                 title=message.split(" above")[0].split(" below")[0],
                 message=message,
                 severity=severity,

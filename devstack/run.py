@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from devstack import moto_server
+from devstack import moto_server, sam_env
 from devstack.apigw import rest_event
 from devstack.demo_feed import DemoFeed
 from devstack.events import EventRouter, provision_messaging
-from devstack.secrets_extension import SecretsExtension
 from devstack.stack import REGION, STAGE, Function, LocalResolver, functions_of
 from devstack.template import TEMPLATE, create_tables, load_template, resources_of_type
 from devstack.websocket import WebSocketGateway, parse_faults, websocket_apis
@@ -37,28 +36,29 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "loc
 class LocalStack:
     """The whole application on loopback ports, driven by template.yaml."""
 
-    def __init__(self, *, http_port: int, aws_port: int, ws_port: int, jwt_secret: str, host: str = "127.0.0.1",
+    def __init__(self, *, http_port: int, aws_port: int, ws_port: int, jwt_secret: str, bind: str = "127.0.0.1",
                  settings: LocalSettings | None = None, template: Path = TEMPLATE) -> None:  # fmt: skip
-        self.host, self.http_port, self.aws_port, self.ws_port = host, http_port, aws_port, ws_port
+        # `bind` is where the servers listen (DEVSTACK_HOST); `host` is how this machine reaches them.
+        self.bind, self.http_port, self.aws_port, self.ws_port = bind, http_port, aws_port, ws_port
+        self.host = "127.0.0.1" if bind in ("0.0.0.0", "") else bind
         self.jwt_secret = jwt_secret
         self.settings = settings or LocalSettings()
         self.template = load_template(template)
         self.code_root = template.parent  # CodeUri is relative to the template, as for SAM
-        self.aws_endpoint = f"http://{host}:{aws_port}"
+        self.aws_endpoint = f"http://{self.host}:{aws_port}"
         self.workers: dict[str, FunctionPool] = {}
         self.functions: dict[str, Function] = {}
         self.outputs: dict[str, str] = {}
         self.gateways: dict[str, WebSocketGateway] = {}
         self._moto: Any = None
         self._http: ThreadingHTTPServer | None = None
-        self._extension: SecretsExtension | None = None
         self._router: EventRouter | None = None
         self._feed: DemoFeed | None = None
 
     # --- AWS emulation ---
 
     def start_aws(self) -> None:
-        self._moto = moto_server.start_process(self.host, self.aws_port)
+        self._moto = moto_server.start_process(self.bind, self.aws_port)
         os.environ.update({**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.aws_endpoint})
 
     def provision(self) -> LocalResolver:
@@ -100,18 +100,13 @@ class LocalStack:
     # --- functions ---
 
     def start_functions(self, resolver: LocalResolver, only: Collection[str] | None = None) -> None:
-        """Up to `concurrency` warm processes per function (or those named), one started at once. Secrets come
-        through the extension, as in AWS."""
-        session_token = secrets.token_urlsafe(24)
-        self._extension = SecretsExtension(aws_endpoint=self.aws_endpoint, session_token=session_token,
-                                           region=REGION, host=self.host).start()  # fmt: skip
+        """Up to `concurrency` warm processes per function (or those named), one started at once."""
         self.functions = functions_of(self.template, resolver)
         for logical_id, function in self.functions.items():
             if only is not None and logical_id not in only:
                 continue
             environment = {**function.environment, **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.aws_endpoint,
-                           "AWS_SESSION_TOKEN": session_token, "APP_ENV": "local",
-                           "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(self._extension.port),
+                           "APP_ENV": "local",
                            "AWS_LAMBDA_FUNCTION_NAME": logical_id,
                            # As `sam local invoke` sets it: the context's remaining time counts down from it.
                            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
@@ -134,7 +129,7 @@ class LocalStack:
         class Handler(_RestHandler):
             local = stack
 
-        self._http = ThreadingHTTPServer((self.host, self.http_port), Handler)
+        self._http = ThreadingHTTPServer((self.bind, self.http_port), Handler)
         self._http.daemon_threads = True
         threading.Thread(target=self._http.serve_forever, name="rest", daemon=True).start()
         return self._http
@@ -144,7 +139,7 @@ class LocalStack:
     def serve_websockets(self, resolver: LocalResolver) -> None:
         for logical_id, api in websocket_apis(self.template, resolver).items():
             self.gateways[logical_id] = WebSocketGateway(
-                api, self.invoke, host=self.host, port=self.ws_port,
+                api, self.invoke, host=self.bind, port=self.ws_port,
                 idle_timeout=self.settings.ws_idle_timeout, max_lifetime=self.settings.ws_max_lifetime,
                 lose_disconnect_on_drop=self.settings.ws_lose_disconnect_on_drop, faults=self.settings.faults,
             ).start()  # fmt: skip
@@ -179,6 +174,7 @@ class LocalStack:
         self.route_events(resolver)
         self.serve_http()  # last: once it answers, everything else is up
         self.start_demo_feed()
+        sam_env.write(self)
 
     def stop(self) -> None:
         if self._feed:
@@ -194,8 +190,6 @@ class LocalStack:
             pool.request_stop()
         for pool in self.workers.values():
             pool.join()
-        if self._extension:
-            self._extension.stop()
         if self._moto:
             self._moto.terminate()
             self._moto.join(timeout=10)
@@ -297,7 +291,8 @@ class LocalSettings:
 
 
 FUNCTION_SETTINGS = frozenset({"ACCESS_TOKEN_TTL_SECONDS", "WS_MAX_CONNECTION_SECONDS", "REPLAY_RETENTION_SECONDS",
-                               "FANOUT_SHARD_THRESHOLD", "WS_TICKET_TTL_SECONDS", "POWERTOOLS_LOG_LEVEL"})  # fmt: skip
+                               "FANOUT_SHARD_THRESHOLD", "WS_TICKET_TTL_SECONDS", "POWERTOOLS_LOG_LEVEL",
+                               "CORS_ORIGINS"})  # fmt: skip
 
 
 def banner(stack: LocalStack) -> str:
@@ -335,6 +330,7 @@ def main() -> None:
     ws_port = int(os.environ.get("WS_PORT") or 3001)
     jwt_secret = os.environ.get("JWT_SECRET") or secrets.token_urlsafe(48)
     stack = LocalStack(http_port=http_port, aws_port=aws_port, ws_port=ws_port, jwt_secret=jwt_secret,
+                       bind=os.environ.get("DEVSTACK_HOST") or "127.0.0.1",
                        settings=LocalSettings.from_environ(os.environ))  # fmt: skip
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

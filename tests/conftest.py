@@ -38,13 +38,14 @@ def load_event(name: str, **placeholders: str) -> dict[str, Any]:
 
 def reset_caches() -> None:
     """Forget settings, clients, keys and dependencies cached by the layer (each test sets its own environment)."""
-    from alphapulse.aws import dynamodb, sdk, sqs
+    from alphapulse.aws import dynamodb, sdk, secrets, sqs
     from alphapulse.core import config, wiring
 
     config.get_settings.cache_clear()
     config.signing_key.cache_clear()
     dynamodb.reset()
     sdk.reset()
+    secrets.reset()
     sqs.reset()
     wiring.reset_all()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,8 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import lambda_image
 from devstack.ports import free_port
+from devstack.template import TEMPLATE, load_template
 from tests.conftest import ROOT, TEST_SECRET
+
+SAM = ROOT / ".venv" / "tools" / "bin" / "sam"
+ARCHITECTURE = lambda_image.host_architecture()
 
 
 @dataclass
@@ -38,6 +44,7 @@ def start_stack(**extra_env: str) -> RunningStack:
            "JWT_SECRET": TEST_SECRET, "DEMO_FEED": "0", "DEVSTACK_RETRY_DELAYS": "0.2,0.2",
            "DEVSTACK_SCHEDULE_SECONDS": "1", **extra_env}  # fmt: skip
     log = tempfile.NamedTemporaryFile(prefix="local-stack-", suffix=".log", delete=False)  # noqa: SIM115 (kept open by the stack)
+    env.setdefault("DEVSTACK_SAM_ENV", log.name.removesuffix(".log") + "-sam-env.json")  # not the repo's own
     process = subprocess.Popen(
         [sys.executable, "-m", "devstack", "run"], cwd=ROOT, env=env, text=True,
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -73,3 +80,52 @@ def local_stack() -> Iterator[RunningStack]:
     stack = start_stack()
     yield stack
     stop_stack(stack)
+
+
+# --- the real SAM CLI (needs Docker) ---
+
+
+def docker_unavailable() -> str | None:
+    """Why `sam local invoke` cannot run here, or None."""
+    if shutil.which("docker") is None:
+        return "no docker CLI"
+    info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30)
+    if info.returncode != 0:
+        return f"no Docker engine reachable: {info.stderr.strip().splitlines()[-1:]}"
+    return None
+
+
+def python_of_runtime(runtime: str) -> Path | None:
+    """An interpreter of the template's runtime, which `sam build` needs on PATH (pyenv's, if not on PATH)."""
+    version = runtime.removeprefix("python")
+    candidates = [shutil.which(runtime), *sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/{runtime}"))]
+    for candidate in filter(None, candidates):  # a pyenv shim is on PATH even where it has no such version
+        if subprocess.run([str(candidate), "-c", "pass"], capture_output=True).returncode == 0:
+            return Path(candidate)
+    return None
+
+
+def require(reason: str | None) -> None:
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the SAM CLI tests: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def sam_path() -> str:
+    """PATH for the SAM CLI: a Docker engine, the Lambda Python image of the template's runtime (where the
+    official one cannot be pulled, as here, `python -m devstack lambda-image` builds a stand-in of its tag),
+    and that runtime's interpreter, which `sam build` wants."""
+    require(docker_unavailable())
+    runtime = load_template(TEMPLATE)["Globals"]["Function"]["Runtime"]
+    python = python_of_runtime(runtime)
+    require(None if python else f"no {runtime} interpreter for `sam build` (on PATH or under ~/.pyenv)")
+    assert python is not None
+    image = lambda_image.tag(runtime, ARCHITECTURE)
+    if not lambda_image.exists(image):
+        pulled = subprocess.run(["docker", "pull", image], capture_output=True, timeout=300)
+        if pulled.returncode != 0:  # no registry: the stand-in
+            lambda_image.build(runtime, ARCHITECTURE)
+    return f"{python.parent}{os.pathsep}{os.environ['PATH']}"

@@ -34,7 +34,9 @@ def readme_blocks() -> dict[str, str]:
 def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     assert "make run" in README.split("```sh", 2)[1], "the README no longer starts with `make run`"
     ports = {"HTTP_PORT": str(free_port()), "WS_PORT": str(free_port()), "AWS_PORT": str(free_port())}
-    env = {**os.environ, **ports, "JWT_SECRET": TEST_SECRET, "DEMO_FEED": "1", "DEMO_FEED_INTERVAL": "1"}
+    # DEVSTACK_HOST as the sam-local block asks; the other blocks use 127.0.0.1 all the same.
+    env = {**os.environ, **ports, "JWT_SECRET": TEST_SECRET, "DEMO_FEED": "1", "DEMO_FEED_INTERVAL": "1",
+           "DEVSTACK_HOST": "0.0.0.0"}  # fmt: skip  # noqa: S104
     started = time.monotonic()
     log = tmp_path_factory.mktemp("make-run") / "output.log"
     with log.open("w") as output:
@@ -90,3 +92,33 @@ def test_readme_blocks_work_against_make_run(make_run: dict[str, str]) -> None:
     received = [json.loads(found) for found in re.findall(r"^< (\{.*\})$", plain, re.M)]
     assert {"subscribed", "portfolio", "trade"} <= {message.get("type") for message in received}, plain
     assert '"trade_id":"MY-1"' in output.replace(" ", ""), output
+
+
+def json_values(text: str) -> list[dict[str, object]]:
+    """The JSON objects in `text` (which also holds what `sam build` printed)."""
+    decoder, found, position = json.JSONDecoder(), [], text.find('{"')
+    while position != -1:
+        try:
+            value, position = decoder.raw_decode(text, position)
+            found.append(value)
+        except ValueError:
+            position += 1
+        position = text.find('{"', position)
+    return found
+
+
+@pytest.mark.timeout(900)
+def test_readme_sam_local_block_works_against_make_run(make_run: dict[str, str], sam_path: str) -> None:
+    blocks = readme_blocks()
+    assert "sam-local" in blocks, sorted(blocks)
+    assert "DEVSTACK_HOST=0.0.0.0 make run" in README
+    result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", rewrite_ports(blocks["sam-local"], make_run)],
+                            cwd=ROOT, env={**os.environ, **make_run, "PATH": sam_path}, capture_output=True,
+                            text=True, timeout=900)  # fmt: skip
+    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+    answers = json_values(result.stdout)  # SAM prints each answer with no newline after it
+    assert len(answers) == 3, result.stdout
+    login, trades, ingest = answers
+    assert login["statusCode"] == 200 and "access_token" in json.loads(login["body"]), login
+    assert trades["statusCode"] == 200 and json.loads(trades["body"])["items"], trades
+    assert isinstance(ingest.get("pushed"), int), ingest

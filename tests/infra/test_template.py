@@ -308,9 +308,11 @@ def test_template_outputs_include_rest_api_url(template: dict[str, Any]) -> None
     assert "RestApiUrl" in template["Outputs"]
 
 
-def test_template_globals_arm64_with_active_tracing(template: dict[str, Any]) -> None:
+def test_template_globals_arm64_by_default_with_active_tracing(template: dict[str, Any]) -> None:
     function_globals = template["Globals"]["Function"]
-    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["Architectures"] == [{"Ref": "Architecture"}]
+    assert template["Parameters"]["Architecture"]["Default"] == "arm64"
+    assert template["Parameters"]["Architecture"]["AllowedValues"] == ["arm64", "x86_64"]
     assert function_globals["Tracing"] == "Active"
 
 

@@ -1,49 +1,57 @@
-"""Secrets through the AWS Parameters and Secrets Lambda Extension (a local HTTP call).
+"""Secrets Manager's `GetSecretValue`, with our own SigV4 client (a JSON-protocol call like DynamoDB's).
 
-The extension caches secrets and spares the function an SDK client: fetching the signing key
-costs one loopback request instead of importing botocore (see docs/decisions.md). It only
-answers during an invocation, so this is called lazily, never at init.
+No extension layer and no botocore: the call is signed with the function's role credentials (long-term
+keys work too), and it honours `AWS_ENDPOINT_URL_SECRETSMANAGER` / `AWS_ENDPOINT_URL`, so `sam local
+invoke` and the local stack reach their own Secrets Manager (docs/decisions.md). The caller caches the
+value with a TTL.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
-import time
-from urllib.parse import quote
+from functools import lru_cache
 
-TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"  # noqa: S105 (a header name)
-_ATTEMPTS = 3
+from alphapulse.aws.sigv4 import JsonServiceClient, json_error_code
+
+REQUEST_ATTEMPTS = 3
+RETRYABLE_CODES = frozenset({"ThrottlingException", "InternalServiceError"})
 
 
 class SecretUnavailableError(RuntimeError):
-    """The secret could not be had (no session token, extension unreachable, refused or malformed answer)."""
+    """The secret could not be had (no credentials, unreachable, refused, or not a string)."""
 
 
-def get_secret_string(secret_id: str, *, port: int) -> str:
-    """The SecretString of `secret_id` (a name or ARN), from the extension listening on `port`."""
-    token = os.environ.get("AWS_SESSION_TOKEN")
-    if not token:
-        raise SecretUnavailableError("AWS_SESSION_TOKEN is not set: the secrets extension cannot be called")
-    path = f"/secretsmanager/get?secretId={quote(secret_id, safe='')}"
-    for attempt in range(_ATTEMPTS):
-        connection = http.client.HTTPConnection("localhost", port, timeout=3)
-        try:
-            connection.request("GET", path, headers={TOKEN_HEADER: token})
-            response = connection.getresponse()
-            body = response.read()
-        except OSError as exc:  # the extension may still be starting
-            if attempt == _ATTEMPTS - 1:
-                raise SecretUnavailableError(f"secrets extension unreachable on port {port}") from exc
-            time.sleep(0.05 * 2**attempt)
-            continue
-        finally:
-            connection.close()
-        if response.status != 200:
-            raise SecretUnavailableError(f"secrets extension answered {response.status} for the signing secret")
-        secret = json.loads(body).get("SecretString")
+class SecretsManagerClient(JsonServiceClient):
+    SERVICE = "secretsmanager"
+
+    @classmethod
+    def unreachable(cls, message: str) -> Exception:
+        return SecretUnavailableError(f"Secrets Manager unreachable: {message}")
+
+    def get_secret_string(self, secret_id: str) -> str:
+        """The SecretString of `secret_id` (a name or an ARN)."""
+        body = json.dumps({"SecretId": secret_id}).encode()
+        status, document = self._post("secretsmanager.GetSecretValue", body, attempts=REQUEST_ATTEMPTS,
+                                      retryable_codes=RETRYABLE_CODES)  # fmt: skip
+        if status >= 300:
+            raise SecretUnavailableError(f"Secrets Manager answered {status} {json_error_code(document)}")
+        secret = document.get("SecretString")
         if not isinstance(secret, str):
             raise SecretUnavailableError("the secret has no SecretString")
         return secret
-    raise SecretUnavailableError("secrets extension unreachable")  # not reached; keeps type checkers sure
+
+
+@lru_cache(maxsize=1)
+def client() -> SecretsManagerClient:
+    """The process's client (region, endpoint and credentials from the standard AWS environment)."""
+    return SecretsManagerClient.from_environment()
+
+
+def get_secret_string(secret_id: str) -> str:
+    """The SecretString of `secret_id`; SecretUnavailableError when it cannot be had."""
+    return client().get_secret_string(secret_id)
+
+
+def reset() -> None:
+    """Forget the client (tests switch endpoints and credentials between cases)."""
+    client.cache_clear()

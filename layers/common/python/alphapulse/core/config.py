@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Literal
@@ -34,7 +36,7 @@ ENVIRONMENT = {
     "LOGIN_MAX_FAILURES": "login_max_failures",
     "LOGIN_WINDOW_SECONDS": "login_window_seconds",
     "CORS_ORIGINS": "cors_origins",
-    "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "secrets_extension_port",
+    "SECRETS_MANAGER_TTL": "secrets_manager_ttl",
     "CONNECTIONS_TABLE": "connections_table",
     "WEBSOCKET_ENDPOINT": "websocket_endpoint",
     "WS_MAX_CONNECTION_SECONDS": "ws_max_connection_seconds",
@@ -78,7 +80,7 @@ class Settings(BaseModel):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
     cors_origins: tuple[str, ...] = ()
-    secrets_extension_port: int = Field(default=2773, ge=1, le=65535)  # the extension's documented default
+    secrets_manager_ttl: int = Field(default=300, ge=0, le=86400)  # how long the signing key is kept in-process
     connections_table: str | None = None
     websocket_endpoint: str | None = (
         None  # the management API: https://{api}.execute-api.{region}.amazonaws.com/{stage}
@@ -165,18 +167,47 @@ def get_settings() -> Settings:
     return Settings.from_environ(os.environ)
 
 
-@lru_cache(maxsize=1)
-def signing_key() -> str:
-    """The HMAC key of tokens and list cursors: JWT_SECRET, or the Secrets Manager secret named by JWT_SECRET_ARN."""
-    settings = get_settings()
-    if settings.jwt_secret is not None:
-        key = settings.jwt_secret.get_secret_value()
-    else:
-        try:
-            key = get_secret_string(str(settings.jwt_secret_arn), port=settings.secrets_extension_port)
-        except SecretUnavailableError as exc:
-            raise ConfigurationError(str(exc)) from exc
-        if len(key) < MIN_SECRET_LENGTH:
-            raise ConfigurationError("the JWT signing secret is missing or shorter than 32 characters")
-    register_secret(key)
-    return key
+class _SigningKey:
+    """The signing key, kept for SECRETS_MANAGER_TTL seconds, so that a rotation reaches warm functions."""
+
+    RETRY_SECONDS = 10.0  # while Secrets Manager is down, a stale key is served and asked for again after this
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: str | None = None
+        self._fresh_until = 0.0
+
+    def __call__(self) -> str:
+        value = self._value
+        if value is not None and time.monotonic() < self._fresh_until:
+            return value
+        with self._lock:
+            if self._value is None or time.monotonic() >= self._fresh_until:
+                self._refresh()
+            assert self._value is not None
+            return self._value
+
+    def _refresh(self) -> None:
+        settings = get_settings()
+        if settings.jwt_secret is not None:
+            key, ttl = settings.jwt_secret.get_secret_value(), float("inf")
+        else:
+            try:
+                key, ttl = get_secret_string(str(settings.jwt_secret_arn)), float(settings.secrets_manager_ttl)
+            except SecretUnavailableError as exc:
+                if self._value is None:
+                    raise ConfigurationError(str(exc)) from exc
+                self._fresh_until = time.monotonic() + self.RETRY_SECONDS
+                return
+            if len(key) < MIN_SECRET_LENGTH:
+                raise ConfigurationError("the JWT signing secret is missing or shorter than 32 characters")
+        register_secret(key)
+        self._value, self._fresh_until = key, time.monotonic() + ttl
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._value, self._fresh_until = None, 0.0
+
+
+signing_key = _SigningKey()
+"""The HMAC key of tokens and list cursors: JWT_SECRET, or the Secrets Manager secret named by JWT_SECRET_ARN."""
