@@ -99,16 +99,32 @@ def _send(args: argparse.Namespace) -> int:
     import os
     import urllib.request
 
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    http_port, aws_port = os.environ.get("HTTP_PORT") or "3000", os.environ.get("AWS_PORT") or "4566"
+    outputs_url = f"http://127.0.0.1:{http_port}/_local/outputs"
+    try:
+        with urllib.request.urlopen(outputs_url, timeout=10) as reply:
+            outputs = json.load(reply)
+    except (OSError, ValueError) as exc:
+        print(f"error: no local stack answers at {outputs_url} ({exc}); start it with `make run`", file=sys.stderr)
+        return 1
+    try:
+        return _put(args, outputs, f"http://127.0.0.1:{aws_port}")
+    except (BotoCoreError, ClientError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _put(args: argparse.Namespace, outputs: dict[str, str], endpoint: str) -> int:
+    import os
+
     import boto3
 
     from devstack.run import LOCAL_CREDENTIALS
 
-    http_port, aws_port = os.environ.get("HTTP_PORT") or "3000", os.environ.get("AWS_PORT") or "4566"
-    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/_local/outputs", timeout=10) as reply:
-        outputs = json.load(reply)
     os.environ.update(LOCAL_CREDENTIALS)  # moto takes any credentials
     session = boto3.Session()
-    endpoint = f"http://127.0.0.1:{aws_port}"
     if args.command == "event":
         entry = {"Source": "alphapulse.trading", "DetailType": args.detail_type, "Detail": args.detail,
                  "EventBusName": outputs["EventBusName"]}  # fmt: skip

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import threading
+import os
+import signal
+import time
 from typing import Any
 
 from devstack.moto_atomic import make_dynamodb_atomic
@@ -37,9 +39,12 @@ def start_here(host: str, port: int) -> Any:
 
 
 def _serve(host: str, port: int, ready: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the stack's to handle: it stops moto last
+    parent = os.getppid()
     start_here(host, port)
     ready.set()
-    threading.Event().wait()  # until the stack terminates this process
+    while os.getppid() == parent:  # until the stack terminates this process, or dies itself
+        time.sleep(0.5)
 
 
 def start_process(host: str, port: int, *, timeout: float = 60.0) -> multiprocessing.process.BaseProcess:

@@ -142,6 +142,8 @@ class LocalStack:
                 api, self.invoke, host=self.bind, port=self.ws_port,
                 idle_timeout=self.settings.ws_idle_timeout, max_lifetime=self.settings.ws_max_lifetime,
                 lose_disconnect_on_drop=self.settings.ws_lose_disconnect_on_drop, faults=self.settings.faults,
+                signing_keys={LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]: LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+                if self.settings.require_sigv4 else None,
             ).start()  # fmt: skip
 
     def route_events(self, resolver: LocalResolver) -> None:
@@ -249,6 +251,12 @@ class _RestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, PROPFIND...) is no route, as in API Gateway; not the stdlib's 501 page.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
 
 def demo_tenants() -> list[str]:
     return sorted({tenant for _, tenant, _, _ in DEMO_USERS})
@@ -267,6 +275,7 @@ class LocalSettings:
     demo_feed_interval: float = 2.0
     concurrency: int = DEFAULT_CONCURRENCY  # warm workers per function, as Lambda runs invocations in parallel
     faults: dict[str, float] = field(default_factory=dict)  # injected @connections failures (DEVSTACK_FAULTS)
+    require_sigv4: bool = False  # @connections calls must be signed with the local credentials (DEVSTACK_REQUIRE_SIGV4)
     function_environment: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -286,6 +295,7 @@ class LocalSettings:
             demo_feed_interval=float(environ.get("DEMO_FEED_INTERVAL") or 2.0),
             concurrency=int(environ.get("DEVSTACK_CONCURRENCY") or DEFAULT_CONCURRENCY),
             faults=parse_faults(environ.get("DEVSTACK_FAULTS", "")),
+            require_sigv4=environ.get("DEVSTACK_REQUIRE_SIGV4") == "1",
             function_environment=passed,
         )
 

@@ -22,6 +22,9 @@ API_URL = re.compile(
 )
 
 
+HTTP_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})  # what ANY stands for
+
+
 @dataclass(frozen=True)
 class Route:
     """One API event of a function: method (or ANY) and a path template like /api/v1/auth/{proxy+}."""
@@ -32,7 +35,7 @@ class Route:
     pattern: re.Pattern[str]
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
-        if self.method not in ("ANY", method):
+        if method != self.method and not (self.method == "ANY" and method in HTTP_METHODS):
             return None
         found = self.pattern.fullmatch(path)
         return found.groupdict() if found else None

@@ -40,6 +40,7 @@ from urllib.parse import unquote
 
 from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 
+from devstack.signatures import signature_problem
 from devstack.stack import ACCOUNT_ID, REGION, STAGE, LocalResolver
 from devstack.template import resources_of_type
 from devstack.worker import FunctionError
@@ -297,14 +298,15 @@ class WebSocketGateway:
 
     def __init__(self, api: WebSocketApiModel, invoke: Invoke, *, host: str = "127.0.0.1", port: int,
                  idle_timeout: float = 600, max_lifetime: float = 7200,
-                 require_signature: bool = False, lose_disconnect_on_drop: bool = False,
+                 signing_keys: Mapping[str, str] | None = None, lose_disconnect_on_drop: bool = False,
                  faults: Mapping[str, float] | None = None) -> None:  # fmt: skip
         self.api, self.host, self.port = api, host, port
         self.idle_timeout, self.max_lifetime = idle_timeout, max_lifetime
         # $disconnect is best effort in API Gateway; this loses it for connections that end without a
         # close frame, so tests can show that the next push cleans them up (410).
         self.lose_disconnect_on_drop = lose_disconnect_on_drop
-        self.require_signature = require_signature  # @connections calls without a SigV4 Authorization get 403
+        # Given (access key -> secret key), every @connections call must be SigV4-signed by one of them, or 403.
+        self.signing_keys = signing_keys
         # Fault injection (DEVSTACK_FAULTS): the share of @connections posts answered 429 or 500 at random.
         self.faults = dict(faults or {})
         self._invoke = invoke
@@ -395,8 +397,11 @@ class WebSocketGateway:
 
     async def _manage(self, request: web.Request, connection_id: str) -> web.StreamResponse:
         """POST, GET and DELETE /@connections/{id}, answered as the management API answers."""
-        if self.require_signature and not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 "):
-            return _error(403, "ForbiddenException", "Missing Authentication Token")
+        if self.signing_keys is not None:
+            problem = signature_problem(request.method, request.raw_path, request.headers, await request.read(),
+                                        self.signing_keys)  # fmt: skip
+            if problem:
+                return _error(403, *problem)
         connection = self._connections.get(connection_id)
         if request.method == "POST":
             fault = self._injected_fault()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -24,6 +25,9 @@ LAYER = ROOT / "layers" / "common" / "python"
 
 
 def _serve(connection: Connection, code_uri: str, handler: str, environment: dict[str, str]) -> None:
+    # A terminal's Ctrl-C reaches the whole process group: the stack stops its workers itself, after the
+    # last $disconnect, so a worker must not die of it first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(environment)
     sys.path[:0] = [str(ROOT / code_uri), str(LAYER), str(ROOT)]
     from devstack.functions import LambdaContext, load_handler

@@ -3,8 +3,11 @@ drives a function's Lambda handler with real API Gateway proxy events."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import secrets
+import socket
 import time
 import urllib.request
 import uuid
@@ -12,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
@@ -297,3 +300,15 @@ def sns(*messages: Any) -> dict[str, Any]:
         for number, message in enumerate(messages)
     ]
     return {"Records": records}
+
+
+def raw_websocket(ws_url: str, query: str) -> socket.socket:
+    """A socket upgraded to a WebSocket by hand, for clients that misbehave (say nothing, or send garbage)."""
+    url = urlsplit(ws_url)
+    sock = socket.create_connection((url.hostname, url.port), timeout=20)
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (f"GET /?{query} HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")  # fmt: skip
+    sock.sendall(request.encode())
+    assert sock.recv(4096).startswith(b"HTTP/1.1 101"), "the upgrade was refused"
+    return sock

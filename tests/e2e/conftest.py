@@ -31,6 +31,7 @@ class RunningStack:
     base_url: str
     aws_endpoint: str
     outputs: dict[str, str] = field(default_factory=dict)
+    log: Path | None = None  # what the stack printed
 
     @property
     def ws_url(self) -> str:
@@ -58,7 +59,7 @@ def start_stack(**extra_env: str) -> RunningStack:
         try:
             reply = httpx.get(f"{base_url}/_local/outputs", timeout=1)
             if reply.status_code == 200:
-                return RunningStack(process, base_url, f"http://127.0.0.1:{aws_port}", reply.json())
+                return RunningStack(process, base_url, f"http://127.0.0.1:{aws_port}", reply.json(), Path(log.name))
         except httpx.TransportError:
             time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 
 import httpx
 import pytest
 
-from tests.conftest import DEMO_USERS
+from tests.conftest import DEMO_USERS, raw_websocket
 from tests.e2e.conftest import RunningStack, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
@@ -42,15 +44,49 @@ def test_unknown_route_answers_like_api_gateway(local_stack: RunningStack) -> No
     assert reply.json() == {"message": "Missing Authentication Token"}
 
 
-def test_ctrl_c_stops_every_process() -> None:
+def alive_in_session(pid: int) -> list[str]:
+    listing = subprocess.run(["ps", "-o", "stat=,pid=,args=", "-s", str(pid)], capture_output=True, text=True)
+    return [line for line in listing.stdout.splitlines() if not line.lstrip().startswith("Z")]
+
+
+def test_cors_origins_sets_the_allowed_origins() -> None:
+    stack = start_stack(CORS_ORIGINS="https://desk.example,https://ops.example")
+    try:
+        for origin, allowed in (("https://ops.example", True), ("http://localhost:5173", False)):
+            reply = httpx.get(f"{stack.base_url}/api/v1/health", headers={"Origin": origin})
+            assert reply.status_code == 200
+            assert (reply.headers.get("access-control-allow-origin") == origin) is allowed, reply.headers
+    finally:
+        stop_stack(stack)
+
+
+def test_ctrl_c_with_three_clients_connected_stops_every_process_within_5_s_without_a_traceback() -> None:
+    from websockets.sync.client import connect
+
     stack = start_stack()
-    pid = stack.process.pid
-    assert stop_stack(stack) == 0
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        listing = subprocess.run(["ps", "-o", "stat=,pid=,args=", "-s", str(pid)], capture_output=True, text=True)
-        alive = [line for line in listing.stdout.splitlines() if not line.lstrip().startswith("Z")]
-        if not alive:
-            return
-        time.sleep(0.2)
-    pytest.fail(f"processes left after Ctrl-C: {alive}")
+    login = {"username": "trader", "password": DEMO_USERS["trader"][2]}
+    token = httpx.post(f"{stack.base_url}/api/v1/auth/token", data=login).json()["access_token"]
+    clients = [connect(f"{stack.ws_url}?token={token}", open_timeout=20) for _ in range(2)]
+    silent = raw_websocket(stack.ws_url, f"token={token}")  # then never reads: no close handshake
+    try:
+        for client in clients:
+            client.send('{"action":"subscribe","channels":["trades"]}')
+            assert "subscribed" in str(client.recv(timeout=20))
+        pid = stack.process.pid
+        stopped_at = time.monotonic()
+        os.killpg(pid, signal.SIGINT)  # as a terminal's Ctrl-C: to every process of the group
+        while alive_in_session(pid) and time.monotonic() - stopped_at < 15:
+            time.sleep(0.1)
+        took = time.monotonic() - stopped_at
+        left = alive_in_session(pid)
+    finally:
+        silent.close()
+        for client in clients:
+            client.close()
+        if stack.process.poll() is None:
+            os.killpg(stack.process.pid, signal.SIGKILL)
+    printed = stack.log.read_text() if stack.log else ""
+    assert not left, f"processes left {took:.1f} s after Ctrl-C: {left}"
+    assert took <= 5, f"Ctrl-C took {took:.1f} s"
+    assert "Traceback" not in printed, printed[-3000:]
+    assert stack.process.returncode == 0

@@ -98,7 +98,10 @@ def test_function_error_is_a_502_and_the_next_request_works(api: httpx.Client) -
     assert echoed(api.get("/items/7"))["event"]["pathParameters"] == {"item_id": "7"}
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("GET", "/files/x"), ("GET", "/items")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/nowhere"), ("GET", "/files/x"), ("GET", "/items"), ("TRACE", "/items/7"), ("PROPFIND", "/items/7")],
+)
 def test_unknown_route_or_method_answers_like_api_gateway(api: httpx.Client, method: str, path: str) -> None:
     reply = api.request(method, path)
     assert (reply.status_code, reply.json()) == (403, {"message": "Missing Authentication Token"})

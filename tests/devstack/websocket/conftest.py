@@ -99,9 +99,9 @@ class Gateway:
         connection_id: str = event["requestContext"]["connectionId"]
         return connection_id
 
-    def management(self, suffix: str = "") -> Any:
+    def management(self, suffix: str = "", *, access_key: str = "local", secret_key: str = "local") -> Any:
         return boto3.client("apigatewaymanagementapi", endpoint_url=self.endpoint + suffix, region_name="us-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+                            aws_access_key_id=access_key, aws_secret_access_key=secret_key)  # fmt: skip
 
 
 @contextmanager

@@ -113,15 +113,44 @@ def test_a_wrong_stage_or_path_is_forbidden(echo_api: Gateway) -> None:
         assert httpx.post(f"{echo_api.endpoint}/local/elsewhere/{connection_id}", content=b"x").status_code == 403
 
 
-def test_an_enforced_signature_refuses_unsigned_calls() -> None:
-    with serve("ws_app.yaml", require_signature=True) as gateway, gateway.client() as (websocket, connection_id):
+def test_an_enforced_signature_refuses_unsigned_and_badly_signed_calls() -> None:
+    keys = {"local": "local"}
+    with serve("ws_app.yaml", signing_keys=keys) as gateway, gateway.client() as (websocket, connection_id):
         url = f"{gateway.endpoint}/@connections/{connection_id}"
-        unsigned = httpx.post(url, content=b"x")
-        assert unsigned.status_code == 403 and unsigned.headers["x-amzn-errortype"] == "ForbiddenException"
-        assert httpx.delete(url, headers={"Authorization": "Bearer abc"}).status_code == 403
+        refused = {
+            "unsigned": httpx.post(url, content=b"x"),
+            "not SigV4": httpx.delete(url, headers={"Authorization": "Bearer abc"}),
+            "any AWS4 header": httpx.post(url, content=b"x", headers={"Authorization": "AWS4-HMAC-SHA256 x"}),
+        }
+        for name, api in {
+            "wrong secret": gateway.management(secret_key="not-local"),
+            "unknown key": gateway.management(access_key="someone", secret_key="local"),
+        }.items():
+            with pytest.raises(api.exceptions.ClientError) as refusal:
+                api.post_to_connection(ConnectionId=connection_id, Data=b"x")
+            refused[name] = refusal.value.response
+        statuses = {name: getattr(reply, "status_code", None) or reply["ResponseMetadata"]["HTTPStatusCode"]
+                    for name, reply in refused.items()}  # fmt: skip
+        assert set(statuses.values()) == {403}, statuses
+        assert refused["wrong secret"]["Error"]["Code"] == "InvalidSignatureException"
+        assert refused["unknown key"]["Error"]["Code"] == "UnrecognizedClientException"
         assert connection_id in gateway.gateway.connections
         gateway.management().post_to_connection(ConnectionId=connection_id, Data=b"signed")  # boto3 signs
         assert websocket.recv(timeout=5) == "signed"
+
+
+def test_a_signed_request_whose_body_was_changed_is_refused() -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    with serve("ws_app.yaml", signing_keys={"local": "local"}) as gateway, gateway.client() as (_, connection_id):
+        url = f"{gateway.endpoint}/@connections/{connection_id}"
+        request = AWSRequest(method="POST", url=url, data=b"signed body")
+        SigV4Auth(Credentials("local", "local"), "execute-api", "us-east-1").add_auth(request)
+        headers = dict(request.headers.items())
+        assert httpx.post(url, content=b"other body", headers=headers).status_code == 403
+        assert httpx.post(url, content=b"signed body", headers=headers).status_code == 200
 
 
 def test_signatures_are_not_checked_by_default(echo_api: Gateway) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
 from devstack.websocket import MAX_MESSAGE_BYTES
+from tests.conftest import raw_websocket
 from tests.devstack.websocket.conftest import Gateway
 
 
@@ -142,3 +145,25 @@ def test_a_message_above_the_4_mb_buffer_closes_the_connection_with_1009(echo_ap
         assert closed.value.rcvd is None or closed.value.rcvd.code == 1009  # None: reset before it was read
         context = echo_api.functions.of(connection_id, "$disconnect")["requestContext"]
     assert (context["disconnectStatusCode"], context["disconnectReason"]) == (1009, "Message too big")
+
+
+HOSTILE_FRAMES = {
+    "unmasked": bytes([0x81, 0x02]) + b"hi",  # a client's frames must be masked
+    "reserved opcode": bytes([0x83, 0x80]) + os.urandom(4),
+    "invalid UTF-8 text": bytes([0x81, 0x82]) + b"\x00\x00\x00\x00" + b"\xc3\x28",
+    "length of 2**63": bytes([0x82, 0xFF]) + (2**63 - 1).to_bytes(8, "big") + os.urandom(4),
+    "fragmented control frame": bytes([0x09, 0x80]) + os.urandom(4),
+    "garbage": os.urandom(64),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_FRAMES))
+def test_the_gateway_survives_a_hostile_frame_and_serves_the_next_client(echo_api: Gateway, name: str) -> None:
+    with raw_websocket(echo_api.url, "tag=hostile") as sock:
+        sock.sendall(HOSTILE_FRAMES[name])
+        with contextlib.suppress(OSError):  # the gateway closes it (1002/1007/1009), or resets it
+            while sock.recv(4096):
+                pass
+    with echo_api.client() as (websocket, _):
+        websocket.send('{"action": "echo", "n": 2}')
+        assert answer(websocket)["route"] == "echo"
