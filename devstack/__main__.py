@@ -13,7 +13,11 @@ from devstack.ports import free_port
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="start the whole application locally")
+    run = commands.add_parser("run", help="start the whole application locally (or another SAM application)")
+    run.add_argument("--template", default=None, help="a SAM template to run instead of AlphaPulse's")
+    run.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
+                     help="template parameter values, as for sam deploy")  # fmt: skip
+    run.add_argument("--stack-name", default=None, help="the value of AWS::StackName")
     invoke = commands.add_parser("invoke", help="run one function on one event, like `sam local invoke`")
     invoke.add_argument("function", help="the function's logical id in template.yaml, e.g. AuthFunction")
     invoke.add_argument("-e", "--event", required=True, help="event JSON file")
@@ -56,10 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         return _send(args)
 
     if args.command == "run":
-        from devstack.run import main as run
+        from pathlib import Path
 
-        run()
-        return 0
+        from devstack.run import main as run_stack
+        from devstack.stack import DEFAULT_STACK_NAME
+        from devstack.template import TEMPLATE
+
+        pairs = [pair.partition("=") for pair in args.parameter_overrides]
+        if any(not sep or not key for key, sep, _ in pairs):
+            print("error: --parameter-overrides takes KEY=VALUE pairs", file=sys.stderr)
+            return 2
+        template = Path(args.template) if args.template else TEMPLATE
+        return run_stack(template, {key: value for key, _, value in pairs}, args.stack_name or DEFAULT_STACK_NAME)
 
     from devstack import event_tokens
     from devstack.run import DEMO_USERS, LocalStack

@@ -21,7 +21,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,7 +100,8 @@ class _Clients:
 # --- provisioning ---
 
 
-def provision_messaging(template: dict[str, Any], aws_endpoint: str, *, region: str = REGION) -> dict[str, str]:
+def provision_messaging(template: dict[str, Any], aws_endpoint: str, *, region: str = REGION,
+                        values: Mapping[str, str] | None = None) -> dict[str, str]:  # fmt: skip
     """Create the template's SQS queues, SNS topics, EventBridge buses and SSM parameters in moto.
 
     Returns what a LocalResolver needs for them and for the functions: `<Queue>` (URL),
@@ -108,14 +109,14 @@ def provision_messaging(template: dict[str, Any], aws_endpoint: str, *, region: 
     `<Bus>.Name|Arn`, `<Parameter>` (name), `<Parameter>.Type|Value`, `<Function>` (name), `<Function>.Arn`.
     """
     clients = _Clients(aws_endpoint, region)
-    resolver = LocalResolver(template, {})
-    values: dict[str, str] = {}
+    resolver = LocalResolver(template, values or {})  # `values`: the parameters' values
+    created: dict[str, str] = {}
 
     def remember(found: dict[str, str]) -> None:
-        values.update(found)
+        created.update(found)
         resolver.values.update(found)  # later resources may refer to earlier ones
 
-    for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+    for logical_id, resource in resources_of_type(template, "AWS::Lambda::Function").items():
         name = str(resolver.resolve(resource["Properties"].get("FunctionName", logical_id)))
         remember({logical_id: name, f"{logical_id}.Arn": function_arn(name, region)})
     for logical_id, resource in resources_of_type(template, "AWS::Events::EventBus").items():
@@ -143,13 +144,13 @@ def provision_messaging(template: dict[str, Any], aws_endpoint: str, *, region: 
         props = _resolved(resolver, resource.get("Properties", {}))
         policies = {key: _attribute(props[key]) for key in ("RedrivePolicy", "RedriveAllowPolicy") if key in props}
         if policies:
-            clients.sqs.set_queue_attributes(QueueUrl=values[logical_id], Attributes=policies)
+            clients.sqs.set_queue_attributes(QueueUrl=created[logical_id], Attributes=policies)
     for logical_id, resource in resources_of_type(template, "AWS::SSM::Parameter").items():
         props = _resolved(resolver, resource["Properties"])
         name = props.get("Name") or logical_id
         clients.ssm.put_parameter(Name=name, Value=str(props["Value"]), Type=props["Type"], Overwrite=True)
         remember({logical_id: name, f"{logical_id}.Type": props["Type"], f"{logical_id}.Value": str(props["Value"])})
-    return values
+    return created
 
 
 def _resolved(resolver: LocalResolver, value: Any) -> Any:
@@ -242,17 +243,13 @@ class Routes:
 def read_routes(template: dict[str, Any], resolver: LocalResolver, region: str = REGION) -> Routes:
     """Every rule, subscription, event source and async setting of the template, resolved."""
     routes = Routes()
-    functions = resources_of_type(template, "AWS::Serverless::Function")
-    for logical_id in functions:
-        routes.functions[function_arn(str(resolver.resolve({"Ref": logical_id})), region)] = logical_id
-    defaults = template.get("Globals", {}).get("Function", {})
+    functions = resources_of_type(template, "AWS::Lambda::Function")
     for logical_id, resource in functions.items():
-        props = {**defaults, **resource["Properties"]}
-        routes.configs[logical_id] = _async_config(_resolved(resolver, props))
-        arn = function_arn(str(resolver.resolve({"Ref": logical_id})), region)
-        for event_name, event in props.get("Events", {}).items():
-            _read_function_event(routes, logical_id, arn, event_name, event["Type"],
-                                 _resolved(resolver, event.get("Properties", {})))  # fmt: skip
+        routes.functions[function_arn(str(resolver.resolve({"Ref": logical_id})), region)] = logical_id
+        dead_letter = _resolved(resolver, resource["Properties"].get("DeadLetterConfig") or {}).get("TargetArn")
+        routes.configs[logical_id] = _async_config({}, dead_letter)
+    if resources_of_type(template, "AWS::Scheduler::Schedule"):
+        raise ValueError("EventBridge Scheduler schedules (ScheduleV2) are not run by the local stack")
     for logical_id, resource in resources_of_type(template, "AWS::Events::Rule").items():
         props = _resolved(resolver, resource["Properties"])
         if "ScheduleExpression" in props:
@@ -279,39 +276,12 @@ def read_routes(template: dict[str, Any], resolver: LocalResolver, region: str =
     for resource in resources_of_type(template, "AWS::Lambda::EventInvokeConfig").values():
         props = _resolved(resolver, resource["Properties"])
         function = _function_of(routes, props["FunctionName"], region)
-        routes.configs[function] = _async_config({"EventInvokeConfig": props,
-                                                  "DeadLetterQueue": routes.configs[function].dead_letter})  # fmt: skip
+        routes.configs[function] = _async_config(props, routes.configs[function].dead_letter)
     for resource in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values():
         props = _resolved(resolver, resource["Properties"])
         if ":sqs:" in props.get("EventSourceArn", ""):
             _add_source(routes, _function_of(routes, props["FunctionName"], region), props["EventSourceArn"], props)
     return routes
-
-
-def _read_function_event(routes: Routes, function: str, arn: str, name: str, kind: str, props: dict[str, Any]) -> None:
-    if kind in ("EventBridgeRule", "CloudWatchEvent"):
-        if "Schedule" in props or "Pattern" not in props:
-            raise ValueError(f"{function}.{name}: only pattern rules are routed locally")
-        enabled = props.get("State", "ENABLED" if props.get("Enabled", True) else "DISABLED") == "ENABLED"
-        rule = Rule(props.get("RuleName") or f"{function}{name}", _bus_name(props.get("EventBusName")),
-                    _json(props["Pattern"]), enabled)  # fmt: skip
-        _add_target(rule, {"Arn": arn, **props}, f"{function}.{name}")
-        routes.rules.append(rule)
-    elif kind == "Schedule":
-        schedule = _schedule(props.get("Name") or f"{function}{name}", props["Schedule"],
-                             props.get("State", "ENABLED" if props.get("Enabled", True) else "DISABLED") == "ENABLED",
-                             f"{function}.{name}")  # fmt: skip
-        _add_scheduled_target(schedule, {"Arn": arn, **props}, f"{function}.{name}")
-        routes.schedules.append(schedule)
-    elif kind == "ScheduleV2":
-        raise ValueError(f"{function}.{name}: ScheduleV2 (EventBridge Scheduler) is not run by the local stack")
-    elif kind == "SNS":
-        if props.get("SqsSubscription"):
-            raise ValueError(f"{function}.{name}: SqsSubscription is not supported by the local stack")
-        _read_subscription(routes, f"{function}{name}", {"TopicArn": props["Topic"], "Protocol": "lambda",
-                                                         "Endpoint": arn, **props})  # fmt: skip
-    elif kind == "SQS":
-        _add_source(routes, function, props["Queue"], props)
 
 
 def _add_target(rule: Rule, target: dict[str, Any], where: str) -> None:
@@ -376,16 +346,15 @@ def _function_of(routes: Routes, name_or_arn: str, region: str) -> str:
     return routes.functions[arn]
 
 
-def _async_config(props: dict[str, Any]) -> AsyncConfig:
-    invoke = props.get("EventInvokeConfig") or {}
+def _async_config(invoke: dict[str, Any], dead_letter: str | None) -> AsyncConfig:
+    """From an EventInvokeConfig's properties and the function's DeadLetterConfig target."""
     destinations = invoke.get("DestinationConfig") or {}
-    dead_letter = props.get("DeadLetterQueue")
     return AsyncConfig(
         max_retries=int(invoke.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES)),
         max_age=float(invoke.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE)),
         on_success=(destinations.get("OnSuccess") or {}).get("Destination"),
         on_failure=(destinations.get("OnFailure") or {}).get("Destination"),
-        dead_letter=dead_letter.get("TargetArn") if isinstance(dead_letter, dict) else dead_letter,
+        dead_letter=dead_letter,
     )
 
 

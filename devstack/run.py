@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import secrets
+import sys
 import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -18,8 +19,8 @@ from devstack import moto_server, sam_env
 from devstack.apigw import rest_event
 from devstack.demo_feed import DemoFeed
 from devstack.events import EventRouter, provision_messaging
-from devstack.stack import REGION, STAGE, Function, LocalResolver, functions_of
-from devstack.template import TEMPLATE, create_tables, load_template, resources_of_type
+from devstack.stack import DEFAULT_STACK_NAME, REGION, STAGE, Function, LocalResolver, functions_of, read_template
+from devstack.template import TEMPLATE, create_tables, resources_of_type
 from devstack.websocket import WebSocketGateway, parse_faults, websocket_apis
 from devstack.worker import DEFAULT_CONCURRENCY, FunctionError, FunctionPool
 
@@ -37,14 +38,17 @@ class LocalStack:
     """The whole application on loopback ports, driven by template.yaml."""
 
     def __init__(self, *, http_port: int, aws_port: int, ws_port: int, jwt_secret: str, bind: str = "127.0.0.1",
-                 settings: LocalSettings | None = None, template: Path = TEMPLATE) -> None:  # fmt: skip
+                 settings: LocalSettings | None = None, template: Path = TEMPLATE,
+                 parameters: Mapping[str, str] | None = None,
+                 stack_name: str = DEFAULT_STACK_NAME) -> None:  # fmt: skip
         # `bind` is where the servers listen (DEVSTACK_HOST); `host` is how this machine reaches them.
         self.bind, self.http_port, self.aws_port, self.ws_port = bind, http_port, aws_port, ws_port
         self.host = "127.0.0.1" if bind in ("0.0.0.0", "") else bind
         self.jwt_secret = jwt_secret
         self.settings = settings or LocalSettings()
-        self.template = load_template(template)
-        self.code_root = template.parent  # CodeUri is relative to the template, as for SAM
+        self.template, self.parameters = read_template(template, parameters, stack_name=stack_name)
+        self.demo = template.resolve() == TEMPLATE.resolve()  # AlphaPulse's demo users, data and feed
+        self.code_root = template.resolve().parent  # CodeUri is relative to the template, as for SAM
         self.aws_endpoint = f"http://{self.host}:{aws_port}"
         self.workers: dict[str, FunctionPool] = {}
         self.functions: dict[str, Function] = {}
@@ -65,14 +69,20 @@ class LocalStack:
         """Create the template's tables and secrets; returns a resolver that knows their local names."""
         import boto3
 
+        parameters = LocalResolver(self.template, self.parameters)
+        tables = resources_of_type(self.template, "AWS::DynamoDB::Table")
         names = create_tables(boto3.client("dynamodb", endpoint_url=self.aws_endpoint, region_name=REGION),
-                              self.template)  # fmt: skip
-        local_values = {**names, **provision_messaging(self.template, self.aws_endpoint, region=REGION)}
+                              self.template, lambda table: str(parameters.resolve(  # physical names, as deployed
+                                  tables[table]["Properties"].get("TableName", table))))  # fmt: skip
+        messaging = provision_messaging(self.template, self.aws_endpoint, region=REGION, values=self.parameters)
+        local_values = {**self.parameters, **names, **messaging}
         secretsmanager = boto3.client("secretsmanager", endpoint_url=self.aws_endpoint, region_name=REGION)
-        for logical_id in resources_of_type(self.template, "AWS::SecretsManager::Secret"):
-            created = secretsmanager.create_secret(Name=logical_id, SecretString=self.jwt_secret)
-            local_values[logical_id] = created["ARN"]
-        for logical_id in resources_of_type(self.template, "AWS::Serverless::Api"):
+        for logical_id, secret in resources_of_type(self.template, "AWS::SecretsManager::Secret").items():
+            props = secret.get("Properties", {})
+            value = str(parameters.resolve(props.get("SecretString", self.jwt_secret)))  # generated: the signing key
+            name = str(parameters.resolve(props.get("Name", logical_id)))
+            local_values[logical_id] = secretsmanager.create_secret(Name=name, SecretString=value)["ARN"]
+        for logical_id in resources_of_type(self.template, "AWS::ApiGateway::RestApi"):
             local_values[f"{logical_id}.LocalUrl"] = f"http://{self.host}:{self.http_port}"
         apis = resources_of_type(self.template, "AWS::ApiGatewayV2::Api")
         websocket_ids = [name for name, api in apis.items() if api["Properties"].get("ProtocolType") == "WEBSOCKET"]
@@ -101,7 +111,7 @@ class LocalStack:
 
     def start_functions(self, resolver: LocalResolver, only: Collection[str] | None = None) -> None:
         """Up to `concurrency` warm processes per function (or those named), one started at once."""
-        self.functions = functions_of(self.template, resolver)
+        self.functions = functions_of(self.template, resolver, self.code_root / ".devstack" / "inline")
         for logical_id, function in self.functions.items():
             if only is not None and logical_id not in only:
                 continue
@@ -111,9 +121,9 @@ class LocalStack:
                            # As `sam local invoke` sets it: the context's remaining time counts down from it.
                            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
                            **self.settings.function_environment}  # fmt: skip
-            code = str(self.code_root / function.code_uri)
+            paths = [str(self.code_root / path) for path in (function.code_uri, *function.layers)]
             self.workers[logical_id] = FunctionPool(
-                logical_id, code, function.handler, environment, concurrency=self.settings.concurrency
+                logical_id, paths, function.handler, environment, concurrency=self.settings.concurrency
             )
         for worker in self.workers.values():
             worker.wait_ready()
@@ -162,20 +172,18 @@ class LocalStack:
     def start(self) -> None:
         self.start_aws()
         resolver = self.provision()
-        auth_table = self.outputs.get("AuthTableName")
-        if auth_table:
-            self.seed_demo_users(auth_table)
-        data_table = self.outputs.get("DataTableName")
-        if data_table:
+        if self.demo:
             from devstack import demo_data
 
+            self.seed_demo_users(self.outputs["AuthTableName"])
             for tenant in demo_tenants():
-                demo_data.seed(data_table, tenant)
+                demo_data.seed(self.outputs["DataTableName"], tenant)
         self.start_functions(resolver)
         self.serve_websockets(resolver)
         self.route_events(resolver)
         self.serve_http()  # last: once it answers, everything else is up
-        self.start_demo_feed()
+        if self.demo:
+            self.start_demo_feed()
         sam_env.write(self)
 
     def stop(self) -> None:
@@ -332,24 +340,46 @@ Ctrl-C stops everything.
 """
 
 
-def main() -> None:
+def main(template: Path = TEMPLATE, overrides: Mapping[str, str] | None = None,
+         stack_name: str = DEFAULT_STACK_NAME) -> int:  # fmt: skip
     import signal
 
     http_port = int(os.environ.get("HTTP_PORT") or 3000)
     aws_port = int(os.environ.get("AWS_PORT") or 4566)
     ws_port = int(os.environ.get("WS_PORT") or 3001)
     jwt_secret = os.environ.get("JWT_SECRET") or secrets.token_urlsafe(48)
-    stack = LocalStack(http_port=http_port, aws_port=aws_port, ws_port=ws_port, jwt_secret=jwt_secret,
-                       bind=os.environ.get("DEVSTACK_HOST") or "127.0.0.1",
-                       settings=LocalSettings.from_environ(os.environ))  # fmt: skip
+    try:
+        stack = LocalStack(http_port=http_port, aws_port=aws_port, ws_port=ws_port, jwt_secret=jwt_secret,
+                           bind=os.environ.get("DEVSTACK_HOST") or "127.0.0.1", template=template,
+                           parameters=overrides, stack_name=stack_name,
+                           settings=LocalSettings.from_environ(os.environ))  # fmt: skip
+    except (OSError, ValueError) as exc:  # no such file, not YAML, or a template SAM refuses
+        print(f"error: {template}: {exc}", file=sys.stderr)
+        return 2
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    stack.start()
-    print(banner(stack), flush=True)
     try:
+        stack.start()
+        print(banner(stack) if stack.demo else stack_banner(stack), flush=True)
         stopping.wait()
     except KeyboardInterrupt:
         pass
     finally:
         stack.stop()
         print("stopped", flush=True)
+    return 0
+
+
+def stack_banner(stack: LocalStack) -> str:
+    """What `devstack run --template` prints for another application: its endpoints and Outputs."""
+    outputs = "\n".join(f"    {name:<24} {value}" for name, value in stack.outputs.items())
+    return f"""
+Local stack is up ({len(stack.functions)} functions).
+  REST APIs       http://{stack.host}:{stack.http_port}
+  WebSocket API   ws://{stack.host}:{stack.ws_port}
+  AWS endpoint    {stack.aws_endpoint}   (region {REGION}, any credentials)
+  Outputs:
+{outputs}
+
+Ctrl-C stops everything.
+"""

@@ -20,7 +20,7 @@ class _CloudFormationLoader(yaml.SafeLoader):
 
 
 def _intrinsic(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
         if suffix == "GetAtt":
@@ -38,7 +38,10 @@ _CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     """The template as plain data, intrinsics in their long form."""
     with path.open() as handle:
-        template: dict[str, Any] = yaml.load(handle, Loader=_CloudFormationLoader)  # noqa: S506 (SafeLoader subclass)
+        try:
+            template: dict[str, Any] = yaml.load(handle, Loader=_CloudFormationLoader)  # noqa: S506 (SafeLoader subclass)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not a YAML template: {' '.join(str(exc).split())}") from exc
     return template
 
 

@@ -1,6 +1,6 @@
 """Warm function processes, as Lambda keeps containers warm.
 
-A worker is one process: it sets the function's environment, puts its code and the layer on sys.path,
+A worker is one process: it sets the function's environment, puts its code and layers on sys.path,
 imports the handler once, and then answers invocations over a pipe, one at a time, as one container
 does. A pool holds up to `concurrency` workers of one function, started on demand as concurrent
 invocations arrive (cold starts, as in Lambda), so invocations of one function run in parallel and
@@ -21,19 +21,23 @@ from typing import Any
 
 from devstack.template import ROOT
 
-LAYER = ROOT / "layers" / "common" / "python"
 
-
-def _serve(connection: Connection, code_uri: str, handler: str, environment: dict[str, str]) -> None:
+def _serve(connection: Connection, paths: list[str], handler: str, environment: dict[str, str]) -> None:
     # A terminal's Ctrl-C reaches the whole process group: the stack stops its workers itself, after the
     # last $disconnect, so a worker must not die of it first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(environment)
-    sys.path[:0] = [str(ROOT / code_uri), str(LAYER), str(ROOT)]
+    sys.path[:0] = [*paths, str(ROOT)]  # the function's code, then its layers (/var/task, /opt/python)
     from devstack.functions import LambdaContext, load_handler
 
-    function = load_handler(code_uri, handler)
-    name = environment.get("AWS_LAMBDA_FUNCTION_NAME", code_uri)
+    try:
+        function = load_handler(paths[0], handler)
+    except Exception as exc:  # as Lambda: this function's invocations fail, nothing else does
+        traceback.print_exc()
+        failure = {"errorType": "Runtime.ImportModuleError",
+                   "errorMessage": f"Unable to import module '{handler}': {type(exc).__name__}: {exc}"}  # fmt: skip
+        function = None
+    name = environment.get("AWS_LAMBDA_FUNCTION_NAME", paths[0])
     timeout = float(environment.get("AWS_LAMBDA_FUNCTION_TIMEOUT", 3))
     connection.send(("ready", None))
     while True:
@@ -43,6 +47,9 @@ def _serve(connection: Connection, code_uri: str, handler: str, environment: dic
             return
         if event is None:
             return
+        if function is None:
+            connection.send(("error", failure))
+            continue
         try:
             connection.send(("ok", function(event, LambdaContext(name, timeout=timeout))))
         except Exception as exc:  # the function raised: Lambda reports it as an invocation error
@@ -61,12 +68,12 @@ class FunctionError(RuntimeError):
 class FunctionWorker:
     """A warm function process; `invoke` is serialised, as one Lambda container serves one request."""
 
-    def __init__(self, name: str, code_uri: str, handler: str, environment: dict[str, str]) -> None:
+    def __init__(self, name: str, paths: list[str], handler: str, environment: dict[str, str]) -> None:
         self.name = name
         context = multiprocessing.get_context("spawn")
         self._connection, child = context.Pipe()
         self._process = context.Process(
-            target=_serve, args=(child, code_uri, handler, environment), name=f"fn-{name}", daemon=True
+            target=_serve, args=(child, paths, handler, environment), name=f"fn-{name}", daemon=True
         )
         self._lock = threading.Lock()
         self._process.start()
@@ -125,13 +132,13 @@ class FunctionPool:
     while there are fewer than `concurrency`, or waits for one to be free; one worker starts at once."""
 
     def __init__(
-        self, name: str, code_uri: str, handler: str, environment: dict[str, str], *, concurrency: int
+        self, name: str, paths: list[str], handler: str, environment: dict[str, str], *, concurrency: int
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         self.name = name
         self.concurrency = concurrency
-        self._start = lambda: FunctionWorker(name, code_uri, handler, environment)
+        self._start = lambda: FunctionWorker(name, paths, handler, environment)
         self._workers = [self._start()]
         self._idle = list(self._workers)
         self._free = threading.Condition()

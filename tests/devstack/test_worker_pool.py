@@ -22,7 +22,7 @@ def pools() -> Iterator[list[FunctionPool]]:
 
 
 def pool_of(pools: list[FunctionPool], concurrency: int) -> FunctionPool:
-    pool = FunctionPool("Pid", CODE, "app.handler", {"AWS_LAMBDA_FUNCTION_NAME": "Pid"}, concurrency=concurrency)
+    pool = FunctionPool("Pid", [CODE], "app.handler", {"AWS_LAMBDA_FUNCTION_NAME": "Pid"}, concurrency=concurrency)
     pools.append(pool.wait_ready())
     return pool
 
@@ -54,4 +54,4 @@ def test_concurrency_one_serialises_every_invocation(pools: list[FunctionPool]) 
 
 def test_concurrency_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
-        FunctionPool("Pid", CODE, "app.handler", {}, concurrency=0)
+        FunctionPool("Pid", [CODE], "app.handler", {}, concurrency=0)

@@ -38,8 +38,9 @@ class RunningStack:
         return self.outputs["WebSocketUrl"]
 
 
-def start_stack(**extra_env: str) -> RunningStack:
-    """`python -m devstack run` on free ports, the demo feed off unless `DEMO_FEED` is given, schedules every second."""
+def start_stack(*args: str, **extra_env: str) -> RunningStack:
+    """`python -m devstack run [args]` on free ports, the demo feed off unless `DEMO_FEED` is given, schedules
+    every second."""
     http_port, aws_port, ws_port = free_port(), free_port(), free_port()
     env = {**os.environ, "HTTP_PORT": str(http_port), "AWS_PORT": str(aws_port), "WS_PORT": str(ws_port),
            "JWT_SECRET": TEST_SECRET, "DEMO_FEED": "0", "DEVSTACK_RETRY_DELAYS": "0.2,0.2",
@@ -47,7 +48,7 @@ def start_stack(**extra_env: str) -> RunningStack:
     log = tempfile.NamedTemporaryFile(prefix="local-stack-", suffix=".log", delete=False)  # noqa: SIM115 (kept open by the stack)
     env.setdefault("DEVSTACK_SAM_ENV", log.name.removesuffix(".log") + "-sam-env.json")  # not the repo's own
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "run"], cwd=ROOT, env=env, text=True,
+        [sys.executable, "-m", "devstack", "run", *args], cwd=ROOT, env=env, text=True,
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     log.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -66,7 +67,8 @@ def test_ctrl_c_with_three_clients_connected_stops_every_process_within_5_s_with
     stack = start_stack()
     login = {"username": "trader", "password": DEMO_USERS["trader"][2]}
     token = httpx.post(f"{stack.base_url}/api/v1/auth/token", data=login).json()["access_token"]
-    clients = [connect(f"{stack.ws_url}?token={token}", open_timeout=20) for _ in range(2)]
+    opened = contextlib.ExitStack()
+    clients = [opened.enter_context(connect(f"{stack.ws_url}?token={token}", open_timeout=20)) for _ in range(2)]
     silent = raw_websocket(stack.ws_url, f"token={token}")  # then never reads: no close handshake
     try:
         for client in clients:
@@ -81,8 +83,7 @@ def test_ctrl_c_with_three_clients_connected_stops_every_process_within_5_s_with
         left = alive_in_session(pid)
     finally:
         silent.close()
-        for client in clients:
-            client.close()
+        opened.close()
         if stack.process.poll() is None:
             os.killpg(stack.process.pid, signal.SIGKILL)
     printed = stack.log.read_text() if stack.log else ""

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from devstack.events import EventRouter, provision_messaging
-from devstack.stack import LocalResolver
-from devstack.template import load_template
+from devstack.expand import expand
+from devstack.stack import LocalResolver, parameter_values, read_template
 from devstack.worker import FunctionError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -48,6 +48,15 @@ class Calls:
         events = self.of(function)
         assert done, f"{function} was invoked {len(events)} times, expected {count}"
         return events
+
+
+def function_with_events(events: dict[str, Any]) -> dict[str, Any]:
+    """A template of one function `Fn` with these SAM events, expanded as the local stack reads templates."""
+    source = {"Transform": "AWS::Serverless-2016-10-31", "Resources": {"Fn": {
+        "Type": "AWS::Serverless::Function",
+        "Properties": {"CodeUri": "fn", "Handler": "app.handler", "Runtime": "python3.13", "Events": events},
+    }}}  # fmt: skip
+    return expand(source, parameter_values(source, {}))
 
 
 def fail(event: Any) -> Any:
@@ -110,7 +119,7 @@ class Aws:
 
 @pytest.fixture
 def template() -> dict[str, Any]:
-    return load_template(FIXTURES / "template.yaml")
+    return read_template(FIXTURES / "template.yaml")[0]
 
 
 @pytest.fixture

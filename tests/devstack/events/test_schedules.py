@@ -14,9 +14,8 @@ import pytest
 
 from devstack.event_shapes import rate_seconds
 from devstack.events import EventRouter, provision_messaging, read_routes
-from devstack.stack import LocalResolver
-from devstack.template import load_template
-from tests.devstack.events.conftest import FIXTURES, POLL_WAIT, RETRY_DELAYS, Aws, Calls, fail
+from devstack.stack import LocalResolver, read_template
+from tests.devstack.events.conftest import FIXTURES, POLL_WAIT, RETRY_DELAYS, Aws, Calls, fail, function_with_events
 
 ACCOUNT = "123456789012"
 PERIOD = 0.3
@@ -24,7 +23,7 @@ PERIOD = 0.3
 
 @pytest.fixture
 def template() -> dict[str, Any]:
-    return load_template(FIXTURES / "schedules.yaml")
+    return read_template(FIXTURES / "schedules.yaml")[0]
 
 
 @pytest.fixture
@@ -138,7 +137,7 @@ def test_rate_expressions(expression: str, seconds: float) -> None:
 
 
 def function_with(event: dict[str, Any]) -> dict[str, Any]:
-    return {"Resources": {"Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {"Tick": event}}}}}
+    return function_with_events({"Tick": event})
 
 
 @pytest.mark.parametrize(
@@ -154,7 +153,7 @@ def function_with(event: dict[str, Any]) -> dict[str, Any]:
 )
 def test_schedules_the_local_stack_cannot_run_stop_it_at_start(expression: str, message: str) -> None:
     template = function_with({"Type": "Schedule", "Properties": {"Schedule": expression}})
-    with pytest.raises(ValueError, match=f"Fn.Tick: .*{message}"):
+    with pytest.raises(ValueError, match=f"FnTick: .*{message}"):
         read_routes(template, LocalResolver(template, {}))
 
 

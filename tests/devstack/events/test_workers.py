@@ -10,19 +10,19 @@ from typing import Any
 import pytest
 
 from devstack.events import EventRouter, provision_messaging
-from devstack.stack import LocalResolver, functions_of
-from devstack.template import load_template
+from devstack.stack import LocalResolver, functions_of, read_template
+from devstack.template import ROOT
 from devstack.worker import FunctionWorker
 from tests.devstack.events.conftest import FIXTURES, POLL_WAIT, RETRY_DELAYS, Aws
 
 
 @pytest.fixture
 def stack(moto_server: str) -> Iterator[tuple[Aws, dict[str, FunctionWorker]]]:
-    template = load_template(FIXTURES / "workers.yaml")
+    template = read_template(FIXTURES / "workers.yaml")[0]
     values = provision_messaging(template, moto_server)
     resolver = LocalResolver(template, values)
     workers = {
-        name: FunctionWorker(name, function.code_uri, function.handler, {
+        name: FunctionWorker(name, [str(ROOT / function.code_uri)], function.handler, {
             **function.environment, "AWS_ENDPOINT_URL": moto_server, "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1", "AWS_LAMBDA_FUNCTION_NAME": name,
         })

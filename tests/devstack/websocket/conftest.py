@@ -17,8 +17,8 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from devstack.functions import LambdaContext, load_handler
-from devstack.stack import LocalResolver, functions_of
-from devstack.template import ROOT, load_template
+from devstack.stack import LocalResolver, functions_of, read_template
+from devstack.template import ROOT
 from devstack.websocket import WebSocketGateway, websocket_apis
 from devstack.worker import FunctionError
 
@@ -106,7 +106,7 @@ class Gateway:
 
 @contextmanager
 def serve(template_name: str, **options: Any) -> Iterator[Gateway]:
-    template = load_template(FIXTURES / template_name)
+    template = read_template(FIXTURES / template_name)[0]
     functions = RecordedFunctions(template)
     (api,) = websocket_apis(template, LocalResolver(template, {})).values()
     gateway = WebSocketGateway(api, functions.invoke, port=0, **options).start()

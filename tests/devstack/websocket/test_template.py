@@ -6,19 +6,20 @@ import copy
 
 import pytest
 
-from devstack.stack import LocalResolver
-from devstack.template import load_template
+from devstack.stack import LocalResolver, read_template
+from devstack.template import TEMPLATE
 from devstack.websocket import Authorizer, WebSocketApiModel, WebSocketRoute, websocket_apis
 from tests.devstack.websocket.conftest import FIXTURES
 
 
-def apis_of(template: dict) -> dict[str, WebSocketApiModel]:
-    return websocket_apis(template, LocalResolver(template, {}))
+def apis_of(read: tuple[dict, dict[str, str]]) -> dict[str, WebSocketApiModel]:
+    template, parameters = read
+    return websocket_apis(template, LocalResolver(template, parameters))
 
 
 def test_websocket_apis_of_the_project_template_route_to_its_functions() -> None:
-    (api,) = apis_of(load_template()).values()
-    assert (api.logical_id, api.stage, api.body_path) == ("WebSocketApi", "local", ("action",))
+    (api,) = apis_of(read_template(TEMPLATE)).values()
+    assert (api.logical_id, api.stage, api.body_path) == ("WebSocketApi", "dev", ("action",))
     assert {key: route.function for key, route in api.routes.items()} == {
         "$connect": "WsConnectionFunction",
         "$disconnect": "WsConnectionFunction",
@@ -31,7 +32,7 @@ def test_websocket_apis_of_the_project_template_route_to_its_functions() -> None
 
 
 def test_websocket_apis_reads_authorizers_joins_and_nested_selection_paths() -> None:
-    (api,) = apis_of(load_template(FIXTURES / "ws_auth.yaml")).values()
+    (api,) = apis_of(read_template(FIXTURES / "ws_auth.yaml")).values()
     assert (api.stage, api.body_path) == ("dev", ("meta", "kind"))
     assert api.routes["$connect"] == WebSocketRoute(
         "$connect", "ConnectFunction", Authorizer("AuthorizerFunction", ("route.request.querystring.token",))
@@ -40,24 +41,24 @@ def test_websocket_apis_reads_authorizers_joins_and_nested_selection_paths() -> 
 
 
 def test_websocket_apis_marks_routes_with_a_route_response() -> None:
-    (api,) = apis_of(load_template(FIXTURES / "ws_app.yaml")).values()
+    (api,) = apis_of(read_template(FIXTURES / "ws_app.yaml")).values()
     assert [key for key, route in api.routes.items() if route.returns_response] == ["reply"]
 
 
 def test_websocket_apis_refuses_integrations_it_cannot_serve() -> None:
-    template = load_template(FIXTURES / "ws_app.yaml")
+    template = read_template(FIXTURES / "ws_app.yaml")[0]
     mock = copy.deepcopy(template)
     mock["Resources"]["EchoIntegration"]["Properties"]["IntegrationType"] = "MOCK"
     with pytest.raises(ValueError, match="AWS_PROXY"):
-        apis_of(mock)
+        apis_of((mock, {}))
     header_selection = copy.deepcopy(template)
     header_selection["Resources"]["EchoApi"]["Properties"]["RouteSelectionExpression"] = "$request.header.x"
     with pytest.raises(ValueError, match="route selection expression"):
-        apis_of(header_selection)
+        apis_of((header_selection, {}))
     dangling = copy.deepcopy(template)
     dangling["Resources"]["EchoRoute"]["Properties"]["Target"] = "integrations/abc123"
     with pytest.raises(ValueError, match="Target"):
-        apis_of(dangling)
+        apis_of((dangling, {}))
 
 
 @pytest.mark.parametrize(

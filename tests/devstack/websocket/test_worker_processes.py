@@ -10,8 +10,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from devstack.stack import LocalResolver, functions_of
-from devstack.template import load_template
+from devstack.stack import LocalResolver, functions_of, read_template
+from devstack.template import ROOT
 from devstack.websocket import WebSocketGateway, websocket_apis
 from devstack.worker import FunctionWorker
 from tests.devstack.websocket.conftest import FIXTURES
@@ -19,9 +19,9 @@ from tests.devstack.websocket.conftest import FIXTURES
 
 @pytest.fixture(scope="module")
 def worker_gateway() -> Iterator[WebSocketGateway]:
-    template = load_template(FIXTURES / "ws_app.yaml")
+    template = read_template(FIXTURES / "ws_app.yaml")[0]
     resolver = LocalResolver(template, {})
-    workers = {name: FunctionWorker(name, f.code_uri, f.handler, {"AWS_LAMBDA_FUNCTION_NAME": name})
+    workers = {name: FunctionWorker(name, [str(ROOT / f.code_uri)], f.handler, {"AWS_LAMBDA_FUNCTION_NAME": name})
                for name, f in functions_of(template, resolver).items()}  # fmt: skip
 
     def invoke(logical_id: str, event: dict[str, Any]) -> Any:
