@@ -27,7 +27,7 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	@touch $@
 
-run: $(VENV)/.installed
+run: install
 	$(PY) -m devstack run
 
 lint: $(VENV)/.installed
@@ -45,7 +45,7 @@ fmt: $(VENV)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(VENV)/.installed
+bench: install
 	$(PY) bench/coldstart.py
 	$(PY) bench/fanout.py
 	$(PY) bench/devstack_overhead.py

@@ -475,13 +475,9 @@ class EventRouter:
             log.warning("stopped with %d asynchronous invocations still waiting for a retry", left)
 
     def _async_functions(self) -> set[str]:
-        """The functions something invokes asynchronously: rule targets, subscribers, Lambda destinations."""
-        arns = {target.arn for rule in self.routes.rules for target in rule.targets}
-        arns.update(target.arn for schedule in self.routes.schedules for target in schedule.targets)
-        for config in self.routes.configs.values():
-            arns.update(arn for arn in (config.on_success, config.on_failure) if arn)
-        found = {self.routes.functions[arn] for arn in arns if arn in self.routes.functions}
-        return found | {subscription.function for subscription in self.routes.subscriptions}
+        """Every function: rules, subscriptions and destinations invoke them asynchronously, and so can anyone
+        through the Lambda Invoke API (InvocationType Event)."""
+        return set(self.routes.functions.values())
 
     def invoke_async(self, function: str, event: Any, received: float | None = None) -> None:
         """Queue an asynchronous invocation, as Lambda's Invoke with InvocationType Event does."""

@@ -6,14 +6,22 @@ AWS::Events::Rule, AWS::SNS::Subscription, AWS::Lambda::EventSourceMapping...), 
 only those and interprets nothing of SAM by hand.
 
 `sam deploy` uploads local code first and hands the translator S3 locations; here local paths become
-`s3://devstack-local-code/<path>`, which `local_code` turns back into the path.
+`s3://devstack-local-code/<path>`, which `local_code` turns back into the path. The translator runs in the
+tools virtualenv, beside SAM CLI (devstack/sam_translate.py).
 """
 
 from __future__ import annotations
 
 import copy
-import logging
+import json
+import subprocess
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+from devstack.template import ROOT
+
+TOOLS_PYTHON = ROOT / ".venv" / "tools" / "bin" / "python"  # where SAM CLI and its translator are installed
 
 LOCAL_CODE_BUCKET = "devstack-local-code"
 CODE_PROPERTIES = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
@@ -29,22 +37,20 @@ def expand(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, An
     parameters (AWS::Region, AWS::AccountId, AWS::Partition, AWS::StackName)."""
     if "AWS::Serverless-2016-10-31" not in _transforms(template):
         return copy.deepcopy(template)
-    import boto3
-    from samtranslator.model.exceptions import InvalidDocumentException
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
-
-    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # its feature-toggle chatter
-    source = _with_local_code_as_s3(template)
-    session = boto3.session.Session(region_name=parameters["AWS::Region"])
-    try:
-        expanded: dict[str, Any] = Translator(None, Parser(), boto_session=session).translate(
-            source, parameter_values=dict(parameters), get_managed_policy_map=dict, passthrough_metadata=True
-        )
-    except InvalidDocumentException as exc:
-        causes = "; ".join(str(cause) for cause in exc.causes)
-        raise TemplateError(f"SAM cannot expand the template: {causes}") from exc
+    request = json.dumps({"template": _with_local_code_as_s3(template), "parameters": parameters})
+    expanded: dict[str, Any] = json.loads(_translate(request))
     return expanded
+
+
+@lru_cache(maxsize=32)
+def _translate(request: str) -> str:
+    if not TOOLS_PYTHON.exists():
+        raise TemplateError(f"SAM's translator is not installed ({TOOLS_PYTHON}): run `make install`")
+    done = subprocess.run([str(TOOLS_PYTHON), str(Path(__file__).with_name("sam_translate.py"))], input=request,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    if done.returncode != 0:
+        raise TemplateError(f"SAM cannot expand the template: {' '.join(done.stderr.split())}")
+    return done.stdout
 
 
 def local_code(code: Any) -> str | None:

@@ -27,31 +27,37 @@ def patch_moto() -> None:
     make_moto_fast()
 
 
-def start_here(host: str, port: int) -> Any:
-    """moto's threaded server in this process, started; `.stop()` stops it."""
+def start_here(host: str, port: int, stack_url: str | None = None) -> Any:
+    """moto's threaded server in this process, started; `.stop()` stops it. With `stack_url`, Lambda
+    invocations go to the local stack there (devstack.lambda_api)."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
     patch_moto()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
+    if stack_url:
+        from devstack.lambda_api import forwarding
+
+        server._server.app = forwarding(server._server.app, stack_url)  # werkzeug reads .app at each request
     return server
 
 
-def _serve(host: str, port: int, ready: Any) -> None:
+def _serve(host: str, port: int, ready: Any, stack_url: str | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the stack's to handle: it stops moto last
     parent = os.getppid()
-    start_here(host, port)
+    start_here(host, port, stack_url)
     ready.set()
     while os.getppid() == parent:  # until the stack terminates this process, or dies itself
         time.sleep(0.5)
 
 
-def start_process(host: str, port: int, *, timeout: float = 60.0) -> multiprocessing.process.BaseProcess:
+def start_process(host: str, port: int, *, stack_url: str | None = None,
+                  timeout: float = 60.0) -> multiprocessing.process.BaseProcess:  # fmt: skip
     """moto's server in a process of its own, listening once this returns; `.terminate()` stops it."""
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
-    process = context.Process(target=_serve, args=(host, port, ready), name="moto", daemon=True)
+    process = context.Process(target=_serve, args=(host, port, ready, stack_url), name="moto", daemon=True)
     process.start()
     if not ready.wait(timeout):
         process.terminate()

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from devstack import moto_server, sam_env
+from devstack import lambda_api, moto_server, sam_env
 from devstack.apigw import rest_event
 from devstack.demo_feed import DemoFeed
 from devstack.events import EventRouter, provision_messaging
 from devstack.stack import DEFAULT_STACK_NAME, REGION, STAGE, Function, LocalResolver, functions_of, read_template
 from devstack.template import TEMPLATE, create_tables, resources_of_type
+from devstack.tls import LocalTls
 from devstack.websocket import WebSocketGateway, parse_faults, websocket_apis
 from devstack.worker import DEFAULT_CONCURRENCY, FunctionError, FunctionPool
 
@@ -52,17 +53,21 @@ class LocalStack:
         self.aws_endpoint = f"http://{self.host}:{aws_port}"
         self.workers: dict[str, FunctionPool] = {}
         self.functions: dict[str, Function] = {}
+        self.function_names: dict[str, str] = {}
         self.outputs: dict[str, str] = {}
         self.gateways: dict[str, WebSocketGateway] = {}
         self._moto: Any = None
         self._http: ThreadingHTTPServer | None = None
         self._router: EventRouter | None = None
         self._feed: DemoFeed | None = None
+        self.tls = LocalTls("127.0.0.1", "localhost", self.host)  # the management API's HTTPS side
 
     # --- AWS emulation ---
 
     def start_aws(self) -> None:
-        self._moto = moto_server.start_process(self.bind, self.aws_port)
+        self._moto = moto_server.start_process(
+            self.bind, self.aws_port, stack_url=f"http://{self.host}:{self.http_port}"
+        )
         os.environ.update({**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.aws_endpoint})
 
     def provision(self) -> LocalResolver:
@@ -112,12 +117,15 @@ class LocalStack:
     def start_functions(self, resolver: LocalResolver, only: Collection[str] | None = None) -> None:
         """Up to `concurrency` warm processes per function (or those named), one started at once."""
         self.functions = functions_of(self.template, resolver, self.code_root / ".devstack" / "inline")
+        self.function_names = {name: logical_id for logical_id in self.functions  # what Invoke calls take
+                               for name in (logical_id, str(resolver.resolve({"Ref": logical_id})),
+                                            str(resolver.resolve({"Fn::GetAtt": [logical_id, "Arn"]})))}  # fmt: skip
         for logical_id, function in self.functions.items():
             if only is not None and logical_id not in only:
                 continue
             environment = {**function.environment, **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.aws_endpoint,
                            "APP_ENV": "local",
-                           "AWS_LAMBDA_FUNCTION_NAME": logical_id,
+                           "AWS_LAMBDA_FUNCTION_NAME": logical_id, "AWS_CA_BUNDLE": str(self.tls.ca_file),
                            # As `sam local invoke` sets it: the context's remaining time counts down from it.
                            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
                            **self.settings.function_environment}  # fmt: skip
@@ -130,6 +138,12 @@ class LocalStack:
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         return self.workers[logical_id].invoke(event)
+
+    def invoke_async(self, logical_id: str, event: dict[str, Any]) -> None:
+        """As Lambda's Event invocation type: queued, retried, then sent to the function's destinations."""
+        if self._router is None:
+            raise RuntimeError("asynchronous invocations need the event router (route_events)")
+        self._router.invoke_async(logical_id, event)
 
     # --- REST ---
 
@@ -153,7 +167,7 @@ class LocalStack:
                 idle_timeout=self.settings.ws_idle_timeout, max_lifetime=self.settings.ws_max_lifetime,
                 lose_disconnect_on_drop=self.settings.ws_lose_disconnect_on_drop, faults=self.settings.faults,
                 signing_keys={LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]: LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
-                if self.settings.require_sigv4 else None,
+                if self.settings.require_sigv4 else None, tls=self.tls.server_context(),
             ).start()  # fmt: skip
 
     def route_events(self, resolver: LocalResolver) -> None:
@@ -200,6 +214,7 @@ class LocalStack:
             pool.request_stop()
         for pool in self.workers.values():
             pool.join()
+        self.tls.close()
         if self._moto:
             self._moto.terminate()
             self._moto.join(timeout=10)
@@ -237,6 +252,12 @@ class _RestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else None
         if url.path == "/_local/outputs" and self.command == "GET":
             self._reply(200, json.dumps(self.local.outputs).encode(), [])
+            return
+        invocation = lambda_api.LOCAL_PATH.fullmatch(url.path)
+        if invocation and self.command == "POST":
+            kind = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+            self._reply(*lambda_api.answer(invocation["name"], kind, body or b"", functions=self.local.function_names,
+                                           invoke=self.local.invoke, invoke_async=self.local.invoke_async))  # fmt: skip
             return
         for function in self.local.functions.values():
             for route in function.routes:

@@ -29,6 +29,7 @@ import logging
 import random
 import re
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -299,8 +300,12 @@ class WebSocketGateway:
     def __init__(self, api: WebSocketApiModel, invoke: Invoke, *, host: str = "127.0.0.1", port: int,
                  idle_timeout: float = 600, max_lifetime: float = 7200,
                  signing_keys: Mapping[str, str] | None = None, lose_disconnect_on_drop: bool = False,
-                 faults: Mapping[str, float] | None = None) -> None:  # fmt: skip
+                 faults: Mapping[str, float] | None = None, tls: ssl.SSLContext | None = None,
+                 tls_port: int = 0) -> None:  # fmt: skip
         self.api, self.host, self.port = api, host, port
+        # With `tls`, the same API also answers HTTPS (and wss) on `tls_port` (0: a free one), and events carry
+        # that port in `domainName`: functions that build https://{domainName}/{stage} reach it.
+        self.tls, self.tls_port = tls, tls_port
         self.idle_timeout, self.max_lifetime = idle_timeout, max_lifetime
         # $disconnect is best effort in API Gateway; this loses it for connections that end without a
         # close frame, so tests can show that the next push cleans them up (410).
@@ -355,6 +360,9 @@ class WebSocketGateway:
                 await self._runner.setup()
                 await web.TCPSite(self._runner, self.host, self.port).start()
                 self.port = self._runner.addresses[0][1]
+                if self.tls is not None:
+                    await web.TCPSite(self._runner, self.host, self.tls_port, ssl_context=self.tls).start()
+                    self.tls_port = self._runner.addresses[1][1]
                 started.set_result(None)
             except Exception as exc:  # the port is taken, for example: start() raises it
                 started.set_exception(exc)
@@ -460,8 +468,9 @@ class WebSocketGateway:
         if not websocket.can_prepare(request).ok:
             return web.json_response({"message": "Upgrade Required"}, status=426)
         peer = request.transport.get_extra_info("peername") if request.transport else None
+        domain = f"{request.host.rsplit(':', 1)[0]}:{self.tls_port}" if self.tls else request.host
         connection = Connection(_aws_id(), peer[0] if peer else "127.0.0.1", request.headers.get("User-Agent", ""),
-                                request.host, time.time())  # fmt: skip
+                                domain, time.time())  # fmt: skip
         try:
             protocol = await self._authorize_and_connect(request, connection)
         except _Refused as refused:

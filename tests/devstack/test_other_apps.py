@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,3 +81,48 @@ def test_a_template_sam_refuses_is_named_in_one_line(tmp_path: Path) -> None:
     said = (result.stdout + result.stderr).strip()
     assert result.returncode == 2 and len(said.splitlines()) == 1, said
     assert "SAM cannot expand the template" in said and "Handler" in said, said
+
+
+def test_a_websocketapi_app_replies_through_the_https_endpoint_it_builds_from_the_event() -> None:
+    from websockets.sync.client import connect
+
+    stack = start_stack("--template", str(APPS / "chat" / "template.yaml"))
+    try:
+        url = stack.outputs["WebSocketURI"]
+        assert url.startswith("ws://127.0.0.1:"), url
+        with connect(url, open_timeout=20) as alice, connect(url, open_timeout=20) as bob:
+            alice.send(json.dumps({"action": "sendmessage", "data": "hello from alice"}))
+            assert alice.recv(timeout=20) == "hello from alice"
+            assert bob.recv(timeout=20) == "hello from alice"
+        assert "chat-connections" in table_names(stack)
+    finally:
+        stop_stack(stack)
+
+
+def test_a_function_invokes_another_synchronously_and_asynchronously_through_the_lambda_api() -> None:
+    import boto3
+
+    stack = start_stack("--template", str(APPS / "invoker" / "template.yaml"), "--stack-name", "shop")
+    try:
+        reply = httpx.post(f"{stack.base_url}/call/42", timeout=60)
+        assert reply.status_code == 200, reply.text
+        assert reply.json() == {"sync": {"done": "42-sync", "by": "WorkerFunction"}, "sync_error": None,
+                                "async_status": 202}  # fmt: skip
+        failed = httpx.post(f"{stack.base_url}/call/43", content=b"fail", timeout=60).json()
+        assert failed["sync_error"] == "Unhandled" and failed["sync"]["errorMessage"] == "asked to fail"
+        credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": "us-east-1"}
+        table = boto3.resource("dynamodb", endpoint_url=stack.aws_endpoint, **credentials).Table(stack.outputs["Table"])
+        deadline = time.monotonic() + 20
+        while table.get_item(Key={"id": "42-async"}).get("Item") is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert table.get_item(Key={"id": "42-async"}).get("Item") == {"id": "42-async"}
+        client = boto3.client("lambda", endpoint_url=stack.aws_endpoint, **credentials)
+        direct = client.invoke(FunctionName="shop-worker", Payload=b'{"id": "cli"}')  # its physical name
+        assert json.loads(direct["Payload"].read()) == {"done": "cli", "by": "WorkerFunction"}
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            client.invoke(FunctionName="nobody", Payload=b"{}")
+        broken = client.invoke(FunctionName="BrokenFunction", Payload=b"{}")  # it fails to import: only it fails
+        assert broken["FunctionError"] == "Unhandled"
+        assert json.loads(broken["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
+    finally:
+        stop_stack(stack)
