@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import sys
+import tempfile
 import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from devstack import lambda_api, moto_server, sam_env
 from devstack.apigw import rest_event
 from devstack.demo_feed import DemoFeed
 from devstack.events import EventRouter, provision_messaging
-from devstack.stack import DEFAULT_STACK_NAME, REGION, STAGE, Function, LocalResolver, functions_of, read_template
+from devstack.stack import DEFAULT_STACK_NAME, REGION, Function, LocalResolver, functions_of, read_template
 from devstack.template import TEMPLATE, create_tables, resources_of_type
 from devstack.tls import LocalTls
 from devstack.websocket import WebSocketGateway, parse_faults, websocket_apis
@@ -61,6 +62,7 @@ class LocalStack:
         self._router: EventRouter | None = None
         self._feed: DemoFeed | None = None
         self.tls = LocalTls("127.0.0.1", "localhost", self.host)  # the management API's HTTPS side
+        self._scratch = tempfile.TemporaryDirectory(prefix="devstack-")  # inline code (ZipFile, InlineCode)
 
     # --- AWS emulation ---
 
@@ -116,7 +118,7 @@ class LocalStack:
 
     def start_functions(self, resolver: LocalResolver, only: Collection[str] | None = None) -> None:
         """Up to `concurrency` warm processes per function (or those named), one started at once."""
-        self.functions = functions_of(self.template, resolver, self.code_root / ".devstack" / "inline")
+        self.functions = functions_of(self.template, resolver, Path(self._scratch.name, "inline"))
         self.function_names = {name: logical_id for logical_id in self.functions  # what Invoke calls take
                                for name in (logical_id, str(resolver.resolve({"Ref": logical_id})),
                                             str(resolver.resolve({"Fn::GetAtt": [logical_id, "Arn"]})))}  # fmt: skip
@@ -135,6 +137,11 @@ class LocalStack:
             )
         for worker in self.workers.values():
             worker.wait_ready()
+
+    @property
+    def tls_port(self) -> int | None:
+        """The HTTPS (and wss) port of the WebSocket API, once it is served."""
+        return next((gateway.tls_port for gateway in self.gateways.values()), None)
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         return self.workers[logical_id].invoke(event)
@@ -215,6 +222,7 @@ class LocalStack:
         for pool in self.workers.values():
             pool.join()
         self.tls.close()
+        self._scratch.cleanup()
         if self._moto:
             self._moto.terminate()
             self._moto.join(timeout=10)
@@ -267,7 +275,7 @@ class _RestHandler(BaseHTTPRequestHandler):
                 event = rest_event(
                     self.command, url.path, resource=route.path, path_parameters=params,
                     headers=list(self.headers.items()), query=parse_qsl(url.query, keep_blank_values=True),
-                    body=body, stage=STAGE, source_ip=self.client_address[0], domain_name=f"{self.local.host}",
+                    body=body, stage=route.stage, source_ip=self.client_address[0], domain_name=f"{self.local.host}",
                 )  # fmt: skip
                 try:
                     response = self.local.invoke(function.logical_id, event)
@@ -343,7 +351,8 @@ def banner(stack: LocalStack) -> str:
     return f"""
 AlphaPulse local stack is up.
   REST API        {base}/api/v1
-  WebSocket API   {websocket}   (management API: http://{stack.host}:{stack.ws_port}/@connections/{{id}})
+  WebSocket API   {websocket}   (management API: http://{stack.host}:{stack.ws_port}/@connections/{{id}},
+                  also https://{stack.host}:{stack.tls_port}, which events name as their domainName)
   AWS endpoint    {stack.aws_endpoint}   (region {REGION}, any credentials)
   Outputs         {base}/_local/outputs
   Demo feed       {feed}
@@ -397,7 +406,7 @@ def stack_banner(stack: LocalStack) -> str:
     return f"""
 Local stack is up ({len(stack.functions)} functions).
   REST APIs       http://{stack.host}:{stack.http_port}
-  WebSocket API   ws://{stack.host}:{stack.ws_port}
+  WebSocket API   ws://{stack.host}:{stack.ws_port}   (management API also at https://{stack.host}:{stack.tls_port})
   AWS endpoint    {stack.aws_endpoint}   (region {REGION}, any credentials)
   Outputs:
 {outputs}

@@ -36,6 +36,7 @@ class Route:
     method: str
     path: str
     pattern: re.Pattern[str]
+    stage: str = STAGE  # the API's stage name, as events carry it
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method and not (self.method == "ANY" and method in HTTP_METHODS):
@@ -238,7 +239,10 @@ def functions_of(
             timeout=int(props.get("Timeout", 3)),
             layers=[p for p in own if p],
         )
-    for api in resources_of_type(template, "AWS::ApiGateway::RestApi").values():
+    stages = resources_of_type(template, "AWS::ApiGateway::Stage").values()
+    for api_id, api in resources_of_type(template, "AWS::ApiGateway::RestApi").items():
+        names = [str(resolver.resolve(stage["Properties"].get("StageName", STAGE))) for stage in stages
+                 if stage["Properties"].get("RestApiId") == {"Ref": api_id}]  # fmt: skip
         for path, methods in (api.get("Properties", {}).get("Body") or {}).get("paths", {}).items():
             for method, operation in methods.items():
                 uri = str((operation.get("x-amazon-apigateway-integration") or {}).get("uri", ""))
@@ -246,7 +250,8 @@ def functions_of(
                 if function is None:
                     continue  # a mock or HTTP integration: not served locally
                 verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
-                functions[function].routes.append(Route(function, verb, path, route_pattern(path)))
+                functions[function].routes.append(Route(function, verb, path, route_pattern(path),
+                                                        names[0] if names else STAGE))  # fmt: skip
     return functions
 
 

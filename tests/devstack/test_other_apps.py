@@ -126,3 +126,18 @@ def test_a_function_invokes_another_synchronously_and_asynchronously_through_the
         assert json.loads(broken["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
     finally:
         stop_stack(stack)
+
+
+def test_inline_code_and_a_plain_lambda_function_from_a_relative_template_path() -> None:
+    import boto3
+
+    stack = start_stack("--template", "tests/devstack/apps/inline/template.yaml")  # relative to the project
+    try:
+        reply = httpx.get(f"{stack.base_url}/hello", params={"name": "sam"}, timeout=30)
+        assert (reply.status_code, reply.json()) == (200, {"hello": "sam"})
+        client = boto3.client("lambda", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
+                              aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+        answer = client.invoke(FunctionName="plain-adder", Payload=json.dumps({"a": 2, "b": 3}))
+        assert json.loads(answer["Payload"].read()) == {"sum": 5}
+    finally:
+        stop_stack(stack)

@@ -51,7 +51,7 @@ def test_request_becomes_a_rest_proxy_event(api: httpx.Client) -> None:
     assert event["multiValueQueryStringParameters"] == {"tag": ["a", "b"], "one": ["1"]}
     assert event["headers"]["X-Trace"] == "t1" and event["multiValueHeaders"]["X-Trace"] == ["t1"]
     context = event["requestContext"]
-    assert context["stage"] == "local" and context["resourcePath"] == "/items/{item_id}"
+    assert context["stage"] == "test" and context["resourcePath"] == "/items/{item_id}"  # its StageName
     assert context["httpMethod"] == "GET" and context["identity"]["sourceIp"] == "127.0.0.1"
     assert context["requestId"] and event["body"] is None and event["isBase64Encoded"] is False
 
