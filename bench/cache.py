@@ -44,10 +44,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "layers/common/python"), str(ROOT)]
 
-from devstack.apigw import response_body, response_headers, rest_event  # noqa: E402
-from devstack.functions import LambdaContext, load_handler  # noqa: E402
+from devstack.gateways.rest import response_body, response_headers, rest_event  # noqa: E402
 from devstack.ports import free_port  # noqa: E402
-from devstack.template import create_tables, load_template  # noqa: E402
+from devstack.runtime.handlers import LambdaContext, load_handler  # noqa: E402
+from devstack.template.load import create_tables, load_template  # noqa: E402
 
 DOMAINS = ("trades", "portfolio", "metrics", "alerts", "system")
 # What a dashboard shows: the latest trades, the portfolio with its 30-day chart, the metric tiles, the alerts
@@ -224,7 +224,7 @@ def seed(now: datetime) -> None:
     from alphapulse.alerts.repositories.alerts import AlertRepository
     from alphapulse.portfolio.models import PortfolioSnapshot
     from alphapulse.portfolio.repositories import PortfolioRepository
-    from devstack import demo_data
+    from devstack.demo import data as demo_data
 
     demo_data.seed("DataTable", "default", now=now)
     demo_data.add_trades("DataTable", "default", 300, now=now)
@@ -335,7 +335,7 @@ def main() -> int:
 
     import boto3
 
-    from devstack import moto_server
+    from devstack.emulation import server as moto_server
 
     port = free_port()
     server = moto_server.start_here("127.0.0.1", port)

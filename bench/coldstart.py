@@ -52,11 +52,12 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))  # devstack, when run as a plain script
 
-from devstack.apigw import rest_event  # noqa: E402
-from devstack.events import provision_messaging  # noqa: E402
-from devstack.functions import LambdaContext  # noqa: E402
-from devstack.stack import REGION, Function, LocalResolver, functions_of  # noqa: E402
-from devstack.template import create_tables, load_template, resources_of_type, table_definition  # noqa: E402
+from devstack.events.router import provision_messaging  # noqa: E402
+from devstack.gateways.rest import rest_event  # noqa: E402
+from devstack.runtime.handlers import LambdaContext  # noqa: E402
+from devstack.template.functions import Function, functions_of  # noqa: E402
+from devstack.template.load import create_tables, load_template, resources_of_type, table_definition  # noqa: E402
+from devstack.template.resolve import REGION, LocalResolver  # noqa: E402
 
 CACHE = ROOT / ".bench"
 LAYER_REQUIREMENTS = ROOT / "layers/common/python/requirements.txt"
@@ -708,7 +709,7 @@ def seed_data(subjects: list[Subject]) -> None:
         return
     from datetime import UTC, datetime
 
-    from devstack import demo_data
+    from devstack.demo import data as demo_data
 
     now = datetime.now(UTC)
     demo_data.seed(table, DEMO_TENANT, now=now)

@@ -48,10 +48,10 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=10, help="interleaved blocks (default 10)")
     args = parser.parse_args()
 
-    from devstack.apigw import rest_event
-    from devstack.functions import LambdaContext, load_handler
+    from devstack.gateways.rest import rest_event
     from devstack.run import LocalStack
-    from devstack.stack import STAGE
+    from devstack.runtime.handlers import LambdaContext, load_handler
+    from devstack.template.resolve import STAGE
 
     secret = secrets.token_urlsafe(48)
     stack = LocalStack(http_port=free_port(), aws_port=free_port(), ws_port=free_port(), jwt_secret=secret)
@@ -59,7 +59,7 @@ def main() -> int:
     try:
         resolver = stack.provision()
         stack.seed_demo_users(stack.outputs["AuthTableName"])
-        from devstack import demo_data
+        from devstack.demo import data as demo_data
 
         demo_data.seed(stack.outputs["DataTableName"], "default")
         routes = {

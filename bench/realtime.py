@@ -6,7 +6,7 @@ Prints, in one run:
 - one channel's throughput: N events put by several threads at once, until a subscriber has them all
   (pushes per second), with the pushes that arrived out of `seq` order or twice;
 - resume: a client that missed 500 pushes subscribes with `since`; the time until all 500 are replayed;
-- the publisher alone: pushes queued straight on the push queue (devstack.load), as fast as they can be
+- the publisher alone: pushes queued straight on the push queue (devstack.demo.load), as fast as they can be
   queued, until a subscriber has them all (pushes per second one channel sustains behind the bus);
 - resume on a busy channel: while pushes are queued at 100/s, a client drops, misses a second of them and
   resumes with `since`: whether it gets every missed push in order and then live, without resync_required.
@@ -38,7 +38,7 @@ import boto3  # noqa: E402
 import httpx  # noqa: E402
 import websockets  # noqa: E402
 
-from devstack.load import PushFeed  # noqa: E402
+from devstack.demo.load import PushFeed  # noqa: E402
 from devstack.ports import free_port  # noqa: E402
 
 SECRET = "bench-realtime-" + uuid.uuid4().hex + uuid.uuid4().hex

@@ -46,12 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "events":
         from pathlib import Path
 
-        from devstack import event_tokens
+        from devstack.demo import tokens as event_tokens
 
         return event_tokens.main(args.user, Path(args.out))
 
     if args.command == "lambda-image":
-        from devstack import lambda_image
+        from devstack.runtime import lambda_image
 
         architecture = args.architecture or lambda_image.host_architecture()
         return lambda_image.main(args.runtime, architecture, force=args.force)
@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         from pathlib import Path
 
         from devstack.run import main as run_stack
-        from devstack.stack import DEFAULT_STACK_NAME
-        from devstack.template import TEMPLATE
+        from devstack.template.load import TEMPLATE
+        from devstack.template.resolve import DEFAULT_STACK_NAME
 
         pairs = [pair.partition("=") for pair in args.parameter_overrides]
         if any(not sep or not key for key, sep, _ in pairs):
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         template = Path(args.template) if args.template else TEMPLATE
         return run_stack(template, {key: value for key, _, value in pairs}, args.stack_name or DEFAULT_STACK_NAME)
 
-    from devstack import event_tokens
+    from devstack.demo import tokens as event_tokens
     from devstack.run import DEMO_USERS, LocalStack
 
     try:

@@ -17,8 +17,8 @@ import json
 import sys
 from typing import Any
 
-from devstack.functions import load_module
-from devstack.template import ROOT, load_template, resources_of_type
+from devstack.runtime.handlers import load_module
+from devstack.template.load import ROOT, load_template, resources_of_type
 
 TITLE = "AlphaPulse dashboard API"
 DESCRIPTION = (
@@ -37,7 +37,7 @@ class OpenApiConflict(ValueError):
 
 
 def load_app(code_uri: str, handler: str = "app.handler") -> Any:
-    """The `app` attribute of a function's handler module (loaded as `devstack.functions` loads it)."""
+    """The `app` attribute of a function's handler module (loaded as `devstack.runtime.handlers` loads it)."""
     return getattr(load_module(code_uri, handler.rpartition(".")[0]), "app", None)
 
 

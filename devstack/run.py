@@ -16,15 +16,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from devstack import lambda_api, moto_server, sam_env
-from devstack.apigw import rest_event
-from devstack.demo_feed import DemoFeed
-from devstack.events import EventRouter, provision_messaging
-from devstack.stack import DEFAULT_STACK_NAME, REGION, Function, LocalResolver, functions_of, read_template
-from devstack.template import TEMPLATE, create_tables, resources_of_type
-from devstack.tls import LocalTls
-from devstack.websocket import WebSocketGateway, parse_faults, websocket_apis
-from devstack.worker import DEFAULT_CONCURRENCY, FunctionError, FunctionPool
+from devstack import sam_env
+from devstack.demo.feed import DemoFeed
+from devstack.emulation import server as moto_server
+from devstack.events.router import EventRouter, provision_messaging
+from devstack.gateways.rest import rest_event
+from devstack.gateways.tls import LocalTls
+from devstack.gateways.websocket import WebSocketGateway, parse_faults, websocket_apis
+from devstack.runtime import lambda_api
+from devstack.runtime.worker import DEFAULT_CONCURRENCY, FunctionError, FunctionPool
+from devstack.template.functions import Function, functions_of
+from devstack.template.load import TEMPLATE, create_tables, resources_of_type
+from devstack.template.resolve import DEFAULT_STACK_NAME, REGION, LocalResolver, read_template
 
 DEMO_USERS = (
     ("admin", "default", "admin", "admin-demo-password"),
@@ -194,7 +197,7 @@ class LocalStack:
         self.start_aws()
         resolver = self.provision()
         if self.demo:
-            from devstack import demo_data
+            from devstack.demo import data as demo_data
 
             self.seed_demo_users(self.outputs["AuthTableName"])
             for tenant in demo_tenants():
@@ -253,7 +256,7 @@ class _RestHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _handle(self) -> None:
-        from devstack.apigw import response_body, response_headers
+        from devstack.gateways.rest import response_body, response_headers
 
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)

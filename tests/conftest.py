@@ -19,10 +19,10 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from devstack.apigw import response_body, response_headers, rest_event
-from devstack.functions import LambdaContext, load_handler
+from devstack.gateways.rest import response_body, response_headers, rest_event
 from devstack.ports import free_port
-from devstack.template import create_tables, load_template
+from devstack.runtime.handlers import LambdaContext, load_handler
+from devstack.template.load import create_tables, load_template
 from tests.fakes import FakeManagementApi
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +86,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def _moto_endpoint() -> Iterator[str]:
-    from devstack import moto_server
+    from devstack.emulation import server as moto_server
 
     port = free_port()
     server = moto_server.start_here("127.0.0.1", port)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from devstack.worker import FunctionPool
+from devstack.runtime.worker import FunctionPool
 
 CODE = "tests/devstack/events/fixtures/functions/pid"
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devstack import lambda_image
 from devstack.ports import free_port
-from devstack.template import TEMPLATE, load_template
+from devstack.runtime import lambda_image
+from devstack.template.load import TEMPLATE, load_template
 from tests.conftest import ROOT, TEST_SECRET
 
 SAM = ROOT / ".venv" / "tools" / "bin" / "sam"

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devstack.template import TEMPLATE, load_template, resources_of_type
+from devstack.template.load import TEMPLATE, load_template, resources_of_type
 from tests.conftest import ROOT
 from tests.e2e.conftest import ARCHITECTURE, SAM, RunningStack, start_stack, stop_stack
 

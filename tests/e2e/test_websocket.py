@@ -24,7 +24,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from devstack.load import PushFeed
+from devstack.demo.load import PushFeed
 from tests.conftest import DEMO_USERS, TEST_SECRET, token_claims
 from tests.e2e.conftest import RunningStack, start_stack, stop_stack
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from devstack.template import load_template, resources_of_type
+from devstack.template.load import load_template, resources_of_type
 
 pytestmark = pytest.mark.infra
 

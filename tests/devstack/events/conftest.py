@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from devstack.events import EventRouter, provision_messaging
-from devstack.expand import expand
-from devstack.stack import LocalResolver, parameter_values, read_template
-from devstack.worker import FunctionError
+from devstack.events.router import EventRouter, provision_messaging
+from devstack.runtime.worker import FunctionError
+from devstack.template.expand import expand
+from devstack.template.resolve import LocalResolver, parameter_values, read_template
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RETRY_DELAYS = (0.05, 0.1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from devstack.events import EventRouter
+from devstack.events.router import EventRouter
 from tests.devstack.events.conftest import RETRY_DELAYS, Aws, Calls, fail
 
 ACCOUNT = "123456789012"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from devstack.event_patterns import attribute_values, filter_policy_matches, matches
+from devstack.events.patterns import attribute_values, filter_policy_matches, matches
 
 EVENT: dict[str, Any] = {
     "version": "0",

@@ -6,7 +6,7 @@ import json
 import re
 import threading
 
-from devstack.events import EventRouter
+from devstack.events.router import EventRouter
 from tests.devstack.events.conftest import Aws, Calls
 
 ACCOUNT = "123456789012"
@@ -151,7 +151,7 @@ def test_events_put_by_a_running_function_are_routed_too(router: EventRouter, aw
 def test_stop_ends_every_thread(
     moto_server: str, template: dict[str, object], provisioned: dict[str, str], calls: Calls
 ) -> None:
-    from devstack.stack import LocalResolver
+    from devstack.template.resolve import LocalResolver
 
     router = EventRouter(template, LocalResolver(template, provisioned), moto_server, calls, poll_wait=1.0).start()
     assert [thread for thread in threading.enumerate() if thread.name.startswith("events-")]

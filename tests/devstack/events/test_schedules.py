@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from devstack.event_shapes import rate_seconds
-from devstack.events import EventRouter, provision_messaging, read_routes
-from devstack.stack import LocalResolver, read_template
+from devstack.events.router import EventRouter, provision_messaging, read_routes
+from devstack.events.shapes import rate_seconds
+from devstack.template.resolve import LocalResolver, read_template
 from tests.devstack.events.conftest import FIXTURES, POLL_WAIT, RETRY_DELAYS, Aws, Calls, fail, function_with_events
 
 ACCOUNT = "123456789012"

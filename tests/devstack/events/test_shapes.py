@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from devstack.event_shapes import (
+from devstack.events.router import read_routes
+from devstack.events.shapes import (
     batch_item_failures,
     dead_letter_attributes,
     eventbridge_event,
     invocation_record,
     target_input,
 )
-from devstack.events import read_routes
-from devstack.stack import LocalResolver
+from devstack.template.resolve import LocalResolver
 from tests.devstack.events.conftest import function_with_events
 
 IDS = {"m1", "m2"}

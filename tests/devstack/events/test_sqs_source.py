@@ -6,8 +6,8 @@ import threading
 import time
 from typing import Any
 
-from devstack.events import EventRouter
-from devstack.stack import LocalResolver
+from devstack.events.router import EventRouter
+from devstack.template.resolve import LocalResolver
 from tests.devstack.events.conftest import POLL_WAIT, RETRY_DELAYS, TIMEOUT, Aws, Calls, fail
 
 ACCOUNT = "123456789012"

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from devstack.events import EventRouter, provision_messaging
-from devstack.stack import LocalResolver, functions_of, read_template
-from devstack.template import ROOT
-from devstack.worker import FunctionWorker
+from devstack.events.router import EventRouter, provision_messaging
+from devstack.runtime.worker import FunctionWorker
+from devstack.template.functions import functions_of
+from devstack.template.load import ROOT
+from devstack.template.resolve import LocalResolver, read_template
 from tests.devstack.events.conftest import FIXTURES, POLL_WAIT, RETRY_DELAYS, Aws
 
 

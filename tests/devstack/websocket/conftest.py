@@ -16,11 +16,12 @@ import boto3
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from devstack.functions import LambdaContext, load_handler
-from devstack.stack import LocalResolver, functions_of, read_template
-from devstack.template import ROOT
-from devstack.websocket import WebSocketGateway, websocket_apis
-from devstack.worker import FunctionError
+from devstack.gateways.websocket import WebSocketGateway, websocket_apis
+from devstack.runtime.handlers import LambdaContext, load_handler
+from devstack.runtime.worker import FunctionError
+from devstack.template.functions import functions_of
+from devstack.template.load import ROOT
+from devstack.template.resolve import LocalResolver, read_template
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 Event = dict[str, Any]
@@ -44,7 +45,7 @@ class RecordedFunctions:
         function = self.functions[logical_id]
         try:
             return load_handler(function.code_uri, function.handler)(event, LambdaContext(logical_id))
-        except Exception as exc:  # as devstack.worker reports a function that raised
+        except Exception as exc:  # as devstack.runtime.worker reports a function that raised
             raise FunctionError({"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": []}) from exc
 
     def find(self, predicate: Callable[[str, Event], bool]) -> list[tuple[str, Event]]:

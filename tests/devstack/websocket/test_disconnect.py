@@ -10,7 +10,7 @@ from contextlib import ExitStack
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from devstack.websocket import WebSocketGateway
+from devstack.gateways.websocket import WebSocketGateway
 from tests.devstack.websocket.conftest import Gateway, serve
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from devstack.websocket import MAX_MESSAGE_BYTES, parse_faults
+from devstack.gateways.websocket import MAX_MESSAGE_BYTES, parse_faults
 from tests.devstack.websocket.conftest import Gateway, serve
 
 

@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
-from devstack.websocket import MAX_MESSAGE_BYTES
+from devstack.gateways.websocket import MAX_MESSAGE_BYTES
 from tests.conftest import raw_websocket
 from tests.devstack.websocket.conftest import Gateway
 

@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from devstack.stack import LocalResolver, read_template
-from devstack.template import TEMPLATE
-from devstack.websocket import Authorizer, WebSocketApiModel, WebSocketRoute, websocket_apis
+from devstack.gateways.websocket import Authorizer, WebSocketApiModel, WebSocketRoute, websocket_apis
+from devstack.template.load import TEMPLATE
+from devstack.template.resolve import LocalResolver, read_template
 from tests.devstack.websocket.conftest import FIXTURES
 
 

@@ -1,4 +1,4 @@
-"""The gateway with the local stack's real invoker: each function in its own warm process (devstack.worker)."""
+"""The gateway with the local stack's real invoker: each function in its own warm process (devstack.runtime.worker)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from devstack.stack import LocalResolver, functions_of, read_template
-from devstack.template import ROOT
-from devstack.websocket import WebSocketGateway, websocket_apis
-from devstack.worker import FunctionWorker
+from devstack.gateways.websocket import WebSocketGateway, websocket_apis
+from devstack.runtime.worker import FunctionWorker
+from devstack.template.functions import functions_of
+from devstack.template.load import ROOT
+from devstack.template.resolve import LocalResolver, read_template
 from tests.devstack.websocket.conftest import FIXTURES
 
 

@@ -23,8 +23,8 @@ from alphapulse.alerts.repositories.rules import RuleRepository
 from alphapulse.auth.logic.tokens import issue_token
 from alphapulse.core.pagination import Page
 from alphapulse.core.times import iso
-from devstack.apigw import response_body
-from devstack.functions import LambdaContext
+from devstack.gateways.rest import response_body
+from devstack.runtime.handlers import LambdaContext
 from tests.conftest import EVENTS, RestClient, load_event
 
 BASE = "/api/v1/alerts"

@@ -117,7 +117,7 @@ def test_users_cli_duplicate_username_refused(
 def moto_endpoint(moto_server: str) -> str:
     import boto3
 
-    from devstack.template import create_tables, load_template
+    from devstack.template.load import create_tables, load_template
 
     create_tables(boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1"), load_template())
     return moto_server

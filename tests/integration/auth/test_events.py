@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from devstack.apigw import response_body
-from devstack.functions import LambdaContext
+from devstack.gateways.rest import response_body
+from devstack.runtime.handlers import LambdaContext
 from tests.conftest import EVENTS, RestClient, load_event, login
 
 AUTH_EVENTS = sorted(path.stem for path in EVENTS.glob("auth-*.json"))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from alphapulse.alerts.models import AlertEvent
 from alphapulse.ingest.models import MetricsReported, SystemStatusReported, parse_trading_event
-from devstack.demo_feed import DemoFeed, DemoMarket, Entry
+from devstack.demo.feed import DemoFeed, DemoMarket, Entry
 from tests.conftest import eventbridge
 
 T0 = datetime(2026, 1, 15, 14, 0, tzinfo=UTC)

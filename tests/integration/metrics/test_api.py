@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from alphapulse.auth.logic.tokens import issue_token
 from alphapulse.metrics.models import INTERVAL_SECONDS, MetricSeries, MetricValue
 from alphapulse.metrics.repositories import MetricRepository
-from devstack.functions import LambdaContext
+from devstack.runtime.handlers import LambdaContext
 from tests.conftest import EVENTS, RestClient, load_event
 
 BASE = "/api/v1/metrics"

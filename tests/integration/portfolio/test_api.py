@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from alphapulse.core.times import iso, parse_iso
 from alphapulse.portfolio.models import Portfolio, PortfolioHistory, PortfolioSnapshot
 from alphapulse.portfolio.repositories import PortfolioRepository
-from devstack.functions import LambdaContext
+from devstack.runtime.handlers import LambdaContext
 from tests.conftest import EVENTS, RestClient, load_event
 from tests.integration.trades.test_api import access_token, token_with_permissions
 

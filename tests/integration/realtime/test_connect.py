@@ -16,7 +16,7 @@ from alphapulse.auth.models import permissions_of
 from alphapulse.auth.repositories import TicketRepository
 from alphapulse.realtime.repositories.channels import ChannelRepository
 from alphapulse.realtime.repositories.connections import ConnectionRepository
-from devstack.functions import LambdaContext, load_handler
+from devstack.runtime.handlers import LambdaContext, load_handler
 from tests.conftest import TEST_SECRET, load_event, token_claims
 from tests.integration.realtime.conftest import access_token, table_items
 

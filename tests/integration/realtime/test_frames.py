@@ -19,7 +19,7 @@ from alphapulse.realtime.models import Connection
 from alphapulse.realtime.protocol import PushRequest
 from alphapulse.realtime.repositories.channels import ChannelRepository
 from alphapulse.realtime.repositories.connections import ConnectionRepository
-from devstack.functions import LambdaContext, load_handler
+from devstack.runtime.handlers import LambdaContext, load_handler
 from tests.conftest import RestClient, load_event
 from tests.fakes import FakeManagementApi
 from tests.integration.realtime.conftest import access_token, table_items

@@ -18,7 +18,7 @@ from alphapulse.realtime.logic.broadcast import Fanout
 from alphapulse.realtime.models import Connection
 from alphapulse.realtime.repositories.channels import ChannelRepository
 from alphapulse.realtime.repositories.connections import ConnectionRepository
-from devstack.functions import LambdaContext, load_module
+from devstack.runtime.handlers import LambdaContext, load_module
 from tests.conftest import load_event
 from tests.fakes import FakeManagementApi
 from tests.integration.realtime.conftest import access_token, table_items

@@ -16,9 +16,9 @@ from alphapulse.core.times import iso
 from alphapulse.metrics.repositories import MetricRepository
 from alphapulse.system.models import TradingSystemStatus
 from alphapulse.system.repositories import SystemRepository
-from devstack.apigw import response_body, response_headers, rest_event
-from devstack.functions import LambdaContext
+from devstack.gateways.rest import response_body, response_headers, rest_event
 from devstack.ports import free_port
+from devstack.runtime.handlers import LambdaContext
 from tests.conftest import EVENTS, ROOT, Reply, RestClient, load_event, reset_caches
 
 SYSTEM, HEALTH, OPENAPI = "/api/v1/system", "/api/v1/health", "/api/v1/openapi.json"

@@ -16,7 +16,7 @@ from alphapulse.core.pagination import Page
 from alphapulse.core.times import iso, parse_iso
 from alphapulse.trades.models import Trade
 from alphapulse.trades.repositories import TradeRepository
-from devstack.functions import LambdaContext
+from devstack.runtime.handlers import LambdaContext
 from tests.conftest import RestClient, load_event
 
 BASE = "/api/v1/trades"

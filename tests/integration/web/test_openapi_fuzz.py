@@ -51,8 +51,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from alphapulse.auth.logic.tokens import issue_token
-from devstack.apigw import response_body, response_headers, rest_event
-from devstack.functions import LambdaContext, load_handler
+from devstack.gateways.rest import response_body, response_headers, rest_event
+from devstack.runtime.handlers import LambdaContext, load_handler
 from tests.conftest import ROOT
 
 EXAMPLES = 100

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from alphapulse.auth.logic.tokens import issue_token
-from devstack import demo_data
+from devstack.demo import data as demo_data
 from tests.conftest import RestClient
 
 

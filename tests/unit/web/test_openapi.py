@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from devstack import openapi
-from devstack.apigw import response_body, rest_event
-from devstack.functions import LambdaContext, load_handler
+from devstack.gateways.rest import response_body, rest_event
+from devstack.runtime.handlers import LambdaContext, load_handler
 
 # DESIGN section 4, route by route: (method, path) -> the query parameters it documents.
 DESIGN_ROUTES: dict[tuple[str, str], set[str]] = {

@@ -11,8 +11,8 @@ from alphapulse.auth.logic.tokens import issue_token
 from alphapulse.auth.models import ALL_PERMISSIONS, ROLE_PERMISSIONS
 from alphapulse.web.app import create_app, lambda_handler
 from alphapulse.web.security import require
-from devstack.apigw import rest_event
-from devstack.functions import LambdaContext
+from devstack.gateways.rest import rest_event
+from devstack.runtime.handlers import LambdaContext
 
 
 def test_role_table_matches_design() -> None:

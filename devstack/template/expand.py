@@ -7,7 +7,7 @@ only those and interprets nothing of SAM by hand.
 
 `sam deploy` uploads local code first and hands the translator S3 locations; here local paths become
 `s3://devstack-local-code/<path>`, which `local_code` turns back into the path. The translator runs in the
-tools virtualenv, beside SAM CLI (devstack/sam_translate.py).
+tools virtualenv, beside SAM CLI (devstack/template/sam_translate.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from devstack.template import ROOT
+from devstack.template.load import ROOT
 
 TOOLS_PYTHON = ROOT / ".venv" / "tools" / "bin" / "python"  # where SAM CLI and its translator are installed
 

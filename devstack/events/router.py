@@ -3,7 +3,7 @@ of EventBridge events, SNS messages and SQS batches to the functions the templat
 
 moto is the transport. Every bus with a function target gets one catch-all rule whose target is an
 internal SQS queue, every topic with a function subscriber one internal SQS subscription; a poller
-reads them, matches the template's rules and filter policies itself (devstack.event_patterns), and
+reads them, matches the template's rules and filter policies itself (devstack.events.patterns), and
 hands the events to the function's asynchronous invocation queue, which retries as Lambda does and
 sends what still fails to the function's destinations and dead-letter queue. Scheduled rules (`rate(...)`)
 run on a timer each and put their Scheduled Event on the same queue. SQS event sources are
@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from devstack.event_patterns import filter_policy_matches, matches
-from devstack.event_shapes import (
+from devstack.events.patterns import filter_policy_matches, matches
+from devstack.events.shapes import (
     batch_item_failures,
     check_input_path,
     dead_letter_attributes,
@@ -38,8 +38,8 @@ from devstack.event_shapes import (
     sqs_record,
     target_input,
 )
-from devstack.stack import ACCOUNT_ID, REGION, LocalResolver
-from devstack.template import resources_of_type
+from devstack.template.load import resources_of_type
+from devstack.template.resolve import ACCOUNT_ID, REGION, LocalResolver
 
 log = logging.getLogger(__name__)
 

@@ -41,10 +41,10 @@ from urllib.parse import unquote
 
 from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 
-from devstack.signatures import signature_problem
-from devstack.stack import ACCOUNT_ID, REGION, STAGE, LocalResolver
-from devstack.template import resources_of_type
-from devstack.worker import FunctionError
+from devstack.gateways.signatures import signature_problem
+from devstack.runtime.worker import FunctionError
+from devstack.template.load import resources_of_type
+from devstack.template.resolve import ACCOUNT_ID, REGION, STAGE, LocalResolver
 
 MAX_MESSAGE_BYTES = 128 * 1024
 API_ID = "local"

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the project: devstack/template/load.py
 TEMPLATE = ROOT / "template.yaml"
 
 

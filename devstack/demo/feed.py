@@ -33,7 +33,7 @@ OUTAGE_EVERY = 55  # ticks between two external market-data alerts
 OUTAGE_LENGTH = 12
 PUT_EVENTS_BATCH = 10  # EventBridge's limit per PutEvents call
 
-log = logging.getLogger("devstack.demo_feed")
+log = logging.getLogger("devstack.demo.feed")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
-from devstack.template import ROOT
+from devstack.template.load import ROOT
 
 
 def _serve(connection: Connection, paths: list[str], handler: str, environment: dict[str, str]) -> None:
@@ -28,7 +28,7 @@ def _serve(connection: Connection, paths: list[str], handler: str, environment: 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(environment)
     sys.path[:0] = [*paths, str(ROOT)]  # the function's code, then its layers (/var/task, /opt/python)
-    from devstack.functions import LambdaContext, load_handler
+    from devstack.runtime.handlers import LambdaContext, load_handler
 
     try:
         function = load_handler(paths[0], handler)

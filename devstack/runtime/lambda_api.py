@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 import httpx
 
-from devstack.worker import FunctionError
+from devstack.runtime.worker import FunctionError
 
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 LOCAL_PATH = re.compile(r"/_local/functions/(?P<name>[^/]+)/invocations")

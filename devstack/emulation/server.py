@@ -15,9 +15,9 @@ import signal
 import time
 from typing import Any
 
-from devstack.moto_atomic import make_dynamodb_atomic
-from devstack.moto_speed import make_moto_fast
-from devstack.moto_sqs import make_sqs_long_polling_faithful
+from devstack.emulation.atomic import make_dynamodb_atomic
+from devstack.emulation.speed import make_moto_fast
+from devstack.emulation.sqs import make_sqs_long_polling_faithful
 
 
 def patch_moto() -> None:
@@ -29,7 +29,7 @@ def patch_moto() -> None:
 
 def start_here(host: str, port: int, stack_url: str | None = None) -> Any:
     """moto's threaded server in this process, started; `.stop()` stops it. With `stack_url`, Lambda
-    invocations go to the local stack there (devstack.lambda_api)."""
+    invocations go to the local stack there (devstack.runtime.lambda_api)."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
@@ -37,7 +37,7 @@ def start_here(host: str, port: int, stack_url: str | None = None) -> Any:
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     if stack_url:
-        from devstack.lambda_api import forwarding
+        from devstack.runtime.lambda_api import forwarding
 
         server._server.app = forwarding(server._server.app, stack_url)  # werkzeug reads .app at each request
     return server

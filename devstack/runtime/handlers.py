@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from devstack.template import ROOT
+from devstack.template.load import ROOT
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
