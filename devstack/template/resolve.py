@@ -17,6 +17,8 @@ ACCOUNT_ID = "123456789012"
 STAGE = "local"
 DEFAULT_STACK_NAME = "alphapulse-local"
 FUNCTION = "AWS::Lambda::Function"
+PSEUDO_PARAMETERS = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": DEFAULT_STACK_NAME,
+                     "AWS::URLSuffix": "amazonaws.com", "AWS::Partition": "aws"}  # fmt: skip
 
 
 # An API's URL, once its intrinsics are resolved: https://{api}.execute-api.{region}.amazonaws.com[/{stage}],
@@ -29,8 +31,7 @@ def parameter_values(template: dict[str, Any], overrides: Mapping[str, str], *,
                      stack_name: str = DEFAULT_STACK_NAME) -> dict[str, str]:  # fmt: skip
     """The pseudo parameters and every parameter's value (override, else default), as CloudFormation takes them;
     SystemExit naming a parameter that has no value, or a value it does not allow, or an unknown override."""
-    values = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": stack_name,
-              "AWS::URLSuffix": "amazonaws.com", "AWS::Partition": "aws"}  # fmt: skip
+    values = {**PSEUDO_PARAMETERS, "AWS::StackName": stack_name}
     parameters = template.get("Parameters", {})
     unknown = sorted(set(overrides) - set(parameters))
     if unknown:
@@ -66,9 +67,7 @@ class LocalResolver:
 
     def __init__(self, template: dict[str, Any], overrides: Mapping[str, str]) -> None:
         self.template = template
-        self.values: dict[str, str] = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID,
-                                       "AWS::StackName": DEFAULT_STACK_NAME, "AWS::URLSuffix": "amazonaws.com",
-                                       "AWS::Partition": "aws"}  # fmt: skip
+        self.values: dict[str, str] = dict(PSEUDO_PARAMETERS)
         for name, parameter in template.get("Parameters", {}).items():
             if "Default" in parameter:
                 self.values.setdefault(name, str(parameter["Default"]))

@@ -141,30 +141,31 @@ def test_sam_local_invoke_answers_every_event_of_every_function(
     assert len(answers) == len(names)
 
 
-def test_an_ingested_trade_is_stored(stack: tuple[RunningStack, Path, Path], built: Path) -> None:
+def ingested(stack: tuple[RunningStack, Path, Path], built: Path, function: str, event: dict[str, Any]) -> str:
+    """`sam local invoke` of an ingest function on `event`; the demo admin's Authorization, to read it back."""
     running, env_file, events = stack
-    event = json.loads((events / "ingest-trade-executed.json").read_text())
-    event["detail"]["trade_id"] = "SAM-LOCAL-1"
-    path = events.parent / "trade-sam-local.json"
+    path = events.parent / f"{function}-changed.json"
     path.write_text(json.dumps(event))
-    answer, _ = invoke(built, env_file, "IngestFunction", path)
+    answer, _ = invoke(built, env_file, function, path)
     assert pushed(answer, running), answer
-    token = json.loads((events / "trades-list.json").read_text())["headers"]["Authorization"]
-    reply = httpx.get(f"{running.base_url}/api/v1/trades/SAM-LOCAL-1", headers={"Authorization": token}, timeout=30)
+    authorization: str = json.loads((events / "trades-list.json").read_text())["headers"]["Authorization"]
+    return authorization
+
+
+def test_an_ingested_trade_is_stored(stack: tuple[RunningStack, Path, Path], built: Path) -> None:
+    event = json.loads((stack[2] / "ingest-trade-executed.json").read_text())
+    event["detail"]["trade_id"] = "SAM-LOCAL-1"
+    token = ingested(stack, built, "IngestFunction", event)
+    reply = httpx.get(f"{stack[0].base_url}/api/v1/trades/SAM-LOCAL-1", headers={"Authorization": token}, timeout=30)
     assert reply.status_code == 200, reply.text
     assert reply.json()["symbol"] == event["detail"]["symbol"]
 
 
 def test_an_ingested_alert_is_stored(stack: tuple[RunningStack, Path, Path], built: Path) -> None:
-    running, env_file, events = stack
-    event = json.loads((events / "alert-ingest-firing.json").read_text())
+    event = json.loads((stack[2] / "alert-ingest-firing.json").read_text())
     message = {**json.loads(event["Records"][0]["Sns"]["Message"]), "dedup_key": "sam-local", "title": "SAM local"}
     event["Records"][0]["Sns"]["Message"] = json.dumps(message)
-    path = events.parent / "alert-sam-local.json"
-    path.write_text(json.dumps(event))
-    answer, _ = invoke(built, env_file, "AlertIngestFunction", path)
-    assert pushed(answer, running), answer
-    token = json.loads((events / "alerts-list.json").read_text())["headers"]["Authorization"]
-    reply = httpx.get(f"{running.base_url}/api/v1/alerts", headers={"Authorization": token}, timeout=30)
+    token = ingested(stack, built, "AlertIngestFunction", event)
+    reply = httpx.get(f"{stack[0].base_url}/api/v1/alerts", headers={"Authorization": token}, timeout=30)
     assert reply.status_code == 200, reply.text
     assert "SAM local" in [alert["title"] for alert in reply.json()["items"]], reply.text
