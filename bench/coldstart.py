@@ -55,9 +55,10 @@ sys.path.insert(0, str(ROOT))  # devstack, when run as a plain script
 from devstack.events.router import provision_messaging  # noqa: E402
 from devstack.gateways.rest import rest_event  # noqa: E402
 from devstack.runtime.handlers import LambdaContext  # noqa: E402
+from devstack.template.expand import local_code  # noqa: E402
 from devstack.template.functions import Function, functions_of  # noqa: E402
-from devstack.template.load import create_tables, load_template, resources_of_type, table_definition  # noqa: E402
-from devstack.template.resolve import REGION, LocalResolver  # noqa: E402
+from devstack.template.load import create_tables, resources_of_type, table_definition  # noqa: E402
+from devstack.template.resolve import REGION, LocalResolver, read_template  # noqa: E402
 
 CACHE = ROOT / ".bench"
 LAYER_REQUIREMENTS = ROOT / "layers/common/python/requirements.txt"
@@ -103,8 +104,9 @@ BASELINE_HEADERS = (  # the browser request of events/auth-me.json, less its Aut
 # Targets: first response of a REST function vs the naive handler; warm p50 vs hello-world.
 TARGET_FIRST_RATIO = 0.85
 TARGET_WARM_RATIO = 1.5
-# The WebSocket functions answer every dashboard's first second: a stricter first-response target.
-TARGET_FIRST_RATIO_BY_DIR = {"ws_connection": 0.6, "ws_message": 0.6}
+# The WebSocket functions answer every dashboard's first second: a stricter first-response target. auth/me
+# reads the signing key from Secrets Manager itself since the extension went (#12): it keeps its 0.75x.
+TARGET_FIRST_RATIO_BY_DIR = {"ws_connection": 0.6, "ws_message": 0.6, "auth": 0.75}
 # Warm p50 of GET /trades?limit=100 against the naive same-route peer (issue #11).
 TARGET_MISS_RATIO = 0.7
 TARGET_HIT_RATIO = 0.4
@@ -137,8 +139,8 @@ def layer_sources(template: dict[str, Any], template_dir: Path) -> tuple[Path, P
     """(the layer's own code, its requirements.txt): SAM's python builder installs the requirements.txt
     found in the layer's ContentUri; until one is there, layers/common/python/requirements.txt."""
     source = LAYER_SOURCE
-    for layer in resources_of_type(template, "AWS::Serverless::LayerVersion").values():
-        source = (template_dir / str(layer["Properties"]["ContentUri"])).resolve()
+    for layer in resources_of_type(template, "AWS::Lambda::LayerVersion").values():
+        source = (template_dir / str(local_code(layer["Properties"]["Content"]))).resolve()
         break
     requirements = source / "requirements.txt"
     return source, requirements if requirements.exists() else LAYER_REQUIREMENTS
@@ -193,19 +195,17 @@ def deployments(
 ) -> tuple[list[Deployment], list[str]]:
     """Every zip-packaged function of the template (devstack's model plus memory, tracing, runtime), and
     the functions left out (image or inline code: nothing to import from a CodeUri)."""
-    defaults = template.get("Globals", {}).get("Function", {})
-    resources = resources_of_type(template, "AWS::Serverless::Function")
+    resources = resources_of_type(template, "AWS::Lambda::Function")
     left_out = {
         logical_id: resource
         for logical_id, resource in resources.items()
-        if resource.get("Properties", {}).get("PackageType", defaults.get("PackageType")) == "Image"
-        or "InlineCode" in resource.get("Properties", {})
-        or "CodeUri" not in resource.get("Properties", {})
+        if resource["Properties"].get("PackageType") == "Image"
+        or local_code(resource["Properties"].get("Code")) is None
     }
     zipped = {**template, "Resources": {k: v for k, v in template["Resources"].items() if k not in left_out}}
     found = []
     for logical_id, function in functions_of(zipped, resolver).items():
-        props = {**defaults, **resources[logical_id].get("Properties", {})}
+        props = resources[logical_id]["Properties"]
         module, attribute = function.handler.rsplit(".", 1)
         found.append(
             Deployment(
@@ -214,7 +214,7 @@ def deployments(
                 module=module,
                 attribute=attribute,
                 memory=int(resolver.resolve(props.get("MemorySize", 128))),
-                tracing=resolver.resolve(props.get("Tracing")) == "Active",
+                tracing=resolver.resolve(props.get("TracingConfig", {}).get("Mode")) == "Active",
                 runtime=str(resolver.resolve(props.get("Runtime", ""))),
             )
         )
@@ -525,7 +525,7 @@ def main() -> None:
         parser.error("--runs must be at least 7")
 
     template_path = args.template.resolve()
-    template = load_template(template_path)
+    template, parameters = read_template(template_path)  # as the local stack reads it: expanded, resolved
     source, requirements = layer_sources(template, template_path.parent)
     packages = build_layer(args.python, requirements)
 
@@ -551,7 +551,7 @@ def main() -> None:
     try:
         xray_daemon = f"127.0.0.1:{xray_sink.getsockname()[1]}"
         runtime = Runtime(args.python, packages, source, endpoint, session_token, xray_daemon, cpu)
-        subjects, auth_table, skipped = setup(runtime, template, template_path.parent, management.url)
+        subjects, auth_table, skipped = setup(runtime, template, parameters, template_path.parent, management.url)
         mint = seed_and_minter(subjects, auth_table)
         seed_connections(subjects)
         seed_data(subjects)
@@ -562,15 +562,15 @@ def main() -> None:
         server.stop()
 
 
-def provision(template: dict[str, Any]) -> tuple[LocalResolver, str]:
+def provision(template: dict[str, Any], parameters: dict[str, str]) -> tuple[LocalResolver, str]:
     """The template's tables and a JWT signing secret in moto, plus the naive baseline's table; returns the
     resolver of the template's intrinsics (tables and secrets to their local names) and the secret's ARN."""
     import boto3
 
     dynamodb = boto3.client("dynamodb")
-    overrides = create_tables(dynamodb, template)  # logical id -> table name (the logical id)
+    overrides = {**parameters, **create_tables(dynamodb, template)}  # table: logical id -> name (the logical id)
     # Queues, topics and buses, as the local stack creates them (the event-driven functions publish to them).
-    overrides.update(provision_messaging(template, os.environ["AWS_ENDPOINT_URL"], region=REGION))
+    overrides.update(provision_messaging(template, os.environ["AWS_ENDPOINT_URL"], region=REGION, values=parameters))
     naive = {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
              "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]}  # fmt: skip
     dynamodb.create_table(**table_definition({"Properties": naive}, NAIVE_TABLE))
@@ -583,16 +583,14 @@ def provision(template: dict[str, Any]) -> tuple[LocalResolver, str]:
     )["ARN"]
     for logical_id in resources_of_type(template, "AWS::SecretsManager::Secret"):
         overrides[logical_id] = secret_arn
-    # The stage the events are for; LocalResolver's own default is `make run`'s stage ("local").
-    overrides["Stage"] = stage_of(template)
     return LocalResolver(template, overrides), secret_arn
 
 
 def setup(
-    runtime: Runtime, template: dict[str, Any], template_dir: Path, management_url: str
+    runtime: Runtime, template: dict[str, Any], parameters: dict[str, str], template_dir: Path, management_url: str
 ) -> tuple[list[Subject], str | None, list[str]]:
     """Tables and secret in moto; the subjects to measure, with their environments and events."""
-    resolver, secret_arn = provision(template)
+    resolver, secret_arn = provision(template, parameters)
     found, skipped = deployments(template, template_dir, resolver)  # skipped: listed as NOT MEASURED
     # Rows are named after the code dir (events/<dir>-*.json), or the logical id when functions share one.
     dirs = collections.Counter(deployment.code_dir.name for deployment in found)
