@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_stack(template, {key: value for key, _, value in pairs}, args.stack_name or DEFAULT_STACK_NAME)
 
     from devstack.demo import tokens as event_tokens
-    from devstack.run import DEMO_USERS, LocalStack
+    from devstack.run import LocalStack
 
     try:
         with open(args.event) as handle:
@@ -97,9 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if needs_token:  # the demo admin's, from the stack's own login route, as `python -m devstack events` does
             stack.serve_http()
-            password = next(password for user, _, _, password in DEMO_USERS if user == event_tokens.DEFAULT_USER)
             base_url = f"http://{stack.host}:{stack.http_port}"
-            text = event_tokens.fill(text, *event_tokens.tokens_of(base_url, event_tokens.DEFAULT_USER, password))
+            text = event_tokens.fill(text, *event_tokens.tokens_of(base_url))
         print(json.dumps(stack.invoke(args.function, json.loads(text)), indent=2))
     finally:
         stack.stop()

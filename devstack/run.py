@@ -57,7 +57,6 @@ class LocalStack:
         self.aws_endpoint = f"http://{self.host}:{aws_port}"
         self.workers: dict[str, FunctionPool] = {}
         self.functions: dict[str, Function] = {}
-        self.function_names: dict[str, str] = {}
         self.outputs: dict[str, str] = {}
         self.gateways: dict[str, WebSocketGateway] = {}
         self._moto: Any = None
@@ -122,9 +121,6 @@ class LocalStack:
     def start_functions(self, resolver: LocalResolver, only: Collection[str] | None = None) -> None:
         """Up to `concurrency` warm processes per function (or those named), one started at once."""
         self.functions = functions_of(self.template, resolver, Path(self._scratch.name, "inline"))
-        self.function_names = {name: logical_id for logical_id in self.functions  # what Invoke calls take
-                               for name in (logical_id, str(resolver.resolve({"Ref": logical_id})),
-                                            str(resolver.resolve({"Fn::GetAtt": [logical_id, "Arn"]})))}  # fmt: skip
         for logical_id, function in self.functions.items():
             if only is not None and logical_id not in only:
                 continue
@@ -151,9 +147,16 @@ class LocalStack:
 
     def invoke_async(self, logical_id: str, event: dict[str, Any]) -> None:
         """As Lambda's Event invocation type: queued, retried, then sent to the function's destinations."""
+        self._running_router().invoke_async(logical_id, event)
+
+    def function_named(self, name_or_arn: str) -> str | None:
+        """The logical id of the function that Lambda's API knows by this name or ARN."""
+        return self._running_router().function_named(name_or_arn)
+
+    def _running_router(self) -> EventRouter:
         if self._router is None:
-            raise RuntimeError("asynchronous invocations need the event router (route_events)")
-        self._router.invoke_async(logical_id, event)
+            raise RuntimeError("the Lambda API needs the event router (route_events)")
+        return self._router
 
     # --- REST ---
 
@@ -267,8 +270,9 @@ class _RestHandler(BaseHTTPRequestHandler):
         invocation = lambda_api.LOCAL_PATH.fullmatch(url.path)
         if invocation and self.command == "POST":
             kind = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
-            self._reply(*lambda_api.answer(invocation["name"], kind, body or b"", functions=self.local.function_names,
-                                           invoke=self.local.invoke, invoke_async=self.local.invoke_async))  # fmt: skip
+            local = self.local
+            self._reply(*lambda_api.answer(invocation["name"], kind, body or b"", function_named=local.function_named,
+                                           invoke=local.invoke, invoke_async=local.invoke_async))  # fmt: skip
             return
         for function in self.local.functions.values():
             for route in function.routes:

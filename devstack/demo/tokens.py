@@ -38,9 +38,14 @@ def _post(url: str, **request: Any) -> dict[str, str]:
     return answer
 
 
-def tokens_of(base_url: str, username: str, password: str) -> tuple[dict[str, str], Callable[[], str]]:
-    """The user's access and refresh tokens, and a function that asks for a fresh WebSocket ticket."""
-    login = _post(f"{base_url}/api/v1/auth/token", data={"username": username, "password": password})
+def tokens_of(base_url: str, username: str = DEFAULT_USER) -> tuple[dict[str, str], Callable[[], str]]:
+    """A demo user's access and refresh tokens, and a function that asks for a fresh WebSocket ticket."""
+    from devstack.run import DEMO_USERS
+
+    passwords = {user: password for user, _, _, password in DEMO_USERS}
+    if username not in passwords:
+        raise LoginError(f"unknown demo user {username}; known: {', '.join(passwords)}")
+    login = _post(f"{base_url}/api/v1/auth/token", data={"username": username, "password": passwords[username]})
     bearer = {"Authorization": f"Bearer {login['access_token']}"}
 
     def ticket() -> str:
@@ -55,9 +60,9 @@ def fill(text: str, tokens: dict[str, str], ticket: Callable[[], str]) -> str:
     return PLACEHOLDER.sub(lambda found: values[found[1]], text)
 
 
-def write_filled(base_url: str, username: str, password: str, *, source: Path = EVENTS, out: Path = OUT) -> int:
+def write_filled(base_url: str, username: str, *, source: Path = EVENTS, out: Path = OUT) -> int:
     """Fill every event of `source` into `out`; returns how many needed a token."""
-    tokens, ticket = tokens_of(base_url, username, password)
+    tokens, ticket = tokens_of(base_url, username)
     out.mkdir(parents=True, exist_ok=True)
     filled = 0
     for path in sorted(source.glob("*.json")):
@@ -68,15 +73,9 @@ def write_filled(base_url: str, username: str, password: str, *, source: Path = 
 
 
 def main(username: str, out: Path) -> int:
-    from devstack.run import DEMO_USERS
-
-    passwords = {user: password for user, _, _, password in DEMO_USERS}
-    if username not in passwords:
-        print(f"unknown demo user {username}; known: {', '.join(passwords)}")
-        return 2
     base_url = f"http://127.0.0.1:{os.environ.get('HTTP_PORT') or 3000}"
     try:
-        filled = write_filled(base_url, username, passwords[username], out=out)
+        filled = write_filled(base_url, username, out=out)
     except LoginError as exc:
         print(f"error: {exc}")
         return 1

@@ -275,12 +275,12 @@ def read_routes(template: dict[str, Any], resolver: LocalResolver, region: str =
             _read_subscription(routes, f"{logical_id}{index}", {**inline, "TopicArn": topic_arn})
     for resource in resources_of_type(template, "AWS::Lambda::EventInvokeConfig").values():
         props = _resolved(resolver, resource["Properties"])
-        function = _function_of(routes, props["FunctionName"], region)
+        function = _named(routes, props["FunctionName"], region)
         routes.configs[function] = _async_config(props, routes.configs[function].dead_letter)
     for resource in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values():
         props = _resolved(resolver, resource["Properties"])
         if ":sqs:" in props.get("EventSourceArn", ""):
-            _add_source(routes, _function_of(routes, props["FunctionName"], region), props["EventSourceArn"], props)
+            _add_source(routes, _named(routes, props["FunctionName"], region), props["EventSourceArn"], props)
     return routes
 
 
@@ -341,9 +341,17 @@ def _add_source(routes: Routes, function: str, queue_arn: str, props: dict[str, 
                                     "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])))  # fmt: skip
 
 
-def _function_of(routes: Routes, name_or_arn: str, region: str) -> str:
+def _named(routes: Routes, name_or_arn: str, region: str) -> str:
+    function = _function_of(routes, name_or_arn, region)
+    if function is None:
+        raise ValueError(f"no function {name_or_arn} in the template")
+    return function
+
+
+def _function_of(routes: Routes, name_or_arn: str, region: str) -> str | None:
+    """The logical id of the function with this name or ARN (as Lambda's API takes them), or None."""
     arn = name_or_arn if name_or_arn.startswith("arn:") else function_arn(name_or_arn, region)
-    return routes.functions[arn]
+    return routes.functions.get(arn)
 
 
 def _async_config(invoke: dict[str, Any], dead_letter: str | None) -> AsyncConfig:
@@ -478,6 +486,10 @@ class EventRouter:
         """Every function: rules, subscriptions and destinations invoke them asynchronously, and so can anyone
         through the Lambda Invoke API (InvocationType Event)."""
         return set(self.routes.functions.values())
+
+    def function_named(self, name_or_arn: str) -> str | None:
+        """The logical id of the template's function with this name or ARN, or None."""
+        return _function_of(self.routes, name_or_arn, self.region)
 
     def invoke_async(self, function: str, event: Any, received: float | None = None) -> None:
         """Queue an asynchronous invocation, as Lambda's Invoke with InvocationType Event does."""

@@ -44,11 +44,10 @@ from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 from devstack.gateways.signatures import signature_problem
 from devstack.runtime.worker import FunctionError
 from devstack.template.load import resources_of_type
-from devstack.template.resolve import ACCOUNT_ID, REGION, STAGE, LocalResolver
+from devstack.template.resolve import ACCOUNT_ID, FUNCTION, REGION, STAGE, LocalResolver
 
 MAX_MESSAGE_BYTES = 128 * 1024
 API_ID = "local"
-FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 INJECTABLE_FAULTS: dict[str, tuple[int, str, str]] = {
     "connections-429": (429, "LimitExceededException", "Rate exceeded"),
     "connections-500": (500, "InternalServerErrorException", "Internal server error"),
@@ -119,7 +118,7 @@ class WebSocketApiModel:
 
 def websocket_apis(template: dict[str, Any], resolver: LocalResolver) -> dict[str, WebSocketApiModel]:
     """Every WEBSOCKET AWS::ApiGatewayV2::Api of the template, with its stage, routes and authorizers."""
-    functions = {name for kind in FUNCTION_TYPES for name in resources_of_type(template, kind)}
+    functions = set(resources_of_type(template, FUNCTION))  # the template is expanded: SAM's are these now
     integrations = resources_of_type(template, "AWS::ApiGatewayV2::Integration")
     authorizers = resources_of_type(template, "AWS::ApiGatewayV2::Authorizer")
     stages = resources_of_type(template, "AWS::ApiGatewayV2::Stage")

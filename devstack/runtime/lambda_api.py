@@ -47,11 +47,11 @@ def forwarding(app: Wsgi, stack_url: str) -> Wsgi:
     return middleware
 
 
-def answer(name: str, invocation_type: str, body: bytes, *, functions: dict[str, str],
+def answer(name: str, invocation_type: str, body: bytes, *, function_named: Callable[[str], str | None],
            invoke: Callable[[str, Any], Any],
            invoke_async: Callable[[str, Any], None]) -> tuple[int, bytes, list[tuple[str, str]]]:  # fmt: skip
-    """(status, body, headers) of one Invoke call. `functions` maps names and ARNs to logical ids."""
-    logical_id = functions.get(unquote(name))
+    """(status, body, headers) of one Invoke call. `function_named` finds a function by name or ARN."""
+    logical_id = function_named(unquote(name))
     if logical_id is None:
         return _error(404, "ResourceNotFoundException", f"Function not found: {unquote(name)}")
     try:

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,12 +28,16 @@ def classic() -> Iterator[RunningStack]:
     stop_stack(stack)
 
 
-def table_names(stack: RunningStack) -> list[str]:
+def aws(stack: RunningStack, kind: str, service: str) -> Any:
+    """A boto3 client or resource on the stack's AWS endpoint, with the local stack's credentials."""
     import boto3
 
-    client = boto3.client("dynamodb", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
-                          aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
-    names: list[str] = client.list_tables()["TableNames"]
+    return getattr(boto3, kind)(service, endpoint_url=stack.aws_endpoint, region_name="us-east-1",
+                                aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+
+
+def table_names(stack: RunningStack) -> list[str]:
+    names: list[str] = aws(stack, "client", "dynamodb").list_tables()["TableNames"]
     return names
 
 
@@ -100,7 +105,6 @@ def test_a_websocketapi_app_replies_through_the_https_endpoint_it_builds_from_th
 
 
 def test_a_function_invokes_another_synchronously_and_asynchronously_through_the_lambda_api() -> None:
-    import boto3
 
     stack = start_stack("--template", str(APPS / "invoker" / "template.yaml"), "--stack-name", "shop")
     try:
@@ -110,13 +114,12 @@ def test_a_function_invokes_another_synchronously_and_asynchronously_through_the
                                 "async_status": 202}  # fmt: skip
         failed = httpx.post(f"{stack.base_url}/call/43", content=b"fail", timeout=60).json()
         assert failed["sync_error"] == "Unhandled" and failed["sync"]["errorMessage"] == "asked to fail"
-        credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": "us-east-1"}
-        table = boto3.resource("dynamodb", endpoint_url=stack.aws_endpoint, **credentials).Table(stack.outputs["Table"])
+        table = aws(stack, "resource", "dynamodb").Table(stack.outputs["Table"])
         deadline = time.monotonic() + 20
         while table.get_item(Key={"id": "42-async"}).get("Item") is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert table.get_item(Key={"id": "42-async"}).get("Item") == {"id": "42-async"}
-        client = boto3.client("lambda", endpoint_url=stack.aws_endpoint, **credentials)
+        client = aws(stack, "client", "lambda")
         direct = client.invoke(FunctionName="shop-worker", Payload=b'{"id": "cli"}')  # its physical name
         assert json.loads(direct["Payload"].read()) == {"done": "cli", "by": "WorkerFunction"}
         with pytest.raises(client.exceptions.ResourceNotFoundException):
@@ -129,14 +132,12 @@ def test_a_function_invokes_another_synchronously_and_asynchronously_through_the
 
 
 def test_inline_code_and_a_plain_lambda_function_from_a_relative_template_path() -> None:
-    import boto3
 
     stack = start_stack("--template", "tests/devstack/apps/inline/template.yaml")  # relative to the project
     try:
         reply = httpx.get(f"{stack.base_url}/hello", params={"name": "sam"}, timeout=30)
         assert (reply.status_code, reply.json()) == (200, {"hello": "sam"})
-        client = boto3.client("lambda", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
-                              aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+        client = aws(stack, "client", "lambda")
         answer = client.invoke(FunctionName="plain-adder", Payload=json.dumps({"a": 2, "b": 3}))
         assert json.loads(answer["Payload"].read()) == {"sum": 5}
     finally:
