@@ -142,8 +142,15 @@ def _put(args: argparse.Namespace, outputs: dict[str, str], endpoint: str) -> in
         result = session.client("events", endpoint_url=endpoint).put_events(Entries=[entry])
         print(json.dumps(result["Entries"]))
         return 1 if result["FailedEntryCount"] else 0
+    from alphapulse.alerts.repositories.topic import message_attributes
+
+    try:
+        parsed = json.loads(args.message)
+    except ValueError:  # published as it is: alert ingest refuses it, as it would in AWS
+        parsed = None
+    attributes = message_attributes(parsed) if isinstance(parsed, dict) else {}
     published = session.client("sns", endpoint_url=endpoint).publish(
-        TopicArn=outputs["AlertsTopicArn"], Message=args.message
+        TopicArn=outputs["AlertsTopicArn"], Message=args.message, MessageAttributes=attributes
     )
     print(json.dumps({"MessageId": published["MessageId"]}))
     return 0

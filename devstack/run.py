@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from devstack import sam_env
 from devstack.demo.feed import DemoFeed
 from devstack.emulation import server as moto_server
+from devstack.events import notifications
 from devstack.events.router import EventRouter, provision_messaging
 from devstack.gateways.rest import rest_event
 from devstack.gateways.tls import LocalTls
@@ -35,6 +36,7 @@ DEMO_USERS = (
     ("viewer", "default", "viewer", "viewer-demo-password"),
     ("acme-admin", "acme", "admin", "acme-admin-demo-password"),
 )
+OUTBOX = Path(".devstack", "outbox")  # what email and SMS subscriptions would have received
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION,
                      "AWS_REGION": REGION}  # fmt: skip
 
@@ -184,10 +186,21 @@ class LocalStack:
             ).start()  # fmt: skip
 
     def route_events(self, resolver: LocalResolver) -> None:
+        delivery = notifications.DeliverySettings(
+            base_url=f"http://{self.host}:{self.http_port}", ca_bundle=self.settings.ca_bundle,
+            outbox=self.settings.outbox or self.code_root / OUTBOX,
+        )  # fmt: skip
         self._router = EventRouter(self.template, resolver, self.aws_endpoint, self.invoke,
                                    retry_delays=self.settings.retry_delays,
                                    schedule_seconds=self.settings.schedule_seconds,
-                                   concurrency=self.settings.concurrency).start()  # fmt: skip
+                                   concurrency=self.settings.concurrency, delivery=delivery).start()  # fmt: skip
+
+    def answer_sns(self, path: str, query: Mapping[str, str]) -> tuple[int, bytes, list[tuple[str, str]]]:
+        """GET /_local/sns...: what an endpoint subscription fetches (SubscribeURL, UnsubscribeURL, SigningCertURL)."""
+        notifier = self._running_router().notifier
+        if notifier is None:
+            return 404, b'{"message": "the template subscribes no endpoint to a topic"}', []
+        return notifier.answer(path, query)
 
     def start_demo_feed(self) -> None:
         bus, topic = self.outputs.get("EventBusName"), self.outputs.get("AlertsTopicArn")
@@ -209,6 +222,8 @@ class LocalStack:
         self.serve_websockets(resolver)
         self.route_events(resolver)
         self.serve_http()  # last: once it answers, everything else is up
+        if self._router and self._router.notifier:  # their SubscribeURL is on the HTTP server
+            self._router.notifier.subscribe()
         if self.demo:
             self.start_demo_feed()
         sam_env.write(self)
@@ -267,6 +282,9 @@ class _RestHandler(BaseHTTPRequestHandler):
         if url.path == "/_local/outputs" and self.command == "GET":
             self._reply(200, json.dumps(self.local.outputs).encode(), [])
             return
+        if url.path.startswith(notifications.PATH) and self.command == "GET":
+            self._reply(*self.local.answer_sns(url.path, dict(parse_qsl(url.query))))
+            return
         invocation = lambda_api.LOCAL_PATH.fullmatch(url.path)
         if invocation and self.command == "POST":
             kind = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
@@ -321,6 +339,8 @@ class LocalSettings:
     faults: dict[str, float] = field(default_factory=dict)  # injected @connections failures (DEVSTACK_FAULTS)
     require_sigv4: bool = False  # @connections calls must be signed with the local credentials (DEVSTACK_REQUIRE_SIGV4)
     function_environment: dict[str, str] = field(default_factory=dict)
+    outbox: Path | None = None  # email and SMS deliveries (DEVSTACK_OUTBOX); default OUTBOX beside the template
+    ca_bundle: Path | None = None  # authorities https subscriptions may use besides the system's (DEVSTACK_CA_BUNDLE)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> LocalSettings:
@@ -341,6 +361,8 @@ class LocalSettings:
             faults=parse_faults(environ.get("DEVSTACK_FAULTS", "")),
             require_sigv4=environ.get("DEVSTACK_REQUIRE_SIGV4") == "1",
             function_environment=passed,
+            outbox=Path(environ["DEVSTACK_OUTBOX"]) if environ.get("DEVSTACK_OUTBOX") else None,
+            ca_bundle=Path(environ["DEVSTACK_CA_BUNDLE"]) if environ.get("DEVSTACK_CA_BUNDLE") else None,
         )
 
 

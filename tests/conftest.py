@@ -4,6 +4,7 @@ drives a function's Lambda handler with real API Gateway proxy events."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import secrets
@@ -51,6 +52,22 @@ def reset_caches() -> None:
     secrets.reset()
     sqs.reset()
     wiring.reset_all()
+
+
+@pytest.fixture
+def log_output(app_env: None) -> Iterator[io.StringIO]:
+    """What the layer's logger writes (through its redacting formatter), at DEBUG."""
+    from alphapulse.core.observability import get_logger
+
+    logger = get_logger()
+    handler = logger.registered_handler
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)  # type: ignore[attr-defined]
+    level = logger.log_level
+    logger.setLevel("DEBUG")
+    yield buffer
+    logger.setLevel(level)
+    handler.setStream(previous)  # type: ignore[attr-defined]
 
 
 @pytest.fixture

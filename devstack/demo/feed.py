@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from alphapulse.alerts.repositories.topic import message_attributes
 from alphapulse.core.times import iso, utcnow
 
 SOURCE = "alphapulse.trading"
@@ -245,7 +246,8 @@ class DemoFeed:
             accepted += len(batch[start : start + PUT_EVENTS_BATCH]) - int(result.get("FailedEntryCount", 0))
         for entry in entries:
             if entry.kind == "alert":
-                sns.publish(TopicArn=self.topic_arn, Message=json.dumps(entry.body))
+                sns.publish(TopicArn=self.topic_arn, Message=json.dumps(entry.body),
+                            MessageAttributes=message_attributes(entry.body))  # as the rules engine's  # fmt: skip
                 accepted += 1
         self.sent += accepted
         return accepted

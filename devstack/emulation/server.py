@@ -1,5 +1,5 @@
-"""moto's server as the local stack and the tests run it: patched to be faithful (moto_atomic, moto_sqs)
-and fast (moto_speed).
+"""moto's server as the local stack and the tests run it: patched to be faithful (atomic, sqs, moves)
+and fast (speed).
 
 The local stack runs it in a process of its own: every AWS call of every function goes through it, and
 sharing one interpreter lock with the WebSocket gateway and the event router made it the stack's limit
@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from devstack.emulation.atomic import make_dynamodb_atomic
+from devstack.emulation.moves import add_sqs_message_move_tasks
 from devstack.emulation.speed import make_moto_fast
 from devstack.emulation.sqs import make_sqs_long_polling_faithful
 
@@ -24,6 +25,7 @@ def patch_moto() -> None:
     """Apply every patch in this process (idempotent)."""
     make_dynamodb_atomic()
     make_sqs_long_polling_faithful()
+    add_sqs_message_move_tasks()
     make_moto_fast()
 
 

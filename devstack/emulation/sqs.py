@@ -79,7 +79,8 @@ def make_sqs_long_polling_faithful() -> None:
             try:
                 return method(self, *args, **kwargs)
             finally:
-                queue = self if isinstance(self, Queue) else self.get_queue(args[0])
+                # moto's ChangeMessageVisibility names the queue by keyword
+                queue = self if isinstance(self, Queue) else self.get_queue(args[0] if args else kwargs["queue_name"])
                 with queue._messages_lock:
                     queue._messages_lock.notify_all()
 

@@ -7,8 +7,10 @@ reads them, matches the template's rules and filter policies itself (devstack.ev
 hands the events to the function's asynchronous invocation queue, which retries as Lambda does and
 sends what still fails to the function's destinations and dead-letter queue. Scheduled rules (`rate(...)`)
 run on a timer each and put their Scheduled Event on the same queue. SQS event sources are
-polled like Lambda's event source mappings. Rules and subscriptions with other targets (an SQS
-queue, a log group) are created in moto as they are, and moto delivers them.
+polled like Lambda's event source mappings. http, https, email, email-json and sms subscriptions are
+read from the same internal queue too, and delivered by devstack.events.notifications. Rules and
+subscriptions with other targets (an SQS queue, a log group) are created in moto as they are, and moto
+delivers them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.events.notifications import PROTOCOLS, DeliverySettings, EndpointSubscription, Notifier
 from devstack.events.patterns import filter_policy_matches, matches
 from devstack.events.shapes import (
     batch_item_failures,
@@ -236,6 +239,8 @@ class Routes:
     schedules: list[Schedule] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     sqs_subscriptions: list[dict[str, Any]] = field(default_factory=list)  # to queues: moto delivers
+    endpoints: list[EndpointSubscription] = field(default_factory=list)  # http(s), email, sms: the Notifier
+    signature_versions: dict[str, str] = field(default_factory=dict)  # topic ARN -> its SignatureVersion
     sources: list[SqsSource] = field(default_factory=list)
     configs: dict[str, AsyncConfig] = field(default_factory=dict)
 
@@ -271,7 +276,10 @@ def read_routes(template: dict[str, Any], resolver: LocalResolver, region: str =
         _read_subscription(routes, logical_id, _resolved(resolver, resource["Properties"]))
     for logical_id, resource in resources_of_type(template, "AWS::SNS::Topic").items():
         topic_arn = str(resolver.resolve({"Ref": logical_id}))
-        for index, inline in enumerate(_resolved(resolver, resource.get("Properties", {})).get("Subscription", [])):
+        props = _resolved(resolver, resource.get("Properties", {}))
+        if "SignatureVersion" in props:
+            routes.signature_versions[topic_arn] = str(props["SignatureVersion"])
+        for index, inline in enumerate(props.get("Subscription", [])):
             _read_subscription(routes, f"{logical_id}{index}", {**inline, "TopicArn": topic_arn})
     for resource in resources_of_type(template, "AWS::Lambda::EventInvokeConfig").values():
         props = _resolved(resolver, resource["Properties"])
@@ -323,6 +331,10 @@ def _read_subscription(routes: Routes, name: str, props: dict[str, Any]) -> None
             raise ValueError(f"{name}: the subscribed function {endpoint} is not in the template")
         arn = f"{topic_arn}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{topic_arn}/{function}/{name}')}"
         routes.subscriptions.append(Subscription(topic_arn, function, policy, scope, arn))
+    elif protocol in PROTOCOLS:
+        arn = f"{topic_arn}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{topic_arn}/{name}')}"
+        raw = props.get("RawMessageDelivery") in (True, "true")
+        routes.endpoints.append(EndpointSubscription(topic_arn, protocol, endpoint, policy, scope, arn, raw))
     elif protocol == "sqs":
         attributes = {"FilterPolicyScope": scope, "FilterPolicy": json.dumps(policy)} if policy else {}
         if props.get("RawMessageDelivery"):
@@ -397,9 +409,11 @@ class EventRouter:
         schedule_seconds: float | None = None,
         region: str = REGION,
         concurrency: int = 1,
+        delivery: DeliverySettings | None = None,
     ) -> None:
         """`invoke(logical_id, event)` runs a function and raises when it failed; up to `concurrency`
-        asynchronous invocations of one function run at the same time, as in Lambda.
+        asynchronous invocations of one function run at the same time, as in Lambda. `delivery` is needed
+        when the template subscribes endpoints (http, https, email, email-json, sms) to a topic.
 
         `retry_delays` are the waits before each async retry (Lambda's are about 1 and 2 minutes;
         the last one repeats). An empty poll of a queue waits `poll_wait` seconds: a long poll from
@@ -408,6 +422,11 @@ class EventRouter:
         """
         self.routes = read_routes(template, resolver, region)
         self.region = region
+        self.notifier: Notifier | None = None
+        if self.routes.endpoints:
+            if delivery is None:
+                raise ValueError("the template subscribes endpoints to a topic: the router needs DeliverySettings")
+            self.notifier = Notifier(self.routes.endpoints, delivery, signature_versions=self.routes.signature_versions)
         self._endpoint = aws_endpoint
         self._invoke = invoke
         self._delays = tuple(retry_delays)
@@ -451,7 +470,10 @@ class EventRouter:
                 Rule=f"{INTERNAL}router", EventBusName=bus, Targets=[{"Id": "router", "Arn": arn}]
             )
             self._spawn(f"events-bus-{bus}", self._poll, url, lambda body, _bus=bus: self._route_event(_bus, body))
-        for topic_arn in sorted({subscription.topic_arn for subscription in self.routes.subscriptions}):
+        if self.notifier:
+            self.notifier.start()
+        topics = {subscription.topic_arn for subscription in [*self.routes.subscriptions, *self.routes.endpoints]}
+        for topic_arn in sorted(topics):
             url, arn = self._internal_queue(f"topic-{topic_arn.rsplit(':', 1)[1]}")
             clients.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
             self._spawn(f"events-topic-{topic_arn}", self._poll, url,
@@ -478,6 +500,8 @@ class EventRouter:
         for thread in self._threads:
             thread.join()
         self._threads.clear()
+        if self.notifier:
+            self.notifier.stop()
         left = sum(len(pending) for pending in self._pending.values())
         if left:
             log.warning("stopped with %d asynchronous invocations still waiting for a retry", left)
@@ -576,6 +600,8 @@ class EventRouter:
             ):
                 event = {"Records": [sns_record(envelope, subscription.arn, self.region)]}
                 self.invoke_async(subscription.function, event, received)
+        if self.notifier:
+            self.notifier.publish(topic_arn, envelope)
 
     def _poll_source(self, source: SqsSource) -> None:
         """An SQS event source mapping: batches in, failures left for the queue's visibility timeout."""

@@ -40,9 +40,16 @@ def parameter_values(template: dict[str, Any], overrides: Mapping[str, str], *,
         value = overrides.get(name, parameter.get("Default"))
         if value is None:
             raise SystemExit(f"parameter {name} has no default: pass --parameter-overrides {name}=VALUE")
+        # As CloudFormation: a CommaDelimitedList's constraints hold for each of its items.
+        items = str(value).split(",") if parameter.get("Type") == "CommaDelimitedList" else [str(value)]
         allowed = [str(choice) for choice in parameter.get("AllowedValues", [])]
-        if allowed and str(value) not in allowed:
-            raise SystemExit(f"parameter {name}={value} is not one of {', '.join(allowed)}")
+        pattern = parameter.get("AllowedPattern")
+        for item in items:
+            if allowed and item not in allowed:
+                raise SystemExit(f"parameter {name}={value} is not one of {', '.join(allowed)}")
+            if pattern is not None and re.fullmatch(pattern, item) is None:
+                shown = "(hidden)" if parameter.get("NoEcho") in (True, "true") else value
+                raise SystemExit(f"parameter {name}={shown} does not match {pattern}")
         values[name] = str(value)
     return values
 

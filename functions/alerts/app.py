@@ -24,6 +24,7 @@ from alphapulse.auth.models import Principal
 from alphapulse.core.observability import get_logger
 from alphapulse.core.pagination import Page
 from alphapulse.web.app import MALFORMED_BODY, auth_responses, create_app, lambda_handler
+from alphapulse.web.audit import Trail
 from alphapulse.web.cache import CACHED_RESPONSES, Cached
 from alphapulse.web.params import IN_UTC, Cursor, Limit, checked_range
 from alphapulse.web.security import require
@@ -87,9 +88,10 @@ async def list_rules(
     operation_id="create_alert_rule",
     responses={**_AUTH, **MALFORMED_BODY},
 )
-async def create_rule(principal: RuleAdmin, deps: Deps, rule: AlertRuleInput) -> AlertRule:
+async def create_rule(principal: RuleAdmin, deps: Deps, trail: Trail, rule: AlertRuleInput) -> AlertRule:
     created = rules.create_rule(deps.rules, principal.tenant_id, rule)
     deps.changed(principal.tenant_id, "rules")
+    trail.record(principal.tenant_id, principal.username, "rule.create", target=created.rule_id)
     return created
 
 
@@ -99,18 +101,22 @@ async def create_rule(principal: RuleAdmin, deps: Deps, rule: AlertRuleInput) ->
     operation_id="replace_alert_rule",
     responses={**_RULE, **MALFORMED_BODY},
 )
-async def replace_rule(principal: RuleAdmin, deps: Deps, rule_id: RuleIdPath, rule: AlertRuleInput) -> AlertRule:
+async def replace_rule(
+    principal: RuleAdmin, deps: Deps, trail: Trail, rule_id: RuleIdPath, rule: AlertRuleInput
+) -> AlertRule:
     replaced = rules.replace_rule(deps.rules, principal.tenant_id, rule_id, rule)
     deps.changed(principal.tenant_id, "rules")
+    trail.record(principal.tenant_id, principal.username, "rule.replace", target=rule_id)
     return replaced
 
 
 @router.delete(
     "/rules/{rule_id}", status_code=204, response_class=Response, operation_id="delete_alert_rule", responses=_RULE
 )
-async def delete_rule(principal: RuleAdmin, deps: Deps, rule_id: RuleIdPath) -> Response:
+async def delete_rule(principal: RuleAdmin, deps: Deps, trail: Trail, rule_id: RuleIdPath) -> Response:
     rules.delete_rule(deps.rules, principal.tenant_id, rule_id)
     deps.changed(principal.tenant_id, "rules")
+    trail.record(principal.tenant_id, principal.username, "rule.delete", target=rule_id)
     return Response(status_code=204)
 
 
@@ -143,12 +149,15 @@ async def get_alert(principal: Viewer, deps: Deps, cache: Cached, alert_id: Aler
     operation_id="acknowledge_alert",
     responses={**_ALERT, **MALFORMED_BODY, 409: {"description": "Already acknowledged or resolved"}},
 )
-async def acknowledge(principal: Responder, deps: Deps, alert_id: AlertIdPath, body: NoteBody = None) -> Alert:
+async def acknowledge(
+    principal: Responder, deps: Deps, trail: Trail, alert_id: AlertIdPath, body: NoteBody = None
+) -> Alert:
     note = body.note if body else None
     alert = lifecycle.acknowledge_alert(
         deps.alerts, principal.tenant_id, alert_id, username=principal.username, note=note
     )
     deps.changed(principal.tenant_id, "alerts")
+    trail.record(principal.tenant_id, principal.username, "alert.acknowledge", target=alert_id)
     push_update(deps, principal.tenant_id, alert)
     return alert
 
@@ -159,10 +168,13 @@ async def acknowledge(principal: Responder, deps: Deps, alert_id: AlertIdPath, b
     operation_id="resolve_alert",
     responses={**_ALERT, **MALFORMED_BODY, 409: {"description": "Already resolved"}},
 )
-async def resolve(principal: Responder, deps: Deps, alert_id: AlertIdPath, body: NoteBody = None) -> Alert:
+async def resolve(
+    principal: Responder, deps: Deps, trail: Trail, alert_id: AlertIdPath, body: NoteBody = None
+) -> Alert:
     note = body.note if body else None
     alert = lifecycle.resolve_alert(deps.alerts, principal.tenant_id, alert_id, username=principal.username, note=note)
     deps.changed(principal.tenant_id, "alerts")
+    trail.record(principal.tenant_id, principal.username, "alert.resolve", target=alert_id)
     push_update(deps, principal.tenant_id, alert)
     return alert
 

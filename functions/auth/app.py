@@ -15,6 +15,7 @@ from alphapulse.auth.wiring import AuthDependencies, dependencies
 from alphapulse.core import inputs
 from alphapulse.core.errors import UnsupportedMediaTypeError
 from alphapulse.web.app import MALFORMED_BODY, UNAUTHENTICATED, create_app, lambda_handler
+from alphapulse.web.audit import Trail
 from alphapulse.web.security import CurrentPrincipal
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -70,8 +71,10 @@ async def me(principal: CurrentPrincipal) -> UserPublic:
         429: {"description": "Too many failed attempts"},
     },
 )
-async def token(credentials: Annotated[LoginRequest, Depends(login_request)], deps: Deps) -> TokenResponse:
-    return accounts.login(deps.stores, credentials)
+async def token(
+    credentials: Annotated[LoginRequest, Depends(login_request)], deps: Deps, trail: Trail
+) -> TokenResponse:
+    return accounts.login(deps.stores, credentials, trail)
 
 
 @router.post(
@@ -80,13 +83,13 @@ async def token(credentials: Annotated[LoginRequest, Depends(login_request)], de
     operation_id="refresh_token",
     responses={**MALFORMED_BODY, 401: {"description": "Invalid, expired, revoked or reused refresh token"}},
 )
-async def refresh(body: RefreshRequest, deps: Deps) -> TokenResponse:
-    return accounts.refresh(deps.stores, body.refresh_token)
+async def refresh(body: RefreshRequest, deps: Deps, trail: Trail) -> TokenResponse:
+    return accounts.refresh(deps.stores, body.refresh_token, trail)
 
 
 @router.post("/logout", status_code=204, response_class=Response, operation_id="logout", responses=UNAUTHENTICATED)
-async def logout(principal: CurrentPrincipal, deps: Deps) -> Response:
-    accounts.logout(deps.stores, principal)
+async def logout(principal: CurrentPrincipal, deps: Deps, trail: Trail) -> Response:
+    accounts.logout(deps.stores, principal, trail)
     return Response(status_code=204)
 
 

@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 FUNCTION_OF = {
     "alert-ingest-": "AlertIngestFunction",
     "alerts-": "AlertsFunction",
+    "audit-": "AuditFunction",
     "auth-": "AuthFunction",
     "connection-sweeper-": "ConnectionSweeperFunction",
     "fanout-": "FanoutFunction",

@@ -288,6 +288,33 @@ def test_template_ws_connection_deletes_only_ticket_items(resources: dict[str, A
     ]
 
 
+def _statements_on(resources: dict[str, Any], function: str, table: str) -> list[Any]:
+    return [
+        statement
+        for policy in resources[function]["Properties"]["Policies"]
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in _as_list(policy["Statement"])
+        if table in str(statement.get("Resource"))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("function", "action"), [("AuthFunction", "dynamodb:PutItem"), ("AuditFunction", "dynamodb:Query")]
+)
+def test_template_audit_log_access_is_one_action_on_audit_partitions_only(
+    resources: dict[str, Any], function: str, action: str
+) -> None:
+    # The auth function writes audit entries and nothing else of DataTable; the audit function only reads them.
+    assert _statements_on(resources, function, "DataTable") == [
+        {
+            "Effect": "Allow",
+            "Action": action,
+            "Resource": {"Fn::GetAtt": ["DataTable", "Arn"]},
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["AUDIT#*"]}},
+        }
+    ]
+
+
 def test_template_functions_log_to_own_group_with_retention(
     template: dict[str, Any], resources: dict[str, Any]
 ) -> None:

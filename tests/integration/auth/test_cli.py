@@ -132,6 +132,8 @@ def test_users_cli_against_a_real_endpoint(moto_endpoint: str) -> None:
         moto_endpoint,
         "--table",
         "AuthTable",
+        "--audit-table",
+        "DataTable",
     ]
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers/common/python"), "AWS_ACCESS_KEY_ID": "x",
            "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
@@ -155,4 +157,19 @@ def test_users_cli_local_endpoint_needs_no_credentials(moto_endpoint: str) -> No
         capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []
+
+
+def test_a_change_without_the_audit_table_is_refused_before_anything_is_written(moto_endpoint: str) -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers/common/python"), "HOME": "/nonexistent"}
+    base = [sys.executable, "-m", "alphapulse.auth.cli", "--endpoint-url", moto_endpoint, "--table", "AuthTable"]
+    created = subprocess.run(
+        [*base, "create", "--username", "dave", "--tenant", "default", "--role", "viewer", "--password-stdin"],
+        input="dave-long-password\n", capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert created.returncode == 2
+    assert "--audit-table" in created.stderr
+    listing = [*base, "list", "--tenant", "default"]
+    listed = subprocess.run(listing, capture_output=True, text=True, env=env, check=False)
+    assert listed.returncode == 0, listed.stderr  # reading needs no audit table
     assert json.loads(listed.stdout) == []

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from alphapulse.alerts.models import AlertEvent
 from alphapulse.ingest.models import MetricsReported, SystemStatusReported, parse_trading_event
-from devstack.demo.feed import DemoFeed, DemoMarket, Entry
+from devstack.demo.feed import OUTAGE_EVERY, OUTAGE_LENGTH, DemoFeed, DemoMarket, Entry
 from tests.conftest import eventbridge
 
 T0 = datetime(2026, 1, 15, 14, 0, tzinfo=UTC)
@@ -85,3 +85,25 @@ def test_start_and_stop(moto_server: str) -> None:
     feed.start()
     feed.stop()  # returns promptly: the wait is interrupted, not slept through
     assert feed._thread is None
+
+
+def test_feed_alerts_carry_the_attributes_the_channels_filter_on(moto_server: str) -> None:
+    import boto3
+
+    sns = boto3.client("sns", endpoint_url=moto_server, region_name="us-east-1")
+    sqs = boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="critical")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                  Attributes={"RawMessageDelivery": "true", "FilterPolicy": '{"severity": ["critical"]}'})  # fmt: skip
+    boto3.client("events", endpoint_url=moto_server, region_name="us-east-1").create_event_bus(Name="trading")
+    feed = DemoFeed(aws_endpoint=moto_server, bus_name="trading", topic_arn=topic, tenants=["acme"], seed=1)
+    feed.markets[0].ticks = OUTAGE_EVERY - OUTAGE_LENGTH - 1  # the next tick raises the external alert
+
+    feed.send_tick(T0)
+
+    (message,) = sqs.receive_message(QueueUrl=queue, MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(message["Body"])["severity"] == "critical"
+    assert {name: value["StringValue"] for name, value in message["MessageAttributes"].items()} == {
+        "severity": "critical", "status": "firing", "tenant_id": "acme", "source": "prometheus"}  # fmt: skip

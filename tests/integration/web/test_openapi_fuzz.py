@@ -60,7 +60,7 @@ BASE_URL = "http://api.test"
 OPENAPI = json.loads((ROOT / "docs" / "openapi.json").read_text())
 SCHEMA = schemathesis.openapi.from_dict(OPENAPI)
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
-FUNCTIONS = ("auth", "metrics", "alerts", "portfolio", "trades", "system")
+FUNCTIONS = ("auth", "metrics", "alerts", "portfolio", "trades", "system", "audit")
 # Resources of their own in template.yaml (anything else is below a function's `{proxy+}`).
 BARE_RESOURCES = {"/api/v1/health": "system", "/api/v1/openapi.json": "system"} | {
     f"/api/v1/{name}": name for name in FUNCTIONS

@@ -34,9 +34,10 @@ ROUTES: list[tuple[str, str, str | None, Any]] = [
     ("GET", "/api/v1/trades", "view_trades", None),
     ("GET", "/api/v1/trades/t-1", "view_trades", None),
     ("GET", "/api/v1/system", "view_system", None),
+    ("GET", "/api/v1/audit", "view_audit_logs", None),
 ]
 PUBLIC = [("GET", "/api/v1/health"), ("GET", "/api/v1/openapi.json")]
-PREFIXES = {"auth", "metrics", "alerts", "portfolio", "trades", "system"}
+PREFIXES = {"auth", "metrics", "alerts", "portfolio", "trades", "system", "audit"}
 
 
 def client_for(path: str) -> RestClient:

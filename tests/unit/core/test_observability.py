@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from alphapulse.core.observability import REDACTED, get_logger, redact, register_secret
+from alphapulse.core.observability import REDACTED, redact, register_secret
 from tests.conftest import DEMO_USERS, TEST_SECRET, RestClient, login
-
-
-@pytest.fixture
-def log_output(app_env: None) -> Iterator[io.StringIO]:
-    logger = get_logger()
-    handler = logger.registered_handler
-    buffer = io.StringIO()
-    previous = handler.setStream(buffer)  # type: ignore[attr-defined]
-    level = logger.log_level
-    logger.setLevel("DEBUG")
-    yield buffer
-    logger.setLevel(level)
-    handler.setStream(previous)  # type: ignore[attr-defined]
 
 
 def test_auth_flows_log_no_secret_or_token(

@@ -1,7 +1,8 @@
 """Manage users: `python -m alphapulse.auth.cli create|set-role|disable|enable|set-password|list|show`.
 
-Works against moto, the local stack or a deployed stack: pass --table and --endpoint-url, or
-set AUTH_TABLE and AWS_ENDPOINT_URL. Passwords are read from stdin or a prompt, never argv.
+Works against moto, the local stack or a deployed stack: pass --table, --audit-table and --endpoint-url, or
+set AUTH_TABLE, DATA_TABLE and AWS_ENDPOINT_URL. Passwords are read from stdin or a prompt, never argv. Every
+change is written to the tenant's audit log (the data table), with the operator as its actor.
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ import getpass
 import json
 import os
 import sys
+import uuid
 from collections.abc import Sequence
 
+from alphapulse.audit.logic import AuditTrail
+from alphapulse.audit.models import AuditAction
+from alphapulse.audit.repositories import AuditRepository
 from alphapulse.auth.logic import accounts
+from alphapulse.auth.models import UserPublic
 from alphapulse.auth.wiring import stores_of
 from alphapulse.aws import dynamodb
 from alphapulse.core.errors import AppError
@@ -22,6 +28,9 @@ from alphapulse.core.errors import AppError
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m alphapulse.auth.cli", description=__doc__.splitlines()[0])
     parser.add_argument("--table", default=os.environ.get("AUTH_TABLE"), help="auth table (env AUTH_TABLE)")
+    parser.add_argument("--audit-table", default=os.environ.get("DATA_TABLE"),
+                        help="data table, where changes are audited (env DATA_TABLE)")  # fmt: skip
+    parser.add_argument("--actor", default=None, help="who is making the change (default: cli:<your OS user>)")
     parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. http://127.0.0.1:4566 (env AWS_ENDPOINT_URL)")
     parser.add_argument("--region", help="AWS region (env AWS_REGION or AWS_DEFAULT_REGION)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -48,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+AUDITED: dict[str, AuditAction] = {
+    "create": "user.create",
+    "set-role": "user.set_role",
+    "disable": "user.disable",
+    "enable": "user.enable",
+    "set-password": "user.set_password",
+}
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -62,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not args.table:
         print("error: --table or AUTH_TABLE is required", file=sys.stderr)
+        return 2
+    if args.command in AUDITED and not args.audit_table:
+        print("error: --audit-table or DATA_TABLE is required: every change to a user is audited", file=sys.stderr)
         return 2
     if args.endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
@@ -96,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AppError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 1
+    if args.command in AUDITED:
+        assert isinstance(result, UserPublic)
+        trail = AuditTrail(lambda: AuditRepository(args.audit_table), request_id=f"cli-{uuid.uuid4().hex}")
+        trail.record(result.tenant_id, args.actor or f"cli:{getpass.getuser()}", AUDITED[args.command], result.username)
     dump = getattr(result, "model_dump", None)
     print(json.dumps(dump() if dump else result, indent=2))
     return 0

@@ -1,4 +1,5 @@
-"""botocore clients, for the services without a client of our own (SNS): created at first use, reused.
+"""botocore clients, for the services without a client of our own (SNS; the operations command's SQS, Lambda
+and CloudFormation calls): created at first use, reused.
 
 Only the function that publishes to SNS (rules) imports botocore, and only when it first does: the others
 never pay its import (see docs/decisions.md).
@@ -9,6 +10,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+# A synchronous Lambda Invoke lasts as long as the function (up to 15 minutes), and is not repeated on a timeout.
+_SERVICE_SETTINGS: dict[str, dict[str, Any]] = {
+    "lambda": {"read_timeout": 900, "retries": {"mode": "standard", "total_max_attempts": 1}},
+}
+
 
 @cache
 def client(service: str) -> Any:
@@ -16,7 +22,8 @@ def client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    settings = {"connect_timeout": 2, "read_timeout": 5, "retries": {"mode": "standard", "max_attempts": 3}}
+    config = Config(**{**settings, **_SERVICE_SETTINGS.get(service, {})})
     return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 

@@ -26,6 +26,7 @@ ENVIRONMENT = {
     "AUTH_TABLE": "auth_table",
     "DATA_TABLE": "data_table",
     "DATA_RETENTION_DAYS": "data_retention_days",
+    "AUDIT_RETENTION_DAYS": "audit_retention_days",
     "JWT_SECRET": "jwt_secret",
     "JWT_SECRET_ARN": "jwt_secret_arn",
     "JWT_ISSUER": "jwt_issuer",
@@ -70,6 +71,7 @@ class Settings(BaseModel):
     auth_table: str | None = None
     data_table: str | None = None
     data_retention_days: int = Field(default=90, ge=1, le=3650)
+    audit_retention_days: int = Field(default=400, ge=1, le=3650)  # the audit log's TTL
     jwt_secret: SecretStr | None = None
     jwt_secret_arn: str | None = None
     jwt_issuer: str = "alphapulse"

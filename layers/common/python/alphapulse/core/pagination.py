@@ -13,12 +13,14 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from alphapulse.core.config import signing_key
 from alphapulse.core.errors import BadRequestError
+from alphapulse.core.times import TimeRange, iso, parse_iso
 
 MAX_CURSOR_LENGTH = 2048
 T = TypeVar("T")
@@ -69,6 +71,59 @@ def decode_cursor(cursor: str, *, tenant_id: str, query: str) -> dict[str, Any]:
     if not isinstance(start_key, dict):
         raise invalid
     return start_key
+
+
+def window_page(
+    fetch: Callable[[str, str, dict[str, Any] | None], tuple[list[T], dict[str, Any] | None]],
+    *,
+    tenant_id: str,
+    query: str,
+    requested: TimeRange,
+    default_span: timedelta,
+    cursor: str | None,
+    now: datetime,
+) -> tuple[list[T], str | None]:
+    """One page of a list over a time window, newest first, and the cursor of the next page (None on the last).
+
+    `fetch(start, end, start_key)` reads the page (fixed-width ISO bounds). The window is the requested one,
+    else the `default_span` ending now; a cursor carries its first page's window, so "now" does not move
+    under a paging client, and it is bound to the tenant and to `query` (the filters): anything else, or a
+    cursor not of the shape we write, is a 400.
+    """
+    if cursor is not None:
+        state = decode_cursor(cursor, tenant_id=tenant_id, query=query)
+        start, end, start_key = _window_of(state)
+    else:
+        first, last = requested.resolve(default_span=default_span, now=now)
+        start, end, start_key = iso(first), iso(last), None
+    items, last_key = fetch(start, end, start_key)
+    if last_key is None:
+        return items, None
+    return items, encode_cursor({"key": last_key, "start": start, "end": end}, tenant_id=tenant_id, query=query)
+
+
+def _window_of(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    start, end, key = state.get("start"), state.get("end"), state.get("key")
+    if not (isinstance(start, str) and isinstance(end, str) and _is_string_key(key) and start <= end):
+        raise BadRequestError("Invalid cursor")
+    try:
+        parse_iso(start)
+        parse_iso(end)
+    except ValueError as exc:
+        raise BadRequestError("Invalid cursor") from exc
+    assert isinstance(key, dict)
+    return start, end, key
+
+
+def _is_string_key(key: object) -> bool:
+    return (
+        isinstance(key, dict)
+        and 0 < len(key) <= 4
+        and all(
+            isinstance(name, str) and isinstance(value, dict) and list(value) == ["S"] and isinstance(value["S"], str)
+            for name, value in key.items()
+        )
+    )
 
 
 def query_page(

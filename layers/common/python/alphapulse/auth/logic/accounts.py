@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from alphapulse.audit.logic import AuditTrail
 from alphapulse.auth.logic import tokens
 from alphapulse.auth.logic.passwords import dummy_hash, hash_password, verify_password
 from alphapulse.auth.logic.tokens import ticket_digest
@@ -36,6 +37,7 @@ from alphapulse.core.times import iso
 
 INVALID_CREDENTIALS = "Incorrect username or password"
 INVALID_REFRESH = "Invalid or expired refresh token"
+INVALID_USERNAME = "(not a username)"
 _USERNAME = re.compile(USERNAME_PATTERN)
 
 
@@ -104,24 +106,27 @@ def _token_pair(user: User, session_id: str, *, now: int) -> tuple[TokenResponse
     return response, str(refresh_claims["jti"])
 
 
-def login(stores: AuthStores, request: LoginRequest) -> TokenResponse:
+def login(stores: AuthStores, request: LoginRequest, trail: AuditTrail) -> TokenResponse:
     """Check credentials and start a refresh family. Throttles a username after repeated failures: each
-    attempt is counted before its password is checked (atomically), and a successful login clears the count."""
+    attempt is counted before its password is checked (atomically), and a successful login clears the count.
+    Every attempt is audited: throttled, failed or successful."""
     settings = get_settings()
     now = _now()
     allowed, window_end = stores.attempts.reserve(
         request.username, now=now, window=settings.login_window_seconds, limit=settings.login_max_failures
     )
+    user = stores.users.get(request.username) if _plausible_username(request.username) else None
     if not allowed:
         count("LoginThrottled")
+        trail.record(_attempted_tenant(user, request), _attempted_name(request), "auth.login_throttled")
         raise ThrottledError("Too many failed login attempts", retry_after=window_end - now)
 
-    user = stores.users.get(request.username) if _plausible_username(request.username) else None
     password_ok = verify_password(request.password, user.password_hash if user else dummy_hash())
     tenant_ok = request.tenant_id is None or (user is not None and request.tenant_id == user.tenant_id)
     if user is None or user.disabled or not password_ok or not tenant_ok:
         count("LoginFailed")
         get_logger().info("login failed", extra={"username": request.username[:64]})
+        trail.record(_attempted_tenant(user, request), _attempted_name(request), "auth.login_failed")
         raise AuthenticationError(INVALID_CREDENTIALS)
 
     stores.attempts.clear(request.username)
@@ -137,10 +142,27 @@ def login(stores: AuthStores, request: LoginRequest) -> TokenResponse:
     )
     count("LoginSucceeded")
     get_logger().info("login", extra={"username": user.username, "tenant_id": user.tenant_id})
+    trail.record(user.tenant_id, user.username, "auth.login", target=f"session:{session_id}")
     return response
 
 
-def refresh(stores: AuthStores, refresh_token: str) -> TokenResponse:
+def _attempted_tenant(user: User | None, request: LoginRequest) -> str:
+    """Whose audit log a refused login goes to: the user's tenant, else the one the request named (if it is a
+    tenant id at all), else the default tenant."""
+    if user is not None:
+        return user.tenant_id
+    if request.tenant_id is not None and keys.valid_tenant_id(request.tenant_id):
+        return request.tenant_id
+    return keys.DEFAULT_TENANT
+
+
+def _attempted_name(request: LoginRequest) -> str:
+    """The actor of a refused login: the name tried, unless it cannot be a username (someone who typed their
+    password into the wrong field must not find it in the audit log)."""
+    return request.username if _plausible_username(request.username) else INVALID_USERNAME
+
+
+def refresh(stores: AuthStores, refresh_token: str, trail: AuditTrail) -> TokenResponse:
     """Rotate a refresh token. Presenting one that was already rotated revokes the whole family."""
     claims = tokens.decode_token(refresh_token, "refresh")
     session_id, jti = str(claims["sid"]), str(claims["jti"])
@@ -148,7 +170,7 @@ def refresh(stores: AuthStores, refresh_token: str) -> TokenResponse:
     if session is None or session.get("revoked"):
         raise AuthenticationError(INVALID_REFRESH)
     if session.get("current_jti") != jti:
-        _revoke_on_reuse(stores, session_id, claims)
+        _revoke_on_reuse(stores, session_id, claims, trail)
     user = stores.users.get(str(claims["sub"]))
     if user is None or user.disabled or user.tenant_id != claims["tenant_id"]:
         stores.sessions.revoke(session_id)
@@ -159,24 +181,26 @@ def refresh(stores: AuthStores, refresh_token: str) -> TokenResponse:
     expires_at = now + get_settings().refresh_token_ttl_seconds
     if not stores.sessions.rotate(session_id, old_jti=jti, new_jti=new_jti, expires_at=expires_at):
         # Another request rotated this same token first: that is reuse too.
-        _revoke_on_reuse(stores, session_id, claims)
+        _revoke_on_reuse(stores, session_id, claims, trail)
     return response
 
 
-def _revoke_on_reuse(stores: AuthStores, session_id: str, claims: dict[str, Any]) -> None:
+def _revoke_on_reuse(stores: AuthStores, session_id: str, claims: dict[str, Any], trail: AuditTrail) -> None:
     stores.sessions.revoke(session_id)
     count("RefreshReuseDetected")
     get_logger().warning(
         "refresh token reuse: session revoked",
         extra={"username": claims["sub"], "tenant_id": claims["tenant_id"], "session_id": session_id},
     )
+    trail.record(str(claims["tenant_id"]), str(claims["sub"]), "auth.refresh_reuse", target=f"session:{session_id}")
     raise AuthenticationError(INVALID_REFRESH)
 
 
-def logout(stores: AuthStores, principal: Principal) -> None:
+def logout(stores: AuthStores, principal: Principal, trail: AuditTrail) -> None:
     """Revoke the caller's refresh family (its access tokens lapse within their 15 minutes)."""
     stores.sessions.revoke(principal.session_id)
     get_logger().info("logout", extra={"username": principal.username, "tenant_id": principal.tenant_id})
+    trail.record(principal.tenant_id, principal.username, "auth.logout", target=f"session:{principal.session_id}")
 
 
 def issue_ws_ticket(stores: AuthStores, principal: Principal) -> WsTicketResponse:
