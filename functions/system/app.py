@@ -1,11 +1,11 @@
-"""System function: backend and trading-system health, the public health check and the merged
-OpenAPI document (DESIGN section 4, Portfolio, trades and system)."""
+"""System function: backend and trading-system health, the public health check, the merged
+OpenAPI document (DESIGN section 4, Portfolio, trades and system) and its docs page."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from alphapulse.auth.models import Principal
 from alphapulse.core.times import utcnow
@@ -69,6 +69,22 @@ async def health() -> HealthStatus:
 )
 async def get_openapi_document() -> Response:
     return Response(content=openapi_document(), media_type="application/json")
+
+
+# The docs page and its files are not API operations: they stay out of the OpenAPI document. Their module is
+# imported at the first docs request, so that the other routes' cold starts do not compile it.
+@public.get("/docs", include_in_schema=False)
+async def docs_page(request: Request) -> Response:
+    from alphapulse.web import docs
+
+    return docs.docs_page_response(request)
+
+
+@public.get("/docs/{name}", include_in_schema=False)
+async def docs_file(name: str, request: Request) -> Response:
+    from alphapulse.web import docs
+
+    return docs.docs_asset_response(name, request)
 
 
 app = create_app("AlphaPulse system", routers=[router, public])

@@ -6,6 +6,8 @@ demo data (trade ids carry the tenant, so a leak would show).
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -67,3 +69,20 @@ def test_public_routes_need_no_token(local_stack: RunningStack) -> None:
         document = client.get("/api/v1/openapi.json").json()
         assert "/api/v1/trades/{trade_id}" in document["paths"]
         assert client.get("/api/v1/trades").status_code == 401
+
+
+def test_docs_page_and_its_files_served_without_token(local_stack: RunningStack) -> None:
+    # Routed by the template's two docs events, as API Gateway routes them.
+    with httpx.Client(base_url=local_stack.base_url, timeout=20) as client:
+        page = client.get("/api/v1/docs")
+        assert page.status_code == 200
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        files = re.findall(r'(?:src|href)="(docs/[^"]+)"', page.text)
+        assert len(files) == 4, page.text
+        for relative in files:
+            reply = client.get(f"/api/v1/{relative}")
+            assert reply.status_code == 200, relative
+            assert reply.headers["content-type"].startswith(("text/css", "text/javascript")), relative
+            assert reply.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert client.get("/api/v1/docs/swagger-ui-bundle.js.map").status_code == 404

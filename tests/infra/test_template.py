@@ -223,6 +223,16 @@ def test_sam_build_auth_function_contains_handler(sam_build: Path) -> None:
     assert (sam_build / "AuthFunction" / "app.py").is_file()
 
 
+@pytest.mark.timeout(660)
+def test_sam_build_swagger_ui_in_system_function_only(sam_build: Path) -> None:
+    # GET /api/v1/docs serves them (alphapulse.web.docs); the layer every function loads stays without them.
+    vendor = sam_build / "SystemFunction" / "swagger_ui_bundle" / "vendor"
+    bundles = list(vendor.glob("swagger-ui-*/swagger-ui-bundle.js"))
+    assert len(bundles) == 1, "functions/system/requirements.txt was not built into SystemFunction"
+    assert not (sam_build / "CommonLayer" / "python" / "swagger_ui_bundle").exists()
+    assert not (sam_build / "AuthFunction" / "swagger_ui_bundle").exists()
+
+
 # --- rules of the template -----------------------------------------------------------------------
 
 

@@ -36,13 +36,18 @@ ROUTES: list[tuple[str, str, str | None, Any]] = [
     ("GET", "/api/v1/system", "view_system", None),
     ("GET", "/api/v1/audit", "view_audit_logs", None),
 ]
-PUBLIC = [("GET", "/api/v1/health"), ("GET", "/api/v1/openapi.json")]
+PUBLIC = [
+    ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/docs"),
+    ("GET", "/api/v1/docs/swagger-ui-bundle.js"),
+]
 PREFIXES = {"auth", "metrics", "alerts", "portfolio", "trades", "system", "audit"}
 
 
 def client_for(path: str) -> RestClient:
     prefix = path.split("/")[3].split(".")[0]
-    if prefix in ("health", "openapi"):
+    if prefix in ("health", "openapi", "docs"):
         prefix = "system"
     assert prefix in PREFIXES
     return RestClient(f"functions/{prefix}", prefix)
@@ -51,7 +56,7 @@ def client_for(path: str) -> RestClient:
 def request(path: str, method: str, token: str | None, body: Any) -> int:
     client = client_for(path)
     base = f"/api/v1/{client.prefix}"
-    if not path.startswith(base):  # /health and /openapi.json belong to the system function
+    if not path.startswith(base):  # /health, /openapi.json and /docs belong to the system function
         reply = client.request_raw(method, path, resource=path, token=token)
     else:
         reply = client.request(method, path, token=token, json_body=body)
