@@ -4,6 +4,7 @@ import { ApiError } from "../../api/errors";
 import type { Alert } from "../../api/types";
 import { can } from "../../auth/permissions";
 import { useChannel, useServices } from "../../app/context";
+import { Choice } from "../../components/Choice";
 import { ErrorMessage } from "../../components/ErrorMessage";
 import { formatTime } from "../../components/format";
 import { RulesEditor } from "./RulesEditor";
@@ -96,28 +97,20 @@ export function AlertsView() {
     <section aria-labelledby="alerts-heading">
       <h1 id="alerts-heading">Alerts</h1>
       <form className="filters" aria-label="Alert filters" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Severity
-          <select value={filters.severity ?? ""} onChange={(e) => setFilter("severity", e.target.value)}>
-            <option value="">Any</option>
-            {SEVERITIES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Status
-          <select value={filters.status ?? ""} onChange={(e) => setFilter("status", e.target.value)}>
-            <option value="">Any</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice
+          label="Severity"
+          any="Any"
+          value={filters.severity ?? ""}
+          options={SEVERITIES}
+          onChange={(value) => setFilter("severity", value)}
+        />
+        <Choice
+          label="Status"
+          any="Any"
+          value={filters.status ?? ""}
+          options={STATUSES}
+          onChange={(value) => setFilter("status", value)}
+        />
         <label>
           Source
           <input value={filters.source ?? ""} onChange={(e) => setFilter("source", e.target.value.trim())} />

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import type { Aggregation, Interval, MetricSeries, MetricValue } from "../../api/types";
 import { useChannel, useServices } from "../../app/context";
+import { Choice } from "../../components/Choice";
 import { ErrorMessage } from "../../components/ErrorMessage";
 import { formatNumber, formatTime } from "../../components/format";
 import { LineChart } from "../../components/LineChart";
@@ -45,22 +46,13 @@ function MetricChart({ metric, latest }: { metric: string; latest?: MetricValue 
         </p>
       </header>
       <div className="filters compact">
-        <label>
-          Aggregation
-          <select value={aggregation} onChange={(e) => setAggregation(e.target.value as Aggregation)}>
-            {AGGREGATIONS.map((a) => (
-              <option key={a}>{a}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Interval
-          <select value={interval} onChange={(e) => setBucket(e.target.value as Interval)}>
-            {INTERVALS.map((i) => (
-              <option key={i}>{i}</option>
-            ))}
-          </select>
-        </label>
+        <Choice
+          label="Aggregation"
+          value={aggregation}
+          options={AGGREGATIONS}
+          onChange={(value) => value && setAggregation(value)}
+        />
+        <Choice label="Interval" value={interval} options={INTERVALS} onChange={(value) => value && setBucket(value)} />
       </div>
       <ErrorMessage error={error} />
       <LineChart
