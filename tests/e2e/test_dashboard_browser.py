@@ -350,6 +350,26 @@ def test_login_with_a_wrong_password_says_so_in_words(page: Page, pages: Pages) 
     expect(page.get_by_test_id("connection-status")).to_have_count(0)
 
 
+def test_keyboard_alone_signs_in_and_moves_between_views(page: Page) -> None:
+    page.goto("/")
+    page.get_by_test_id("login-username").focus()
+    page.keyboard.type("trader")
+    page.keyboard.press("Tab")  # the password field comes next in tab order
+    expect(page.get_by_test_id("login-password")).to_be_focused()
+    page.keyboard.type(DEMO_USERS["trader"][2])
+    page.keyboard.press("Enter")  # a real form: Enter submits
+    expect(page.get_by_test_id("connection-status")).to_have_text("live", timeout=LIVE_WITHIN_MS)
+    for _ in range(40):  # Tab until the Trades link has the focus, then follow it with Enter
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement?.dataset?.testid") == "nav-trades":
+            break
+    else:
+        raise AssertionError("nav-trades is not reachable with Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("nav-trades")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Trades")
+
+
 def test_viewer_navigation_has_no_alerts_or_system_even_by_address(page: Page) -> None:
     sign_in(page, "viewer")
     expect(page.get_by_test_id("nav-alerts")).to_have_count(0)

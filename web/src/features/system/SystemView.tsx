@@ -78,7 +78,7 @@ export function SystemView() {
                 <tr>
                   <th scope="row">WebSocket</th>
                   <td>–</td>
-                  <td>{components.websocket.connections} connections</td>
+                  <td>{components.websocket.connections} {components.websocket.connections === 1 ? "connection" : "connections"}</td>
                 </tr>
               </tbody>
             </table>
