@@ -41,7 +41,7 @@ from devstack.events.shapes import (
     sqs_record,
     target_input,
 )
-from devstack.template.load import resources_of_type
+from devstack.template.load import function_behind, resources_of_type
 from devstack.template.resolve import ACCOUNT_ID, REGION, LocalResolver
 
 log = logging.getLogger(__name__)
@@ -250,9 +250,14 @@ def read_routes(template: dict[str, Any], resolver: LocalResolver, region: str =
     routes = Routes()
     functions = resources_of_type(template, "AWS::Lambda::Function")
     for logical_id, resource in functions.items():
-        routes.functions[function_arn(str(resolver.resolve({"Ref": logical_id})), region)] = logical_id
+        arn = function_arn(str(resolver.resolve({"Ref": logical_id})), region)
+        routes.functions[arn] = routes.functions[f"{arn}:$LATEST"] = logical_id
         dead_letter = _resolved(resolver, resource["Properties"].get("DeadLetterConfig") or {}).get("TargetArn")
         routes.configs[logical_id] = _async_config({}, dead_letter)
+    for logical_id in resources_of_type(template, "AWS::Lambda::Alias"):  # SAM's AutoPublishAlias
+        function = function_behind(template, logical_id)
+        if function is not None:
+            routes.functions[str(resolver.resolve({"Ref": logical_id}))] = function
     if resources_of_type(template, "AWS::Scheduler::Schedule"):
         raise ValueError("EventBridge Scheduler schedules (ScheduleV2) are not run by the local stack")
     for logical_id, resource in resources_of_type(template, "AWS::Events::Rule").items():
@@ -361,7 +366,8 @@ def _named(routes: Routes, name_or_arn: str, region: str) -> str:
 
 
 def _function_of(routes: Routes, name_or_arn: str, region: str) -> str | None:
-    """The logical id of the function with this name or ARN (as Lambda's API takes them), or None."""
+    """The logical id of the function with this name or ARN, either with an alias or $LATEST after a colon (as
+    Lambda's API takes them), or None."""
     arn = name_or_arn if name_or_arn.startswith("arn:") else function_arn(name_or_arn, region)
     return routes.functions.get(arn)
 

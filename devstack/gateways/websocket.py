@@ -43,7 +43,7 @@ from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 
 from devstack.gateways.signatures import signature_problem
 from devstack.runtime.worker import FunctionError
-from devstack.template.load import resources_of_type
+from devstack.template.load import function_behind, references, resources_of_type
 from devstack.template.resolve import ACCOUNT_ID, FUNCTION, REGION, STAGE, LocalResolver
 
 MAX_MESSAGE_BYTES = 128 * 1024
@@ -125,7 +125,7 @@ def websocket_apis(template: dict[str, Any], resolver: LocalResolver) -> dict[st
     routes = resources_of_type(template, "AWS::ApiGatewayV2::Route")
 
     def function_of(uri: Any, owner: str) -> str:
-        found = [name for name in _references(uri) if name in functions]
+        found = [function for name in references(uri) if (function := function_behind(template, name)) in functions]
         if not found:
             raise ValueError(f"{owner}: no function of this template in {uri!r}")
         return found[0]
@@ -140,14 +140,14 @@ def websocket_apis(template: dict[str, Any], resolver: LocalResolver) -> dict[st
         if selection is None:
             raise ValueError(f"{api_id}: route selection expression {expression!r} is not $request.body.<path>")
         stage_names = [str(resolver.resolve(stage["Properties"]["StageName"])) for stage in stages.values()
-                       if _references(stage["Properties"].get("ApiId")) == [api_id]]  # fmt: skip
+                       if references(stage["Properties"].get("ApiId")) == [api_id]]  # fmt: skip
         model = WebSocketApiModel(api_id, stage_names[0] if stage_names else STAGE,
                                   tuple(selection["path"].split(".")))  # fmt: skip
         for route_id, route in routes.items():
             route_props = route["Properties"]
-            if _references(route_props.get("ApiId")) != [api_id]:
+            if references(route_props.get("ApiId")) != [api_id]:
                 continue
-            targets = [name for name in _references(route_props.get("Target")) if name in integrations]
+            targets = [name for name in references(route_props.get("Target")) if name in integrations]
             if not targets:
                 raise ValueError(f"{route_id}: Target must name an AWS::ApiGatewayV2::Integration of this template")
             integration = integrations[targets[0]]["Properties"]
@@ -155,7 +155,7 @@ def websocket_apis(template: dict[str, Any], resolver: LocalResolver) -> dict[st
                 raise ValueError(f"{targets[0]}: the local stack serves AWS_PROXY (Lambda) integrations only")
             authorizer = None
             if route_props.get("AuthorizationType") == "CUSTOM":
-                (authorizer_id,) = _references(route_props.get("AuthorizerId"))
+                (authorizer_id,) = references(route_props.get("AuthorizerId"))
                 authorizer_props = authorizers[authorizer_id]["Properties"]
                 if authorizer_props.get("AuthorizerType") != "REQUEST":
                     raise ValueError(f"{authorizer_id}: WebSocket APIs take REQUEST authorizers")
@@ -168,25 +168,6 @@ def websocket_apis(template: dict[str, Any], resolver: LocalResolver) -> dict[st
             )  # fmt: skip
         apis[api_id] = model
     return apis
-
-
-def _references(value: Any) -> list[str]:
-    """The logical ids a property names through Ref, Fn::GetAtt or ${...} in Fn::Sub."""
-    if isinstance(value, list):
-        return [name for item in value for name in _references(item)]
-    if not isinstance(value, dict):
-        return []
-    if "Ref" in value:
-        return [str(value["Ref"])]
-    if "Fn::GetAtt" in value:
-        attribute = value["Fn::GetAtt"]
-        return [attribute[0] if isinstance(attribute, list) else str(attribute).split(".")[0]]
-    if "Fn::Sub" in value:
-        argument = value["Fn::Sub"]
-        text, extra = (argument, {}) if isinstance(argument, str) else argument
-        names = [found.split(".")[0] for found in re.findall(r"\$\{([^}!]+)\}", text)]
-        return [name for name in names if name not in extra] + _references(list(extra.values()))
-    return [name for item in value.values() for name in _references(item)]
 
 
 # --- events as API Gateway builds them --------------------------------------------------------

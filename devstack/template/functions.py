@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.template.expand import local_code
-from devstack.template.load import resources_of_type
+from devstack.template.load import function_behind, references, resources_of_type
 from devstack.template.resolve import STAGE, LocalResolver
 
 HTTP_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})  # what ANY stands for
@@ -90,8 +90,9 @@ def functions_of(
                  if stage["Properties"].get("RestApiId") == {"Ref": api_id}]  # fmt: skip
         for path, methods in (api.get("Properties", {}).get("Body") or {}).get("paths", {}).items():
             for method, operation in methods.items():
-                uri = str((operation.get("x-amazon-apigateway-integration") or {}).get("uri", ""))
-                function = next((name for name in functions if f"${{{name}.Arn}}" in uri), None)
+                uri = (operation.get("x-amazon-apigateway-integration") or {}).get("uri")
+                behind = (function_behind(template, name) for name in references(uri))
+                function = next((name for name in behind if name in functions), None)
                 if function is None:
                     continue  # a mock or HTTP integration: not served locally
                 verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()

@@ -6,6 +6,7 @@ is the one the template deploys.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,38 @@ def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str,
         for logical_id, resource in template.get("Resources", {}).items()
         if resource.get("Type") == resource_type
     }
+
+
+def references(value: Any) -> list[str]:
+    """The logical ids a property names through Ref, Fn::GetAtt or ${...} in Fn::Sub."""
+    if isinstance(value, list):
+        return [name for item in value for name in references(item)]
+    if not isinstance(value, dict):
+        return []
+    if "Ref" in value:
+        return [str(value["Ref"])]
+    if "Fn::GetAtt" in value:
+        attribute = value["Fn::GetAtt"]
+        return [attribute[0] if isinstance(attribute, list) else str(attribute).split(".")[0]]
+    if "Fn::Sub" in value:
+        argument = value["Fn::Sub"]
+        text, extra = (argument, {}) if isinstance(argument, str) else argument
+        names = [found.split(".")[0] for found in re.findall(r"\$\{([^}!]+)\}", text)]
+        return [name for name in names if name not in extra] + references(list(extra.values()))
+    return [name for item in value.values() for name in references(item)]
+
+
+def function_behind(template: dict[str, Any], logical_id: str) -> str | None:
+    """The AWS::Lambda::Function that `logical_id` is, or that an AWS::Lambda::Alias or Version of it (SAM's
+    AutoPublishAlias) points to; None for anything else."""
+    resource = template.get("Resources", {}).get(logical_id) or {}
+    kind = resource.get("Type")
+    if kind == "AWS::Lambda::Function":
+        return logical_id
+    if kind in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):
+        target = references(resource.get("Properties", {}).get("FunctionName"))
+        return function_behind(template, target[0]) if target else None
+    return None
 
 
 def table_definition(resource: dict[str, Any], table_name: str) -> dict[str, Any]:

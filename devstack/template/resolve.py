@@ -17,6 +17,9 @@ ACCOUNT_ID = "123456789012"
 STAGE = "local"
 DEFAULT_STACK_NAME = "alphapulse-local"
 FUNCTION = "AWS::Lambda::Function"
+ALIAS = "AWS::Lambda::Alias"
+VERSION = "AWS::Lambda::Version"
+LOCAL_VERSION = "1"  # every published version is the function's code as it is on disk
 DISTRIBUTION = "AWS::CloudFront::Distribution"
 PSEUDO_PARAMETERS = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": DEFAULT_STACK_NAME,
                      "AWS::URLSuffix": "amazonaws.com", "AWS::Partition": "aws"}  # fmt: skip
@@ -105,6 +108,8 @@ class LocalResolver:
         if name == "Ref":
             if argument == "AWS::NoValue":
                 return None
+            if argument not in self.values and self._type_of(argument) in (ALIAS, VERSION):
+                return self._qualified_arn(argument)
             value = self.values.get(argument, argument)
             kind = str(self.template.get("Parameters", {}).get(argument, {}).get("Type", ""))
             return value.split(",") if kind == "CommaDelimitedList" or kind.startswith("List<") else value
@@ -158,11 +163,23 @@ class LocalResolver:
     def _attribute(self, resource: str, attribute: str) -> Any:
         key = f"{resource}.{attribute}"
         if key not in self.values and attribute == "Arn" and self._type_of(resource) == FUNCTION:
-            function_name = self.resolve({"Ref": resource})
-            return f"arn:aws:lambda:{self.values['AWS::Region']}:{ACCOUNT_ID}:function:{function_name}"
+            return self._function_arn(str(self.resolve({"Ref": resource})))
+        if key not in self.values and attribute == "Version" and self._type_of(resource) == VERSION:
+            return LOCAL_VERSION
         if key not in self.values and attribute == "DomainName" and self._type_of(resource) == DISTRIBUTION:
             return f"{resource}.cloudfront.net"
         return self.values.get(key, key)
+
+    def _qualified_arn(self, logical_id: str) -> str:
+        """What Ref gives for an alias or a version: the function's ARN with the alias name or version."""
+        props = self.template["Resources"][logical_id].get("Properties", {})
+        function = self.resolve(props["FunctionName"])
+        arn = function if str(function).startswith("arn:") else self._function_arn(str(function))
+        qualifier = props.get("Name") if self._type_of(logical_id) == ALIAS else LOCAL_VERSION
+        return f"{arn}:{self.resolve(qualifier)}"
+
+    def _function_arn(self, function_name: str) -> str:
+        return f"arn:aws:lambda:{self.values['AWS::Region']}:{ACCOUNT_ID}:function:{function_name}"
 
     def _type_of(self, logical_id: str) -> str:
         return str(self.template.get("Resources", {}).get(logical_id, {}).get("Type", ""))
