@@ -10,6 +10,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from alphapulse.aws.snapstart import after_restore
+
 # A synchronous Lambda Invoke lasts as long as the function (up to 15 minutes), and is not repeated on a timeout.
 _SERVICE_SETTINGS: dict[str, dict[str, Any]] = {
     "lambda": {"read_timeout": 900, "retries": {"mode": "standard", "total_max_attempts": 1}},
@@ -42,5 +44,9 @@ def call(service: str, operation: str, **params: Any) -> Any:
 
 
 def reset() -> None:
-    """Forget every client (tests switch endpoints and credentials between cases)."""
+    """Forget every client (tests switch endpoints and credentials between cases, and a SnapStart restore
+    renews their connections and credentials)."""
     client.cache_clear()
+
+
+after_restore(reset)

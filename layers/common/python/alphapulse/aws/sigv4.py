@@ -22,6 +22,8 @@ from functools import lru_cache
 from typing import Any, ClassVar, NamedTuple, Self
 from urllib.parse import quote, urlsplit
 
+from alphapulse.aws.snapstart import after_restore
+
 JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
 
 
@@ -47,6 +49,9 @@ def _signing_key(secret_key: str, day: str, region: str, service: str) -> bytes:
     for part in (day, region, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     return key
+
+
+after_restore(_signing_key.cache_clear)
 
 
 def sign(
@@ -142,7 +147,12 @@ def full_jitter(attempt: int, *, base: float = 0.05, sleep: Callable[[float], No
 
 
 class SignedEndpoint:
-    """One AWS endpoint: requests signed with SigV4, one keep-alive connection per thread (thread-safe)."""
+    """One AWS endpoint: requests signed with SigV4, one keep-alive connection per thread (thread-safe).
+
+    After a SnapStart restore (`renew`), every thread opens a new connection and the default credentials are
+    looked up again."""
+
+    generation: ClassVar[int] = 0  # restores so far: connections and credentials of an older one are renewed
 
     def __init__(
         self,
@@ -161,8 +171,14 @@ class SignedEndpoint:
         self._hostname = parts.hostname or parts.netloc
         self._port = parts.port
         self._credentials = credentials
+        self._default: tuple[int, Callable[[], Credentials]] | None = None  # (generation, the chain)
         self._timeout = timeout
         self._local = threading.local()
+
+    @classmethod
+    def renew(cls) -> None:
+        """Forget every endpoint's connections and default credentials (run after a SnapStart restore)."""
+        cls.generation += 1
 
     def request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, Message]:
         """Sign and send one request: (status, body, response headers).
@@ -182,17 +198,22 @@ class SignedEndpoint:
             raise
 
     def credentials(self) -> Credentials:
-        if self._credentials is None:
-            self._credentials = default_credentials()
-        return self._credentials()
+        if self._credentials is not None:
+            return self._credentials()
+        if self._default is None or self._default[0] != self.generation:
+            self._default = (self.generation, default_credentials())
+        return self._default[1]()
 
     def connection(self) -> http.client.HTTPConnection:
-        """This thread's connection (opened on first use)."""
+        """This thread's connection (opened on first use, and again after a restore)."""
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is not None and self._local.generation != self.generation:
+            connection.close()  # its peer is gone: the snapshot was taken long ago
+            connection = None
         if connection is None:
             kind = http.client.HTTPSConnection if self._secure else http.client.HTTPConnection
             connection = kind(self._hostname, self._port, timeout=self._timeout)
-            self._local.connection = connection
+            self._local.connection, self._local.generation = connection, self.generation
         return connection
 
     def drop_connection(self) -> None:
@@ -200,6 +221,9 @@ class SignedEndpoint:
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+after_restore(SignedEndpoint.renew)
 
 
 class JsonServiceClient:

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from alphapulse.aws.secrets import SecretUnavailableError, get_secret_string
+from alphapulse.aws.snapstart import after_restore
 from alphapulse.core.observability import register_secret
 
 PLACEHOLDER_MARKERS = ("changeme", "change-me", "change_me", "changethis", "placeholder", "example", "xxxx")
@@ -213,3 +214,4 @@ class _SigningKey:
 
 signing_key = _SigningKey()
 """The HMAC key of tokens and list cursors: JWT_SECRET, or the Secrets Manager secret named by JWT_SECRET_ARN."""
+after_restore(signing_key.cache_clear)  # it may have been rotated, and its deadline is on another clock
