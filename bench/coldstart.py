@@ -394,6 +394,8 @@ def record(subject: Subject, result: dict[str, Any]) -> None:
         ("init_ms", result["init_ns"] / 1e6),
         ("first_ms", result["first_ns"] / 1e6),
         ("process_first_ms", result["process_first_ns"] / 1e6),
+        ("first_call_ms", result["first_call_ns"] / 1e6),
+        ("first_aws_ms", result["first_aws_ns"] / 1e6),
         ("warm_p50_us", result["warm_p50_ns"] / 1e3 if result["warm_p50_ns"] is not None else None),
         ("own_p50_us", result["own_p50_ns"] / 1e3 if result.get("own_p50_ns") is not None else None),
     ):
@@ -431,7 +433,8 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
     before = _previous_warm(args.compare) if args.compare else {}
     width = max(18, *(len(subject.name) for subject in subjects))
     header = (
-        f"{'name':<{width}} {'init ms':>8} {'first ms':>9} {'init %':>7} {'x naive':>8} {'proc ms':>8} "
+        f"{'name':<{width}} {'init ms':>8} {'first ms':>9} {'init %':>7} {'call ms':>8} {'AWS ms':>7} {'x naive':>8} "
+        f"{'proc ms':>8} "
         f"{'warm p50 us':>12} {'x hello':>8} {'own p50 us':>11} {'x hello':>8} {'x before':>9}  targets"
     )
     print()
@@ -465,6 +468,7 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
         print(
             f"{subject.name:<{width}} {fmt(init, '8.1f')} {fmt(first, '9.1f')} "
             f"{fmt(None if init_share is None else 100 * init_share, '7.0f')} "
+            f"{fmt(subject.median('first_call_ms'), '8.1f')} {fmt(subject.median('first_aws_ms'), '7.1f')} "
             f"{fmt(first_ratio, '8.2f')} {fmt(subject.median('process_first_ms'), '8.1f')} "
             f"{fmt(warm, '12.0f')} {fmt(warm_ratio, '8.2f')} {fmt(own, '11.0f')} {fmt(own_ratio, '8.2f')} "
             f"{fmt(warm_change, '9.2f')}  {'; '.join(marks)}"
@@ -511,7 +515,8 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
     print(
         "init = importing the handler module; first = init + first invocation (both timed inside the "
         "process); init % = init / first: the part of the first response that SnapStart replaces with a restore "
-        "(the interpreter's start, in proc, too);\nproc = from spawning the process to the first response "
+        "(the interpreter's start, in proc, too); call = the first invocation alone, of which AWS = waiting on "
+        "AWS (moto) round trips;\nproc = from spawning the process to the first response "
         "(compare with `python -c pass`); "
         f"warm p50 over {args.warm} invocations after the first;\nown = warm minus the time spent waiting on "
         "AWS (moto) round trips, through our SigV4 clients or botocore's endpoint, per invocation; x before = warm "
