@@ -594,7 +594,7 @@ def main() -> None:
         mint = seed_and_minter(subjects, auth_table)
         seed_connections(subjects)
         seed_data(subjects)
-        run_all(runtime, subjects, mint, args, skipped, SeededTables())
+        run_all(runtime, subjects, mint, args, skipped, SeededState())
     finally:
         xray_sink.close()
         management.stop()
@@ -798,22 +798,28 @@ class ManagementApiStandIn:
         self._server.server_close()
 
 
-class SeededTables:
-    """Every moto table's items as seeded, put back after each measured process, so that every process starts
-    from the same data. Otherwise what each one writes (sessions, subscriptions, cache entries, audit entries)
-    stays, and moto, whose index queries and scans read the whole table, gets slower round after round: the
-    rows measured last would pay for the data of the rows measured first."""
+class SeededState:
+    """moto as seeded (every table's items, every queue empty), put back after each measured process, so that
+    every process starts from the same state. Otherwise what each one leaves (sessions, subscriptions, cache
+    entries, an event already ingested, pushes queued that nothing receives here) stays, and moto, whose index
+    queries read the whole table and whose FIFO sends look through the whole queue, gets slower round after
+    round: the rows measured last would pay for what the rows measured first left."""
 
     def __init__(self) -> None:
         from moto.core.models import DEFAULT_ACCOUNT_ID
         from moto.dynamodb.models import dynamodb_backends
+        from moto.sqs.models import sqs_backends
 
         self.tables = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables
         self.seeded = {name: copy.deepcopy(dict(table.items)) for name, table in self.tables.items()}
+        self.queues = sqs_backends[DEFAULT_ACCOUNT_ID][REGION]
 
     def restore(self) -> None:
         for name, table in self.tables.items():
             table.items = collections.defaultdict(dict, copy.deepcopy(self.seeded.get(name, {})))
+        for queue in list(self.queues.queues.values()):
+            queue.last_purged_at = None  # AWS allows one purge a minute (moto too); this is no client's purge
+            self.queues.purge_queue(queue.name)
 
 
 def run_all(
@@ -822,13 +828,13 @@ def run_all(
     mint: Callable[[], str],
     args: argparse.Namespace,
     skipped: list[str],
-    tables: SeededTables,
+    state: SeededState,
 ) -> None:
     pass_env = runtime.env("bench-pass", 128, BENCH / "baselines")
     print(f"warm-up round ({len(subjects)} subjects, not counted) ...", file=sys.stderr)
     for subject in subjects:
         run_child(runtime, subject, mint(), warm=3)
-        tables.restore()
+        state.restore()
     measure_pass(runtime, pass_env)
 
     shuffle = random.Random(args.seed)
@@ -842,7 +848,7 @@ def run_all(
                 pass_ms.append(measure_pass(runtime, pass_env))
             else:
                 record(entry, run_child(runtime, entry, mint(), warm=args.warm))
-                tables.restore()
+                state.restore()
 
     results = report(runtime, subjects, pass_ms, args)
     results["not_measured"] = skipped
@@ -852,7 +858,7 @@ def run_all(
         for subject in subjects:
             print(f"\n{subject.name}: slowest imports, first call included (cumulative us, self us, module)")
             stderr = run_child(runtime, subject, mint(), warm=0, importtime=True)["stderr"]
-            tables.restore()
+            state.restore()
             slowest, packages = top_imports(stderr, args.importtime)
             for cumulative, self_us, module in slowest:
                 print(f"  {cumulative:>8} {self_us:>8}  {module}")
