@@ -35,6 +35,20 @@ def trace(sampled: bool) -> None:
     os.environ["_X_AMZN_TRACE_ID"] = f"Root={root};Parent={os.urandom(8).hex()};Sampled={int(sampled)}"
 
 
+def signed_label(endpoint, args, kwargs) -> str:
+    """One of our SigV4 requests, (method, path, body, headers): the service and its operation."""
+    headers = args[3] if len(args) > 3 else kwargs.get("headers", {})
+    operation = headers.get("X-Amz-Target") or headers.get("x-amz-target")
+    if operation is None and len(args) > 2 and isinstance(args[2], bytes) and b"Action=" in args[2]:
+        operation = args[2].split(b"Action=")[1].split(b"&")[0].decode()
+    return f"{endpoint.service} {operation or args[0] + ' ' + args[1].split('?')[0]}"
+
+
+def botocore_label(endpoint, args, kwargs) -> str:
+    request = args[0] if args else kwargs.get("request")
+    return f"botocore {getattr(request, 'method', '?')} {request.headers.get('X-Amz-Target', b'').decode() or ''}"
+
+
 def check(response: object) -> None:
     if isinstance(response, dict) and int(response.get("statusCode", 200)) >= 400:
         print(json.dumps(response, indent=2), file=sys.stderr)
@@ -55,23 +69,27 @@ def main() -> None:
     # ns spent in AWS round trips (our SigV4 endpoint, or botocore's), to report the handler's own time. Wrapped
     # after init, which it must not change; botocore is imported at init by the baselines or not used at first.
     waited = [0]
+    first_requests: list[list] = []  # the first call's round trips: [what, ms]
 
-    def timed(send):
+    def timed(send, label):
         def timed_send(self, *args, **kwargs):
             started = time.perf_counter_ns()
             try:
                 return send(self, *args, **kwargs)
             finally:
-                waited[0] += time.perf_counter_ns() - started
+                elapsed = time.perf_counter_ns() - started
+                waited[0] += elapsed
+                if len(first_requests) < 100 and job.get("requests"):
+                    first_requests.append([label(self, args, kwargs), round(elapsed / 1e6, 2)])
 
         return timed_send
 
     endpoint = getattr(sys.modules.get("alphapulse.aws.sigv4"), "SignedEndpoint", None)
     if endpoint is not None:
-        endpoint.request = timed(endpoint.request)
+        endpoint.request = timed(endpoint.request, signed_label)
     botocore_endpoint = getattr(sys.modules.get("botocore.endpoint"), "Endpoint", None)
     if botocore_endpoint is not None:  # the naive baselines: the HTTP exchange only, parsing stays theirs
-        botocore_endpoint._send = timed(botocore_endpoint._send)
+        botocore_endpoint._send = timed(botocore_endpoint._send, botocore_label)
     if job["tracing"]:
         trace(sampled=True)  # a cold start is the first request: within the sampling reservoir
     t_call = time.perf_counter_ns()
@@ -79,6 +97,7 @@ def main() -> None:
     t2 = time.perf_counter_ns()
     first_at = time.monotonic_ns()  # system-wide clock: the parent compares it with the spawn time
     first_waited = waited[0]
+    job["requests"] = False  # only the first call's
     check(response)
 
     import statistics  # after the first response: not part of the cold start
@@ -114,6 +133,7 @@ def main() -> None:
         "warm_p50_ns": statistics.median(warm) if warm else None,
         "warm_p90_ns": statistics.quantiles(warm, n=10)[-1] if len(warm) > 1 else None,
         "own_p50_ns": statistics.median(own) if own else None,
+        "first_requests": first_requests,
     }
     print(MARKER + json.dumps(result), flush=True)
 

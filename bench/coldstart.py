@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))  # devstack, when run as a plain script
 
+from devstack.emulation import server as moto_server  # noqa: E402
 from devstack.events.router import provision_messaging  # noqa: E402
 from devstack.gateways.rest import rest_event  # noqa: E402
 from devstack.runtime.handlers import LambdaContext  # noqa: E402
@@ -360,7 +361,9 @@ def context_fields(subject: Subject) -> dict[str, Any]:
     return {**vars(context), "remaining_ms": context.get_remaining_time_in_millis()}
 
 
-def run_child(runtime: Runtime, subject: Subject, token: str, warm: int, importtime: bool = False) -> dict[str, Any]:
+def run_child(
+    runtime: Runtime, subject: Subject, token: str, warm: int, importtime: bool = False, requests: bool = False
+) -> dict[str, Any]:
     job = {
         "module": subject.module,
         "attribute": subject.attribute,
@@ -370,6 +373,7 @@ def run_child(runtime: Runtime, subject: Subject, token: str, warm: int, importt
         "cpu": runtime.cpu,
         "context": context_fields(subject),
         "miss": subject.miss,
+        "requests": requests,
     }
     command = runtime.command(*(["-X", "importtime"] if importtime else []), str(CHILD))
     spawned = time.monotonic_ns()
@@ -491,6 +495,8 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
     if peer is not None and peer.median("warm_p50_us"):
         print()
         for name, target in (("trades/list-100-miss", TARGET_MISS_RATIO), ("trades/list-100-hit", TARGET_HIT_RATIO)):
+            if name not in by_name:  # left out by --only
+                continue
             for metric, what in (("warm_p50_us", "warm p50"), ("own_p50_us", "own p50 (less moto round trips)")):
                 ours, theirs = by_name[name].median(metric), peer.median(metric)
                 if ours is None or not theirs:
@@ -556,6 +562,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--compare", type=Path, help="a --json file of an earlier run: warm p50 against it")
     parser.add_argument("--importtime", type=int, default=0, metavar="N", help="print each subject's N slowest imports")
+    parser.add_argument("--requests", action="store_true", help="print each subject's first-call AWS round trips")
+    parser.add_argument("--only", type=re.compile, metavar="REGEX", help="measure only the rows it matches (and the baselines)")
     parser.add_argument("--python", default=base_python(), help="interpreter to measure (default: the venv's base)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the per-round order shuffle")
     parser.add_argument("--cpu", type=int, help="pin measured processes to this CPU (default: the last; -1: no)")
@@ -575,11 +583,10 @@ def main() -> None:
     if cpu is not None and len(cpus) > 1:
         os.sched_setaffinity(0, set(cpus) - {cpu})
 
+    # moto as the local stack and the tests run it (devstack.emulation): a plain one deep-copies every table a
+    # transaction names, so an event function's first TransactWriteItems measured moto (300 ms on the seeded data).
+    server = moto_server.start_here("127.0.0.1", 0)  # port 0: a free one
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per moto request
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # port 0: a free one
-    server.start()
     host, port = server.get_host_and_port()
     endpoint, session_token = f"http://{host}:{port}", secrets.token_urlsafe(24)
     os.environ.update(aws_env(endpoint, session_token))  # for the setup done in this process
@@ -591,6 +598,8 @@ def main() -> None:
         xray_daemon = f"127.0.0.1:{xray_sink.getsockname()[1]}"
         runtime = Runtime(args.python, packages, source, endpoint, session_token, xray_daemon, cpu)
         subjects, auth_table, skipped = setup(runtime, template, parameters, template_path.parent, management.url)
+        if args.only:
+            subjects = [s for s in subjects if s.kind == "baseline" or args.only.search(s.name)]
         mint = seed_and_minter(subjects, auth_table)
         seed_connections(subjects)
         seed_data(subjects)
@@ -863,6 +872,13 @@ def run_all(
             for cumulative, self_us, module in slowest:
                 print(f"  {cumulative:>8} {self_us:>8}  {module}")
             print("  by top-level package (self us summed): " + ", ".join(f"{n} {us}" for us, n in packages))
+    if args.requests:
+        for subject in subjects:
+            result = run_child(runtime, subject, mint(), warm=0, requests=True)
+            state.restore()
+            print(f"\n{subject.name}: first call {result['first_call_ns'] / 1e6:.1f} ms, its AWS round trips (ms)")
+            for what, ms in result["first_requests"]:
+                print(f"  {ms:>8.2f}  {what}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"\nwrote {args.json}")
