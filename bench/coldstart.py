@@ -563,7 +563,7 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, help="a --json file of an earlier run: warm p50 against it")
     parser.add_argument("--importtime", type=int, default=0, metavar="N", help="print each subject's N slowest imports")
     parser.add_argument("--requests", action="store_true", help="print each subject's first-call AWS round trips")
-    parser.add_argument("--only", type=re.compile, metavar="REGEX", help="measure only the rows it matches (and the baselines)")
+    parser.add_argument("--only", type=re.compile, metavar="REGEX", help="only the rows it matches, and the baselines")
     parser.add_argument("--python", default=base_python(), help="interpreter to measure (default: the venv's base)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the per-round order shuffle")
     parser.add_argument("--cpu", type=int, help="pin measured processes to this CPU (default: the last; -1: no)")

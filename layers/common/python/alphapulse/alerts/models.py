@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from alphapulse.core.claims import Claim
 from alphapulse.core.keys import DEFAULT_TENANT, METRIC_NAME_PATTERN, valid_tenant_id
+from alphapulse.core.model import Model
 from alphapulse.core.pagination import fingerprint
 from alphapulse.core.times import UtcDatetime, iso, to_utc
 
@@ -139,7 +140,7 @@ def check_message_template(template: str) -> str:
     return template
 
 
-class Alert(BaseModel):
+class Alert(Model):
     """An alert as the API shows it."""
 
     alert_id: str
@@ -180,7 +181,7 @@ class AlertRecord(Alert):
         return Alert.model_validate(self.model_dump(exclude={"last_event_at"}))
 
 
-class AlertNote(BaseModel):
+class AlertNote(Model):
     """Optional body of acknowledge and resolve."""
 
     model_config = ConfigDict(extra="forbid")
@@ -188,7 +189,7 @@ class AlertNote(BaseModel):
     note: Annotated[Text, Field(max_length=NOTE_MAX_LENGTH)] | None = None
 
 
-class AlertEvent(BaseModel):
+class AlertEvent(Model):
     """One message of the SNS alerts topic (DESIGN section 6).
 
     `rule_id` is our addition: the rules engine names the rule that fired. Unknown fields are
@@ -225,7 +226,7 @@ class AlertEvent(BaseModel):
         return self
 
 
-class AlertRuleInput(BaseModel):
+class AlertRuleInput(Model):
     """A rule as clients write it (POST creates with a server-generated id, PUT replaces)."""
 
     name: Annotated[Text, Field(min_length=1, max_length=128)]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from alphapulse.core.model import Model
 from alphapulse.core.times import UtcDatetime
 
 AuditAction = Literal[
@@ -30,7 +31,7 @@ ACTOR_MAX_LENGTH = 128
 TARGET_MAX_LENGTH = 256
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(Model):
     """One audited action. It never holds a password, a token or a secret: the actor is a username (or the
     name a login attempt gave), the target an id."""
 

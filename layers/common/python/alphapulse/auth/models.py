@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from alphapulse.core.model import Model
 
 Permission = Literal[
     "view_metrics",
@@ -50,7 +52,7 @@ def permissions_of(role: str) -> list[str]:
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 
 
-class UserPublic(BaseModel):
+class UserPublic(Model):
     """A user as the API shows it."""
 
     username: str
@@ -59,7 +61,7 @@ class UserPublic(BaseModel):
     permissions: list[str]
 
 
-class User(BaseModel):
+class User(Model):
     """A stored user."""
 
     username: str
@@ -71,7 +73,7 @@ class User(BaseModel):
     updated_at: str
 
 
-class Principal(BaseModel):
+class Principal(Model):
     """The caller, as proven by a verified access token."""
 
     model_config = ConfigDict(frozen=True)
@@ -95,7 +97,7 @@ class Principal(BaseModel):
         )
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(Model):
     """OAuth2 password-flow credentials, from a form or a JSON body."""
 
     model_config = ConfigDict(extra="ignore")
@@ -106,11 +108,11 @@ class LoginRequest(BaseModel):
     tenant_id: str | None = Field(default=None, max_length=64)
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(Model):
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
-class TokenResponse(BaseModel):
+class TokenResponse(Model):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
     expires_in: int
@@ -118,7 +120,7 @@ class TokenResponse(BaseModel):
     user: UserPublic
 
 
-class WsTicketResponse(BaseModel):
+class WsTicketResponse(Model):
     ticket: str
     expires_in: int
 

@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from alphapulse.aws.secrets import SecretUnavailableError, get_secret_string
 from alphapulse.aws.snapstart import after_restore
+from alphapulse.core.model import Model
 from alphapulse.core.observability import register_secret
 
 PLACEHOLDER_MARKERS = ("changeme", "change-me", "change_me", "changethis", "placeholder", "example", "xxxx")
@@ -63,7 +64,7 @@ class ConfigurationError(RuntimeError):
     """The environment does not describe a usable configuration."""
 
 
-class Settings(BaseModel):
+class Settings(Model):
     """Everything a function needs to know about its deployment."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

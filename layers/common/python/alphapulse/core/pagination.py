@@ -16,17 +16,16 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
-
 from alphapulse.core.config import signing_key
 from alphapulse.core.errors import BadRequestError
+from alphapulse.core.model import Model
 from alphapulse.core.times import TimeRange, iso, parse_iso
 
 MAX_CURSOR_LENGTH = 2048
 T = TypeVar("T")
 
 
-class Page(BaseModel, Generic[T]):
+class Page(Model, Generic[T]):
     """A page of a list, newest first; `next_cursor` is null on the last page."""
 
     items: list[T]

@@ -25,6 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from alphapulse.alerts.models import AlertEvent, Labels, MetricReport
 from alphapulse.core import inputs
 from alphapulse.core.keys import DEFAULT_TENANT, METRIC_NAME_PATTERN, valid_tenant_id
+from alphapulse.core.model import Model
 from alphapulse.core.times import EARLIEST, UtcDatetime, iso, to_utc, utcnow
 from alphapulse.portfolio.models import PortfolioSnapshot
 from alphapulse.system.models import CpuStatus, DiskStatus, MemoryStatus, ProcessStatus, TradingSystemStatus
@@ -110,7 +111,7 @@ class PortfolioUpdated(PortfolioSnapshot):
         return PortfolioSnapshot.model_validate(self.model_dump(exclude={"tenant_id"}))
 
 
-class MetricsReported(BaseModel):
+class MetricsReported(Model):
     """`MetricsReported`: values of named metrics at one time, with optional labels."""
 
     model_config = ConfigDict(extra="ignore")
@@ -125,7 +126,7 @@ class MetricsReported(BaseModel):
         return MetricReport(self.tenant_id, self.timestamp, dict(self.metrics), dict(self.labels))
 
 
-class SystemStatusReported(BaseModel):
+class SystemStatusReported(Model):
     """`SystemStatusReported`: the trading system's resources, in the shapes of the system response."""
 
     model_config = ConfigDict(extra="ignore")
@@ -160,7 +161,7 @@ DETAIL_TYPES: dict[str, type[TradingDetail]] = {
 }
 
 
-class EventBridgeEnvelope(BaseModel):
+class EventBridgeEnvelope(Model):
     """The parts of an EventBridge event that we read."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -171,20 +172,20 @@ class EventBridgeEnvelope(BaseModel):
     detail: dict[str, Any]
 
 
-class SnsMessage(BaseModel):
+class SnsMessage(Model):
     model_config = ConfigDict(extra="ignore")
 
     Message: str
     MessageId: str | None = None
 
 
-class SnsRecord(BaseModel):
+class SnsRecord(Model):
     model_config = ConfigDict(extra="ignore")
 
     Sns: SnsMessage
 
 
-class SnsEnvelope(BaseModel):
+class SnsEnvelope(Model):
     model_config = ConfigDict(extra="ignore")
 
     Records: Annotated[list[SnsRecord], Field(min_length=1)]

@@ -7,8 +7,9 @@ import json
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from alphapulse.core.model import Model
 from alphapulse.core.times import UtcDatetime
 
 """Names a metric may have: no '#' (a key separator), no '/' (a path separator), at most 128 characters."""
@@ -19,7 +20,7 @@ Interval = Literal["1m", "5m", "15m", "1h", "1d"]
 INTERVAL_SECONDS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
 
 
-class MetricValue(BaseModel):
+class MetricValue(Model):
     """The latest value of one metric."""
 
     metric: str = Field(description="Metric name")
@@ -28,20 +29,20 @@ class MetricValue(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
-class MetricList(BaseModel):
+class MetricList(Model):
     """The latest value of every metric the tenant ever reported, by name."""
 
     items: list[MetricValue]
 
 
-class MetricPoint(BaseModel):
+class MetricPoint(Model):
     """One bucket of a series: its start and the aggregate of the points inside it."""
 
     timestamp: UtcDatetime = Field(description="Start of the bucket (aligned to the Unix epoch)")
     value: float
 
 
-class MetricSeries(BaseModel):
+class MetricSeries(Model):
     """A metric aggregated per interval bucket, oldest first; buckets without points are left out."""
 
     metric: str

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Annotated, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from alphapulse.core.keys import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN
+from alphapulse.core.model import Model
 from alphapulse.core.times import UtcDatetime
 
 CENT = Decimal("0.01")
@@ -32,7 +33,7 @@ Cash = Annotated[Decimal, Field(allow_inf_nan=False, ge=-MAX_CASH, le=MAX_CASH)]
 Ratio = Annotated[float | None, Field(default=None, allow_inf_nan=False)]
 
 
-class PortfolioMetrics(BaseModel):
+class PortfolioMetrics(Model):
     """Risk and performance figures as the trading engine reports them (null when unknown)."""
 
     sharpe_ratio: Ratio = None
@@ -42,7 +43,7 @@ class PortfolioMetrics(BaseModel):
     return_since_inception: Ratio = None
 
 
-class SnapshotPosition(BaseModel):
+class SnapshotPosition(Model):
     """One holding as reported; a negative quantity is a short position."""
 
     symbol: str = Field(min_length=1, max_length=SYMBOL_MAX_LENGTH, pattern=SYMBOL_PATTERN)
@@ -51,7 +52,7 @@ class SnapshotPosition(BaseModel):
     current_price: Price
 
 
-class PortfolioSnapshot(BaseModel):
+class PortfolioSnapshot(Model):
     """The `PortfolioUpdated` event detail (DESIGN section 6), as stored; `tenant_id` is not part of it."""
 
     model_config = ConfigDict(extra="ignore")
@@ -134,7 +135,7 @@ def value_snapshot(snapshot: PortfolioSnapshot) -> Valuation:
 # Responses
 
 
-class Position(BaseModel):
+class Position(Model):
     """A position with the figures the backend computes."""
 
     symbol: str
@@ -161,7 +162,7 @@ class HistoryRow(NamedTuple):
         )
 
 
-class HistoryPoint(BaseModel):
+class HistoryPoint(Model):
     """The portfolio's totals at one snapshot."""
 
     timestamp: UtcDatetime
@@ -170,13 +171,13 @@ class HistoryPoint(BaseModel):
     positions_value: float
 
 
-class PortfolioHistory(BaseModel):
+class PortfolioHistory(Model):
     """Snapshot totals, oldest first."""
 
     points: list[HistoryPoint]
 
 
-class Portfolio(BaseModel):
+class Portfolio(Model):
     """The latest snapshot, valued; zeros and `updated_at: null` before the first snapshot."""
 
     total_value: float = Field(description="cash + positions_value, exactly, in cents")

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from alphapulse.core.model import Model
 from alphapulse.core.times import UtcDatetime
 
 OverallStatus = Literal["ok", "degraded", "down"]
@@ -19,31 +20,31 @@ _MAX = 1e15
 _MAX_INT = 2**63 - 1
 
 
-class CpuStatus(BaseModel):
+class CpuStatus(Model):
     usage_percent: float = Field(ge=0, le=100, allow_inf_nan=False)
     cores: int = Field(ge=1, le=_MAX_INT)
 
 
-class MemoryStatus(BaseModel):
+class MemoryStatus(Model):
     total_mb: float = Field(ge=0, le=_MAX, allow_inf_nan=False)
     used_mb: float = Field(ge=0, le=_MAX, allow_inf_nan=False)
     percent: float = Field(ge=0, le=100, allow_inf_nan=False)
 
 
-class DiskStatus(BaseModel):
+class DiskStatus(Model):
     total_gb: float = Field(ge=0, le=_MAX, allow_inf_nan=False)
     used_gb: float = Field(ge=0, le=_MAX, allow_inf_nan=False)
     percent: float = Field(ge=0, le=100, allow_inf_nan=False)
 
 
-class ProcessStatus(BaseModel):
+class ProcessStatus(Model):
     pid: int = Field(ge=0, le=_MAX_INT)
     memory_mb: float = Field(ge=0, le=_MAX, allow_inf_nan=False)
     threads: int = Field(ge=0, le=_MAX_INT)
     uptime_seconds: float = Field(ge=0, le=_MAX, allow_inf_nan=False)
 
 
-class TradingSystemStatus(BaseModel):
+class TradingSystemStatus(Model):
     """The trading system's latest SystemStatusReported detail; `reported_at` is the event's timestamp."""
 
     cpu: CpuStatus
@@ -53,14 +54,14 @@ class TradingSystemStatus(BaseModel):
     reported_at: UtcDatetime
 
 
-class DatabaseComponent(BaseModel):
+class DatabaseComponent(Model):
     """`ok` when the probe read answered within the threshold, `degraded` when slower, `down` when it failed."""
 
     status: DatabaseState
     latency_ms: float | None = Field(description="Duration of the probe read; null when it failed")
 
 
-class EventFeedComponent(BaseModel):
+class EventFeedComponent(Model):
     """Freshness of the newest stored event of the tenant (trade, portfolio, metrics or system status)."""
 
     status: EventFeedState = Field(description="ok: newest event younger than the threshold; unknown: none yet")
@@ -68,17 +69,17 @@ class EventFeedComponent(BaseModel):
     lag_seconds: float | None
 
 
-class WebSocketComponent(BaseModel):
+class WebSocketComponent(Model):
     connections: int = Field(ge=0)
 
 
-class SystemComponents(BaseModel):
+class SystemComponents(Model):
     database: DatabaseComponent
     event_feed: EventFeedComponent
     websocket: WebSocketComponent
 
 
-class SystemStatus(BaseModel):
+class SystemStatus(Model):
     """The backend's health as one tenant sees it, and the trading system's latest report."""
 
     status: OverallStatus
@@ -86,7 +87,7 @@ class SystemStatus(BaseModel):
     trading_system: TradingSystemStatus | None
 
 
-class HealthStatus(BaseModel):
+class HealthStatus(Model):
     status: Literal["ok"] = "ok"
 
 

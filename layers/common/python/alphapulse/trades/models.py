@@ -7,9 +7,10 @@ import json
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from alphapulse.core.keys import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN
+from alphapulse.core.model import Model
 from alphapulse.core.times import EARLIEST, UtcDatetime
 
 Side = Literal["buy", "sell"]
@@ -20,7 +21,7 @@ TRADE_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 TRADE_ID_MAX_LENGTH = 128
 
 
-class Trade(BaseModel):
+class Trade(Model):
     trade_id: str = Field(min_length=1, max_length=TRADE_ID_MAX_LENGTH, pattern=TRADE_ID_PATTERN)
     symbol: str = Field(min_length=1, max_length=SYMBOL_MAX_LENGTH, pattern=SYMBOL_PATTERN)
     side: Side
