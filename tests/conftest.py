@@ -42,7 +42,7 @@ def load_event(name: str, **placeholders: str) -> dict[str, Any]:
 
 def reset_caches() -> None:
     """Forget settings, clients, keys and dependencies cached by the layer (each test sets its own environment)."""
-    from alphapulse.aws import dynamodb, sdk, secrets, sqs
+    from alphapulse.aws import dynamodb, sdk, secrets, sns, sqs
     from alphapulse.core import config, wiring
 
     config.get_settings.cache_clear()
@@ -50,6 +50,7 @@ def reset_caches() -> None:
     dynamodb.reset()
     sdk.reset()
     secrets.reset()
+    sns.reset()
     sqs.reset()
     wiring.reset_all()
 

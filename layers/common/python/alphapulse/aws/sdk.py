@@ -1,8 +1,5 @@
-"""botocore clients, for the services without a client of our own (SNS; the operations command's SQS, Lambda
-and CloudFormation calls): created at first use, reused.
-
-Only the function that publishes to SNS (rules) imports botocore, and only when it first does: the others
-never pay its import (see docs/decisions.md).
+"""botocore clients, for the operations command's SQS, Lambda and CloudFormation calls: created at first use,
+reused. No function imports botocore: the calls functions make have clients of our own (docs/decisions.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""AWS Signature Version 4, credentials and the JSON protocol's request loop, shared by our own small
-clients (DynamoDB, SQS, the WebSocket management API), which exist so that cold starts do not pay for
+"""AWS Signature Version 4, credentials and the request loop, shared by our own small clients (DynamoDB,
+SQS, SNS, Secrets Manager, the WebSocket management API), which exist so that cold starts do not pay for
 botocore (docs/decisions.md).
 
 Signatures are checked against botocore's own signer in the tests.
@@ -226,9 +226,9 @@ class SignedEndpoint:
 after_restore(SignedEndpoint.renew)
 
 
-class JsonServiceClient:
-    """What our clients of AWS JSON-protocol services share: the endpoint, found as botocore finds it, and the
-    request loop. A subclass names its `SERVICE` and the error raised when the service cannot be reached."""
+class ServiceClient:
+    """What our clients of AWS services share: the endpoint, found as botocore finds it, and the request loop.
+    A subclass names its `SERVICE` and the error raised when the service cannot be reached."""
 
     SERVICE: ClassVar[str]
 
@@ -258,19 +258,21 @@ class JsonServiceClient:
         """The error for a service that cannot be reached (no region, no credentials, retries exhausted)."""
         raise NotImplementedError
 
-    def _post(
+    def _exchange(
         self,
-        target: str,
+        operation: str,
         body: bytes,
+        headers: dict[str, str],
         *,
+        decode: Callable[[bytes], tuple[dict[str, Any], str]],
         attempts: int,
         retryable_codes: frozenset[str],
         intact: Callable[[bytes, Message], bool] | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        """POST one request (`X-Amz-Target: target`): (status, answer). Broken connections, answers that are not
-        `intact`, server errors and `retryable_codes` are retried with full jitter; after the last attempt the
-        answer is returned, or `unreachable` raised (at once without credentials)."""
-        headers = {"content-type": JSON_CONTENT_TYPE, "x-amz-target": target}
+        """POST one request: (status, answer). `decode` turns a payload into (answer, error code). Broken
+        connections, answers that are not `intact`, server errors and `retryable_codes` are retried with full
+        jitter; after the last attempt the answer is returned, or `unreachable` raised (at once without
+        credentials)."""
         for attempt in range(1, attempts + 1):
             try:
                 status, payload, response_headers = self._endpoint.request("POST", "/", body, headers)
@@ -281,12 +283,35 @@ class JsonServiceClient:
                 raise self.unreachable(str(exc)) from exc
             except (OSError, http.client.HTTPException) as exc:
                 if attempt == attempts:
-                    raise self.unreachable(f"{target.rsplit('.', 1)[-1]}: {exc}") from exc
+                    raise self.unreachable(f"{operation}: {exc}") from exc
                 full_jitter(attempt)
                 continue
-            document: dict[str, Any] = json.loads(payload) if payload else {}
-            retryable = status >= 500 or (status >= 300 and json_error_code(document) in retryable_codes)
+            document, code = decode(payload)
+            retryable = status >= 500 or (status >= 300 and code in retryable_codes)
             if not retryable or attempt == attempts:
                 return status, document
             full_jitter(attempt)
         raise AssertionError("not reached")
+
+
+def _json_answer(payload: bytes) -> tuple[dict[str, Any], str]:
+    document: dict[str, Any] = json.loads(payload) if payload else {}
+    return document, json_error_code(document)
+
+
+class JsonServiceClient(ServiceClient):
+    """A client of an AWS JSON-protocol service (DynamoDB, SQS, Secrets Manager)."""
+
+    def _post(
+        self,
+        target: str,
+        body: bytes,
+        *,
+        attempts: int,
+        retryable_codes: frozenset[str],
+        intact: Callable[[bytes, Message], bool] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """POST one request (`X-Amz-Target: target`): (status, answer), retried as `_exchange` says."""
+        headers = {"content-type": JSON_CONTENT_TYPE, "x-amz-target": target}
+        return self._exchange(target.rsplit(".", 1)[-1], body, headers, decode=_json_answer, attempts=attempts,
+                              retryable_codes=retryable_codes, intact=intact)  # fmt: skip

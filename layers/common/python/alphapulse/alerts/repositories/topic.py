@@ -1,5 +1,4 @@
-"""The SNS alerts topic, as the rules engine publishes to it (botocore: this function's cold start has
-no target, see docs/decisions.md)."""
+"""The SNS alerts topic, as the rules engine publishes to it."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from alphapulse.aws import sdk
+from alphapulse.aws import sns
 from alphapulse.core.errors import DataAccessError
 
 # The fields of a message (DESIGN section 6) that subscriptions filter on; SNS filter policies in
@@ -35,7 +34,7 @@ class AlertTopic:
         """Publish one message as JSON, with its message_attributes; DataAccessError when SNS refused it or
         could not be reached."""
         try:
-            sdk.call("sns", "publish", TopicArn=self.topic_arn, Message=json.dumps(message, separators=(",", ":")),
-                     MessageAttributes=message_attributes(message))  # fmt: skip
-        except sdk.SdkError as exc:
+            sns.client().publish(TopicArn=self.topic_arn, Message=json.dumps(message, separators=(",", ":")),
+                                 MessageAttributes=message_attributes(message))  # fmt: skip
+        except sns.SnsError as exc:
             raise DataAccessError("the alerts topic did not take a message") from exc
