@@ -92,9 +92,20 @@ def main() -> None:
         botocore_endpoint._send = timed(botocore_endpoint._send, botocore_label)
     if job["tracing"]:
         trace(sampled=True)  # a cold start is the first request: within the sampling reservoir
+    profiler = None
+    if job.get("profile"):  # the first call only (--profile): its slowest functions, cumulative, on stderr
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     t_call = time.perf_counter_ns()
     response = handler(json.loads(event_text), Context(fields, fields["aws_request_id"]))
     t2 = time.perf_counter_ns()
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(job["profile"])
     first_at = time.monotonic_ns()  # system-wide clock: the parent compares it with the spawn time
     first_waited = waited[0]
     job["requests"] = False  # only the first call's

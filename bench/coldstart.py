@@ -362,7 +362,13 @@ def context_fields(subject: Subject) -> dict[str, Any]:
 
 
 def run_child(
-    runtime: Runtime, subject: Subject, token: str, warm: int, importtime: bool = False, requests: bool = False
+    runtime: Runtime,
+    subject: Subject,
+    token: str,
+    warm: int,
+    importtime: bool = False,
+    requests: bool = False,
+    profile: int = 0,
 ) -> dict[str, Any]:
     job = {
         "module": subject.module,
@@ -374,6 +380,7 @@ def run_child(
         "context": context_fields(subject),
         "miss": subject.miss,
         "requests": requests,
+        "profile": profile,
     }
     command = runtime.command(*(["-X", "importtime"] if importtime else []), str(CHILD))
     spawned = time.monotonic_ns()
@@ -563,6 +570,7 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, help="a --json file of an earlier run: warm p50 against it")
     parser.add_argument("--importtime", type=int, default=0, metavar="N", help="print each subject's N slowest imports")
     parser.add_argument("--requests", action="store_true", help="print each subject's first-call AWS round trips")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print each first call's N slowest functions")
     parser.add_argument("--only", type=re.compile, metavar="REGEX", help="only the rows it matches, and the baselines")
     parser.add_argument("--python", default=base_python(), help="interpreter to measure (default: the venv's base)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the per-round order shuffle")
@@ -879,6 +887,11 @@ def run_all(
             print(f"\n{subject.name}: first call {result['first_call_ns'] / 1e6:.1f} ms, its AWS round trips (ms)")
             for what, ms in result["first_requests"]:
                 print(f"  {ms:>8.2f}  {what}")
+    if args.profile:
+        for subject in subjects:
+            stderr = run_child(runtime, subject, mint(), warm=0, profile=args.profile)["stderr"]
+            state.restore()
+            print(f"\n{subject.name}: the first call under cProfile\n{stderr[stderr.find('   Ordered by'):]}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"\nwrote {args.json}")

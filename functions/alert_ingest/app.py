@@ -6,6 +6,9 @@ it twice, then AlertIngestDeadLetterQueue) and nothing is written.
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 from typing import Any
 
 from alphapulse.core.observability import get_logger
@@ -30,3 +33,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         pushed += len(pushes)
     logger.info("alert messages applied", extra={"messages": len(messages), "pushed": pushed})
     return {"pushed": pushed}
+
+
+startup.done()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 from datetime import datetime
 from typing import Annotated
 
@@ -181,3 +184,4 @@ async def resolve(
 
 app = create_app("AlphaPulse alerts", routers=[router])
 handler = lambda_handler(app)
+startup.done()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -58,3 +61,4 @@ async def list_entries(
 
 app = create_app("AlphaPulse audit", routers=[router])
 handler = lambda_handler(app)
+startup.done()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 from typing import Annotated
 from urllib.parse import parse_qsl
 
@@ -100,3 +103,4 @@ async def ws_ticket(principal: CurrentPrincipal, deps: Deps) -> WsTicketResponse
 
 app = create_app("AlphaPulse auth", routers=[router])
 handler = lambda_handler(app)
+startup.done()

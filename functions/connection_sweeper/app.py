@@ -5,6 +5,9 @@ No FastAPI and no AWS SDK: DynamoDB through our own client, the management API s
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 import time
 from typing import Any
 
@@ -18,3 +21,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deps = dependencies()
     report = sweeper.sweep(deps.connections, deps.sweeper_fanout, now=int(time.time()))
     return {"tenants": report.tenants, "closed": report.closed, "failed": report.failed, "more": report.more}
+
+
+startup.done()

@@ -9,6 +9,9 @@ done with. After 5 receives it lands in the fan-out DLQ. A malformed shard goes 
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 from typing import Any
 
 from alphapulse.core.observability import get_logger
@@ -33,3 +36,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             failures.append({"itemIdentifier": record.message_id})
             held.add(record.group)
     return {"batchItemFailures": failures}
+
+
+startup.done()

@@ -6,6 +6,9 @@ then puts it, with the error, on IngestDeadLetterQueue. Nothing is written for i
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 from typing import Any
 
 from alphapulse.core.observability import get_logger
@@ -28,3 +31,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     logger.info("event ingested", extra={"tenant_id": detail.tenant_id, "pushed": len(pushes)})
     return {"pushed": len(pushes)}
+
+
+startup.done()

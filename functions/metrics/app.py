@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 from datetime import datetime
 from typing import Annotated
 
@@ -108,3 +111,4 @@ async def latest(principal: Viewer, deps: Deps, cache: Cached, metric: MetricNam
 
 app = create_app("AlphaPulse metrics", routers=[router])
 handler = lambda_handler(app)
+startup.done()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -94,3 +97,4 @@ async def get_portfolio_history(
 
 app = create_app("AlphaPulse portfolio", routers=[router])
 handler = lambda_handler(app)
+startup.done()

@@ -7,6 +7,9 @@ receives the group's records land in the push DLQ.
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 from typing import Any
 
 from alphapulse.core.observability import get_logger
@@ -25,3 +28,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+startup.done()

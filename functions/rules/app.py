@@ -4,6 +4,9 @@ messages out on the SNS topic, where the alert ingest function applies them like
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 from typing import Any
 
 from alphapulse.alerts.logic import engine
@@ -30,3 +33,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     logger.info("rules evaluated", extra={"tenant_id": detail.tenant_id, "published": len(sent)})
     return {"published": len(sent)}
+
+
+startup.done()

@@ -3,6 +3,9 @@ OpenAPI document (DESIGN section 4, Portfolio, trades and system) and its docs p
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -89,3 +92,4 @@ async def docs_file(name: str, request: Request) -> Response:
 
 app = create_app("AlphaPulse system", routers=[router, public])
 handler = lambda_handler(app)
+startup.done()

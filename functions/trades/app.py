@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -104,3 +107,4 @@ async def get_trade(principal: Viewer, deps: Deps, cache: Cached, trade_id: Trad
 
 app = create_app("AlphaPulse trades", routers=[router])
 handler = lambda_handler(app)
+startup.done()

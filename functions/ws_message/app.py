@@ -7,6 +7,9 @@ No FastAPI on this path (cold start); botocore is imported at the first subscrib
 
 from __future__ import annotations
 
+from alphapulse.core import startup  # first: no garbage collection during init
+
+# isort: split
 import base64
 import binascii
 from typing import Any
@@ -29,3 +32,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             body = b"\xff"  # not a frame: answered as bad JSON
     dependencies().frames.handle(connection_id, body)
     return {"statusCode": 200}
+
+
+startup.done()
