@@ -1,0 +1,99 @@
+"""moto's DynamoDB Query, as the local stack and the tests run it (devstack.emulation.speed): a Query on the
+table's key reads its partition only, and answers exactly what reading the whole table would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from moto.dynamodb.models.table import Table
+
+
+def _item(pk: str, sk: str, **extra: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}, **{name: {"S": value} for name, value in extra.items()}}
+
+
+@pytest.fixture
+def table(aws: dict[str, str]) -> tuple[Any, str]:
+    client, name = boto3.client("dynamodb"), aws["DataTable"]
+    for partition in ("A", "B", "C"):
+        for index in range(30):
+            kind = "even" if index % 2 == 0 else "odd"
+            client.put_item(TableName=name, Item=_item(partition, f"T#{index:03d}", kind=kind, gsi1pk="G",
+                                                       gsi1sk=f"{partition}{index:03d}"))  # fmt: skip
+    return client, name
+
+
+def _expected(client: Any, name: str, pk: str, keep: Any = lambda item: True, forward: bool = True) -> list[Any]:
+    """What the Query should answer, worked out from a Scan of the whole table."""
+    items = [item for item in client.scan(TableName=name, ConsistentRead=True)["Items"] if item["pk"]["S"] == pk]
+    return sorted((item for item in items if keep(item)), key=lambda item: item["sk"]["S"], reverse=not forward)
+
+
+@pytest.mark.parametrize("forward", [True, False])
+def test_a_partition_is_answered_in_order_and_in_pages(table: tuple[Any, str], forward: bool) -> None:
+    client, name = table
+    pages, start = [], None
+    while True:
+        extra = {"ExclusiveStartKey": start} if start else {}
+        page = client.query(TableName=name, KeyConditionExpression="pk = :p", ScanIndexForward=forward,
+                            ExpressionAttributeValues={":p": {"S": "B"}}, Limit=7, **extra)  # fmt: skip
+        pages.append(page["Items"])
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+
+    assert [item for page in pages for item in page] == _expected(client, name, "B", forward=forward)
+    assert [len(page) for page in pages][:4] == [7, 7, 7, 7]
+
+
+def test_range_conditions_and_filters_hold(table: tuple[Any, str]) -> None:
+    client, name = table
+    found = client.query(
+        TableName=name,
+        KeyConditionExpression="pk = :p AND sk BETWEEN :low AND :high",
+        FilterExpression="kind = :kind",
+        ExpressionAttributeValues={":p": {"S": "C"}, ":low": {"S": "T#005"}, ":high": {"S": "T#020"},
+                                   ":kind": {"S": "odd"}},
+    )["Items"]  # fmt: skip
+
+    assert found == _expected(
+        client, name, "C", lambda i: "T#005" <= i["sk"]["S"] <= "T#020" and i["kind"]["S"] == "odd"
+    )
+    assert [item["sk"]["S"] for item in found][:2] == ["T#005", "T#007"]
+
+
+def test_a_missing_partition_is_empty_and_creates_nothing(table: tuple[Any, str]) -> None:
+    client, name = table
+    before = client.scan(TableName=name, Select="COUNT")["Count"]
+
+    found = client.query(TableName=name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "Z"}})
+
+    assert found["Items"] == [] and found["Count"] == 0
+    assert client.scan(TableName=name, Select="COUNT")["Count"] == before == 90
+
+
+def test_an_index_query_still_reads_every_partition(table: tuple[Any, str]) -> None:
+    client, name = table
+    found = client.query(TableName=name, IndexName="gsi1", KeyConditionExpression="gsi1pk = :g",
+                         ExpressionAttributeValues={":g": {"S": "G"}})["Items"]  # fmt: skip
+
+    assert len(found) == 90
+    assert [item["gsi1sk"]["S"] for item in found] == sorted(item["gsi1sk"]["S"] for item in found)
+
+
+def test_a_table_query_does_not_list_the_whole_table(table: tuple[Any, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    client, name = table
+    listed: list[int] = []
+    partition_items = Table.all_items
+
+    def counting(self: Table) -> list[Any]:
+        items = partition_items(self)
+        listed.append(len(items))
+        return items
+
+    monkeypatch.setattr(Table, "all_items", counting)  # the moto server runs in this process
+    client.query(TableName=name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "A"}})
+
+    assert listed and max(listed) == 30  # the partition, not the table's 90 items
