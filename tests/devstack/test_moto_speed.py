@@ -97,3 +97,19 @@ def test_a_table_query_does_not_list_the_whole_table(table: tuple[Any, str], mon
     client.query(TableName=name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "A"}})
 
     assert listed and max(listed) == 30  # the partition, not the table's 90 items
+
+
+def test_a_table_without_a_sort_key_answers_its_one_item(moto_server: str) -> None:
+    client = boto3.client("dynamodb")
+    client.create_table(TableName="hash-only", BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])  # fmt: skip
+    for pk in ("a", "b", "c"):
+        client.put_item(TableName="hash-only", Item={"pk": {"S": pk}, "v": {"S": pk * 2}})
+
+    def query(pk: str) -> list[Any]:
+        return client.query(TableName="hash-only", KeyConditionExpression="pk = :p",
+                            ExpressionAttributeValues={":p": {"S": pk}})["Items"]  # fmt: skip
+
+    assert query("b") == [{"pk": {"S": "b"}, "v": {"S": "bb"}}]
+    assert query("z") == []
