@@ -113,3 +113,20 @@ def test_a_table_without_a_sort_key_answers_its_one_item(moto_server: str) -> No
 
     assert query("b") == [{"pk": {"S": "b"}, "v": {"S": "bb"}}]
     assert query("z") == []
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [[["name"]], [["name"], ["nested"], ["missing"]], [["numbers"], ["name"], ["name"]], [["nested", "inner"]],
+     [["listed[1]"]], [["nested"], ["nested", "inner"]]],
+)  # fmt: skip
+def test_a_projection_answers_what_moto_answers(moto_server: str, paths: list[list[str]]) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    attrs = {"pk": {"S": "A"}, "sk": {"S": "1"}, "name": {"S": "n"}, "numbers": {"NS": ["1", "2.5"]},
+             "nested": {"M": {"inner": {"N": "3"}, "other": {"L": [{"S": "x"}, {"BOOL": True}]}}},
+             "listed": {"L": [{"S": "a"}, {"M": {"b": {"B": "AQI="}}}]}}  # fmt: skip
+    item = Item(hash_key=DynamoType(attrs["pk"]), range_key=DynamoType(attrs["sk"]), attrs=attrs)
+
+    assert Item.project.__wrapped__ is not Item.project  # the local stack's projection is the one under test
+    assert item.project(paths).to_json() == Item.project.__wrapped__(item, paths).to_json()
