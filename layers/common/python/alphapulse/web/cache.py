@@ -96,4 +96,9 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-Cached = Annotated[RouteCache, Depends(RouteCache)]
+async def route_cache(request: Request) -> RouteCache:
+    """The dependency: async, as every route and dependency is (a class would be built on a worker thread)."""
+    return RouteCache(request)
+
+
+Cached = Annotated[RouteCache, Depends(route_cache)]
