@@ -570,7 +570,7 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, help="a --json file of an earlier run: warm p50 against it")
     parser.add_argument("--importtime", type=int, default=0, metavar="N", help="print each subject's N slowest imports")
     parser.add_argument("--requests", action="store_true", help="print each subject's first-call AWS round trips")
-    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print each first call's N slowest functions")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile each first call: N rows")
     parser.add_argument("--only", type=re.compile, metavar="REGEX", help="only the rows it matches, and the baselines")
     parser.add_argument("--python", default=base_python(), help="interpreter to measure (default: the venv's base)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the per-round order shuffle")
@@ -891,7 +891,7 @@ def run_all(
         for subject in subjects:
             stderr = run_child(runtime, subject, mint(), warm=0, profile=args.profile)["stderr"]
             state.restore()
-            print(f"\n{subject.name}: the first call under cProfile\n{stderr[stderr.find('   Ordered by'):]}")
+            print(f"\n{subject.name}: the first call under cProfile\n{stderr[stderr.find('   Ordered by') :]}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"\nwrote {args.json}")

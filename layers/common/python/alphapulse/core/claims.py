@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -21,6 +24,7 @@ from alphapulse.aws.dynamodb import from_item, to_item
 from alphapulse.core.storage import TableRepository, storage_errors
 
 PUSH_PENDING = "push_pending"
+RELEASE_WORKERS = 8  # a metrics event's points each carry the claim: released side by side, not one by one
 
 
 @dataclass(frozen=True)
@@ -148,3 +152,21 @@ class ClaimTarget:
 
     def __repr__(self) -> str:
         return f"ClaimTarget({type(self.repository).__name__})"
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def release_all(targets: Sequence[ClaimTarget], claim: Claim) -> list[bool]:
+    """Clear `claim` on every target (the push was made), several at a time: each is its own conditional write.
+    Whether each was still ours, in order; a failed write raises once every other one has been tried."""
+    if len(targets) <= 1:
+        return [target.release(claim) for target in targets]
+    global _pool
+    with _pool_lock:
+        if _pool is None:  # kept for the process: its threads keep their connections between invocations
+            _pool = ThreadPoolExecutor(max_workers=RELEASE_WORKERS, thread_name_prefix="release")
+    futures = [_pool.submit(target.release, claim) for target in targets]
+    wait(futures)
+    return [future.result() for future in futures]

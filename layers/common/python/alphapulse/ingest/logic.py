@@ -32,7 +32,7 @@ from alphapulse.alerts.logic.lifecycle import fire
 from alphapulse.alerts.models import Alert, AlertEvent
 from alphapulse.alerts.repositories.alerts import AlertRepository
 from alphapulse.cache.models import Changed
-from alphapulse.core.claims import Claim, ClaimTarget
+from alphapulse.core.claims import Claim, ClaimTarget, release_all
 from alphapulse.core.errors import DataAccessError
 from alphapulse.core.observability import get_logger
 from alphapulse.core.times import iso
@@ -256,8 +256,7 @@ class _Ingest:
                 for target in owed.targets:
                     target.take_over(owed.claim, abandoned)
             raise
-        for target in owed.targets:
-            target.release(owed.claim)
+        release_all(owed.targets, owed.claim)
         return [owed.push]
 
 
