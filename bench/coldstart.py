@@ -754,18 +754,23 @@ def seed_and_minter(subjects: list[Subject], auth_table: str | None) -> Callable
 
 def seed_data(subjects: list[Subject]) -> None:
     """The demo tenant's data, so that every REST row reads realistic tables: the demo data of `make run`
-    (trades of a week, a month of portfolio snapshots, a day of metrics, alerts, the system status) and
-    300 more trades, 500 in all, which the trades peers read."""
+    (trades of a week, a month of portfolio snapshots, a day of metrics, alerts, the system status),
+    300 more trades, 500 in all, which the trades peers read, and the default alert rules."""
     table = next((s.env["DATA_TABLE"] for s in subjects if s.kind == "function" and "DATA_TABLE" in s.env), None)
     if table is None:
         return
     from datetime import UTC, datetime
 
+    from alphapulse.alerts.logic.rules import ensure_default_rules
+    from alphapulse.alerts.repositories.rules import RuleRepository
     from devstack.demo import data as demo_data
 
     now = datetime.now(UTC)
     demo_data.seed(table, DEMO_TENANT, now=now)
     demo_data.add_trades(table, DEMO_TENANT, 300, now=now)
+    # A tenant gets its default rules at its first rules read, once: the rules function's cold start is measured
+    # for a tenant that has them, as every tenant but a brand-new one does.
+    ensure_default_rules(RuleRepository(table), DEMO_TENANT)
 
 
 def seed_connections(subjects: list[Subject]) -> None:

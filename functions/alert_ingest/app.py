@@ -11,6 +11,7 @@ from alphapulse.core import startup  # first: no garbage collection during init
 # isort: split
 from typing import Any
 
+from alphapulse.core.claims import lease_of
 from alphapulse.core.observability import get_logger
 from alphapulse.ingest import logic as ingest
 from alphapulse.ingest.models import InvalidEventError, parse_alert_messages
@@ -28,7 +29,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     pushed = 0
     for message in messages:
         pushes = ingest.ingest_alert(
-            message, deps.stores.alerts, deps.publish, changed=deps.changed, lease_seconds=ingest.lease_of(context)
+            message, deps.stores.alerts, deps.publish, changed=deps.changed, lease_seconds=lease_of(context)
         )
         pushed += len(pushes)
     logger.info("alert messages applied", extra={"messages": len(messages), "pushed": pushed})

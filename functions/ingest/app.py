@@ -11,6 +11,7 @@ from alphapulse.core import startup  # first: no garbage collection during init
 # isort: split
 from typing import Any
 
+from alphapulse.core.claims import lease_of
 from alphapulse.core.observability import get_logger
 from alphapulse.ingest import logic as ingest
 from alphapulse.ingest.models import InvalidEventError, parse_trading_event
@@ -27,7 +28,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise
     deps = dependencies()
     pushes = ingest.ingest_trading_event(
-        detail, deps.stores, deps.publish, changed=deps.changed, lease_seconds=ingest.lease_of(context)
+        detail, deps.stores, deps.publish, changed=deps.changed, lease_seconds=lease_of(context)
     )
     logger.info("event ingested", extra={"tenant_id": detail.tenant_id, "pushed": len(pushes)})
     return {"pushed": len(pushes)}

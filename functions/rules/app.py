@@ -11,8 +11,8 @@ from typing import Any
 
 from alphapulse.alerts.logic import engine
 from alphapulse.alerts.wiring import dependencies
+from alphapulse.core.claims import lease_of
 from alphapulse.core.observability import get_logger
-from alphapulse.ingest.logic import lease_of
 from alphapulse.ingest.models import InvalidEventError, MetricsReported, SystemStatusReported, parse_trading_event
 
 

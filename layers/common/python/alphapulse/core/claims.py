@@ -16,15 +16,26 @@ import hashlib
 import secrets
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from alphapulse.aws.dynamodb import from_item, to_item
 from alphapulse.core.storage import TableRepository, storage_errors
 
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
 PUSH_PENDING = "push_pending"
+DEFAULT_LEASE_SECONDS = 15.0
+"""How long a claim is held when the caller does not say (a Lambda invocation's remaining time)."""
 RELEASE_WORKERS = 8  # a metrics event's points each carry the claim: released side by side, not one by one
+
+
+def lease_of(context: Any) -> float:
+    """How long a claim of this invocation is held: until it can no longer be running (the Lambda
+    context's remaining time, plus a second)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return float(remaining()) / 1000 + 1 if callable(remaining) else DEFAULT_LEASE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,8 @@ def release_all(targets: Sequence[ClaimTarget], claim: Claim) -> list[bool]:
     Whether each was still ours, in order; a failed write raises once every other one has been tried."""
     if len(targets) <= 1:
         return [target.release(claim) for target in targets]
+    from concurrent.futures import ThreadPoolExecutor, wait  # only here: most functions never release several
+
     global _pool
     with _pool_lock:
         if _pool is None:  # kept for the process: its threads keep their connections between invocations

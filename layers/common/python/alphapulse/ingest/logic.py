@@ -32,7 +32,7 @@ from alphapulse.alerts.logic.lifecycle import fire
 from alphapulse.alerts.models import Alert, AlertEvent
 from alphapulse.alerts.repositories.alerts import AlertRepository
 from alphapulse.cache.models import Changed
-from alphapulse.core.claims import Claim, ClaimTarget, release_all
+from alphapulse.core.claims import DEFAULT_LEASE_SECONDS, Claim, ClaimTarget, release_all
 from alphapulse.core.errors import DataAccessError
 from alphapulse.core.observability import get_logger
 from alphapulse.core.times import iso
@@ -45,9 +45,6 @@ from alphapulse.portfolio.repositories import PortfolioRepository
 from alphapulse.realtime.protocol import Publisher
 from alphapulse.system.repositories import SystemRepository
 from alphapulse.trades.repositories import TradeRepository
-
-DEFAULT_LEASE_SECONDS = 15.0
-"""How long a claim is held when the caller does not say (a Lambda invocation's remaining time)."""
 
 
 class PushInProgressError(RuntimeError):
@@ -126,13 +123,6 @@ def ingest_alert(
     change, if any."""
     ingest = _Ingest(publish=publish, changed=changed, lease_seconds=lease_seconds, clock=clock)
     return ingest.deliver(ingest.alert(store, event))
-
-
-def lease_of(context: Any) -> float:
-    """How long a claim of this invocation is held: until it can no longer be running (the Lambda
-    context's remaining time, plus a second)."""
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return float(remaining()) / 1000 + 1 if callable(remaining) else DEFAULT_LEASE_SECONDS
 
 
 def alert_push(tenant_id: str, alert: Alert) -> Push:

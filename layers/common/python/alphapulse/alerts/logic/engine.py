@@ -35,14 +35,13 @@ from typing import Any, Protocol
 
 from alphapulse.alerts.logic.rules import RuleStore, evaluate, render_message, tenant_rules
 from alphapulse.alerts.models import AlertRule, MetricReport, RuleState
-from alphapulse.core.claims import Claim
+from alphapulse.core.claims import DEFAULT_LEASE_SECONDS, Claim
 from alphapulse.core.errors import DataAccessError
 from alphapulse.core.observability import get_logger
 from alphapulse.core.storage import MAX_ATTEMPTS
 from alphapulse.core.times import iso, parse_iso
 
 SOURCE = "alphapulse.rules"
-DEFAULT_LEASE_SECONDS = 15.0
 
 Sender = Callable[[Mapping[str, Any]], object]
 """Publishes one alert message (a JSON object) on the alerts topic."""
