@@ -280,6 +280,7 @@ class Runtime:
             "AWS_LAMBDA_FUNCTION_NAME": name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",  # a cold start, as Lambda says it (not a SnapStart restore)
             "POWERTOOLS_SERVICE_NAME": name,
             "POWERTOOLS_METRICS_NAMESPACE": "AlphaPulse",
             **aws_env(self.endpoint, self.session_token),

@@ -134,6 +134,7 @@ class LocalStack:
             environment = {**function.environment, **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.aws_endpoint,
                            "APP_ENV": "local",
                            "AWS_LAMBDA_FUNCTION_NAME": logical_id, "AWS_CA_BUNDLE": str(self.tls.ca_file),
+                           "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",  # as Lambda sets it
                            # As `sam local invoke` sets it: the context's remaining time counts down from it.
                            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
                            **self.settings.function_environment}  # fmt: skip

@@ -8,7 +8,7 @@ import pytest
 
 from alphapulse.aws import secrets as secrets_manager
 from alphapulse.aws.secrets import SecretUnavailableError, get_secret_string
-from alphapulse.core.config import ConfigurationError, signing_key
+from alphapulse.core.config import ConfigurationError, prefetch_signing_key, signing_key
 from devstack.ports import free_port
 from tests.conftest import reset_caches
 
@@ -102,3 +102,42 @@ def test_auth_function_answers_500_when_the_key_is_unavailable(
     reply = RestClient("functions/auth", "auth").request("GET", "/api/v1/auth/me", token="x.y.z")
     assert reply.status == 500
     assert reply.json() == {"detail": "Internal Server Error"}
+
+
+def test_lambda_init_fetches_the_key_ahead_of_the_first_request(
+    secret_arn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetched: list[str] = []
+    monkeypatch.setattr("alphapulse.core.config.get_secret_string", lambda arn: fetched.append(arn) or KEY)
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+
+    thread = prefetch_signing_key()
+    assert thread is not None
+    thread.join(timeout=10)
+
+    assert fetched == [secret_arn]
+    assert signing_key() == KEY and fetched == [secret_arn]  # the first request found it
+
+
+@pytest.mark.parametrize("initialisation", [None, "snap-start"])
+def test_outside_lambda_and_for_a_snapshot_nothing_is_fetched_at_init(
+    secret_arn: str, monkeypatch: pytest.MonkeyPatch, initialisation: str | None
+) -> None:
+    if initialisation is None:
+        monkeypatch.delenv("AWS_LAMBDA_INITIALIZATION_TYPE", raising=False)
+    else:
+        monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", initialisation)
+
+    assert prefetch_signing_key() is None
+
+
+def test_a_failed_fetch_at_init_is_met_by_the_first_request(secret_arn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    point_secrets_manager_at(f"http://127.0.0.1:{free_port()}", monkeypatch)
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+
+    thread = prefetch_signing_key()
+    assert thread is not None
+    thread.join(timeout=30)
+
+    with pytest.raises(ConfigurationError, match="unreachable"):
+        signing_key()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -216,3 +217,23 @@ class _SigningKey:
 signing_key = _SigningKey()
 """The HMAC key of tokens and list cursors: JWT_SECRET, or the Secrets Manager secret named by JWT_SECRET_ARN."""
 after_restore(signing_key.cache_clear)  # it may have been rotated, and its deadline is on another clock
+
+# Lambda's initialisation types in which the first request follows this init (not a SnapStart snapshot, whose
+# restore forgets the key).
+PREFETCHING_INITIALISATIONS = frozenset({"on-demand", "provisioned-concurrency"})
+
+
+def prefetch_signing_key() -> threading.Thread | None:
+    """In Lambda's init, fetch the signing key on a thread while init goes on, so that the first request finds it
+    (or waits less): in AWS the fetch is a new TLS connection to Secrets Manager. Elsewhere (tests, tools), and
+    for a SnapStart snapshot, nothing. A failure is left for the first request to meet and report."""
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") not in PREFETCHING_INITIALISATIONS:
+        return None
+
+    def fetch() -> None:
+        with contextlib.suppress(Exception):  # the first request asks again, and answers the error
+            signing_key()
+
+    thread = threading.Thread(target=fetch, name="signing-key", daemon=True)
+    thread.start()
+    return thread

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from alphapulse.core import inputs
-from alphapulse.core.config import get_settings
+from alphapulse.core.config import get_settings, prefetch_signing_key
 from alphapulse.core.errors import AppError, InvalidQueryError
 from alphapulse.core.observability import get_emf_metrics, get_logger
 
@@ -184,3 +184,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     get_logger().exception("unhandled error")
     return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+
+
+# At import, early in a REST function's init: its routes are defined while Secrets Manager answers.
+prefetch_signing_key()
