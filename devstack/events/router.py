@@ -42,7 +42,7 @@ from devstack.events.shapes import (
     target_input,
 )
 from devstack.template.load import function_behind, resources_of_type
-from devstack.template.resolve import ACCOUNT_ID, REGION, LocalResolver
+from devstack.template.resolve import ACCOUNT_ID, REGION, LocalResolver, function_arn
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,6 @@ QUEUE_ATTRIBUTES = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPerio
                     "SqsManagedSseEnabled")  # fmt: skip
 TOPIC_ATTRIBUTES = ("DisplayName", "KmsMasterKeyId", "FifoTopic", "ContentBasedDeduplication", "SignatureVersion",
                     "TracingConfig")  # fmt: skip
-
-
-def function_arn(name: str, region: str = REGION) -> str:
-    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
 
 
 def _attribute(value: Any) -> str:
@@ -254,7 +250,11 @@ def read_routes(template: dict[str, Any], resolver: LocalResolver, region: str =
         routes.functions[arn] = routes.functions[f"{arn}:$LATEST"] = logical_id
         dead_letter = _resolved(resolver, resource["Properties"].get("DeadLetterConfig") or {}).get("TargetArn")
         routes.configs[logical_id] = _async_config({}, dead_letter)
-    for logical_id in resources_of_type(template, "AWS::Lambda::Alias"):  # SAM's AutoPublishAlias
+    # SAM's AutoPublishAlias: an alias and a version; Ref gives each one's qualified ARN.
+    for logical_id in [
+        *resources_of_type(template, "AWS::Lambda::Alias"),
+        *resources_of_type(template, "AWS::Lambda::Version"),
+    ]:
         function = function_behind(template, logical_id)
         if function is not None:
             routes.functions[str(resolver.resolve({"Ref": logical_id}))] = function

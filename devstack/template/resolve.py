@@ -34,6 +34,11 @@ API_URL = re.compile(r"(?P<scheme>https|wss)://(?P<api>\w+)\.execute-api\.[\w-]+
 DISTRIBUTION_URL = re.compile(r"(?P<scheme>https)://(?P<api>\w+)\.cloudfront\.net")
 
 
+def function_arn(name: str, region: str = REGION) -> str:
+    """A local function's ARN."""
+    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
+
+
 def parameter_values(template: dict[str, Any], overrides: Mapping[str, str], *,
                      stack_name: str = DEFAULT_STACK_NAME) -> dict[str, str]:  # fmt: skip
     """The pseudo parameters and every parameter's value (override, else default), as CloudFormation takes them;
@@ -163,7 +168,7 @@ class LocalResolver:
     def _attribute(self, resource: str, attribute: str) -> Any:
         key = f"{resource}.{attribute}"
         if key not in self.values and attribute == "Arn" and self._type_of(resource) == FUNCTION:
-            return self._function_arn(str(self.resolve({"Ref": resource})))
+            return function_arn(str(self.resolve({"Ref": resource})), self.values["AWS::Region"])
         if key not in self.values and attribute == "Version" and self._type_of(resource) == VERSION:
             return LOCAL_VERSION
         if key not in self.values and attribute == "DomainName" and self._type_of(resource) == DISTRIBUTION:
@@ -174,12 +179,9 @@ class LocalResolver:
         """What Ref gives for an alias or a version: the function's ARN with the alias name or version."""
         props = self.template["Resources"][logical_id].get("Properties", {})
         function = self.resolve(props["FunctionName"])
-        arn = function if str(function).startswith("arn:") else self._function_arn(str(function))
+        arn = function if str(function).startswith("arn:") else function_arn(str(function), self.values["AWS::Region"])
         qualifier = props.get("Name") if self._type_of(logical_id) == ALIAS else LOCAL_VERSION
         return f"{arn}:{self.resolve(qualifier)}"
-
-    def _function_arn(self, function_name: str) -> str:
-        return f"arn:aws:lambda:{self.values['AWS::Region']}:{ACCOUNT_ID}:function:{function_name}"
 
     def _type_of(self, logical_id: str) -> str:
         return str(self.template.get("Resources", {}).get(logical_id, {}).get("Type", ""))

@@ -83,3 +83,14 @@ def test_every_caller_invokes_the_alias_never_latest() -> None:
         assert named, f"{caller} names no function: {target}"
         assert not set(named) & functions, f"{caller} invokes $LATEST: {target}"
         assert set(named) <= aliases, caller
+
+
+def test_the_local_stack_invokes_a_function_by_any_of_its_arns() -> None:
+    from devstack.events.router import read_routes
+
+    template, resolver = _expanded(Stage="prod")
+    routes = read_routes(template, resolver)
+    for name in resources_of_type(template, "AWS::Lambda::Function"):
+        arn = f"arn:aws:lambda:us-east-1:123456789012:function:{resolver.resolve({'Ref': name})}"
+        for qualified in (arn, f"{arn}:$LATEST", f"{arn}:live", f"{arn}:1"):
+            assert routes.functions.get(qualified) == name, qualified
