@@ -6,7 +6,7 @@ it twice, then AlertIngestDeadLetterQueue) and nothing is written.
 
 from __future__ import annotations
 
-from alphapulse.core import startup  # first: no garbage collection during init
+from alphapulse.aws import startup  # first: no garbage collection during init
 
 # isort: split
 from typing import Any

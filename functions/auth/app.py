@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alphapulse.core import startup  # first: no garbage collection during init
+from alphapulse.aws import startup  # first: no garbage collection during init
 
 # isort: split
 from typing import Annotated

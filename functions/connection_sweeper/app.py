@@ -5,7 +5,7 @@ No FastAPI and no AWS SDK: DynamoDB through our own client, the management API s
 
 from __future__ import annotations
 
-from alphapulse.core import startup  # first: no garbage collection during init
+from alphapulse.aws import startup  # first: no garbage collection during init
 
 # isort: split
 import time

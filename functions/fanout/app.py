@@ -9,7 +9,7 @@ done with. After 5 receives it lands in the fan-out DLQ. A malformed shard goes 
 
 from __future__ import annotations
 
-from alphapulse.core import startup  # first: no garbage collection during init
+from alphapulse.aws import startup  # first: no garbage collection during init
 
 # isort: split
 from typing import Any

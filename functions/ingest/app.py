@@ -6,7 +6,7 @@ then puts it, with the error, on IngestDeadLetterQueue. Nothing is written for i
 
 from __future__ import annotations
 
-from alphapulse.core import startup  # first: no garbage collection during init
+from alphapulse.aws import startup  # first: no garbage collection during init
 
 # isort: split
 from typing import Any

@@ -7,7 +7,7 @@ receives the group's records land in the push DLQ.
 
 from __future__ import annotations
 
-from alphapulse.core import startup  # first: no garbage collection during init
+from alphapulse.aws import startup  # first: no garbage collection during init
 
 # isort: split
 from typing import Any

@@ -4,7 +4,7 @@ messages out on the SNS topic, where the alert ingest function applies them like
 
 from __future__ import annotations
 
-from alphapulse.core import startup  # first: no garbage collection during init
+from alphapulse.aws import startup  # first: no garbage collection during init
 
 # isort: split
 from typing import Any

@@ -6,7 +6,7 @@ second (bench/coldstart.py measures it against the naive handler).
 
 from __future__ import annotations
 
-from alphapulse.core import startup  # first: no garbage collection during init
+from alphapulse.aws import startup  # first: no garbage collection during init
 
 # isort: split
 import json

@@ -7,7 +7,7 @@ No FastAPI on this path (cold start); botocore is imported at the first subscrib
 
 from __future__ import annotations
 
-from alphapulse.core import startup  # first: no garbage collection during init
+from alphapulse.aws import startup  # first: no garbage collection during init
 
 # isort: split
 import base64

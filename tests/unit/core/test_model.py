@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import alphapulse
-from alphapulse.core.model import Model
+from alphapulse.core.inputs import Model
 
 
 def every_model() -> list[type[Model]]:
@@ -34,7 +34,7 @@ def test_importing_builds_no_model() -> None:
     # A fresh interpreter: the models this test run already used are built.
     code = (
         "import importlib, pkgutil, alphapulse\n"
-        "from alphapulse.core.model import Model\n"
+        "from alphapulse.core.inputs import Model\n"
         "for m in pkgutil.walk_packages(alphapulse.__path__, 'alphapulse.'): importlib.import_module(m.name)\n"
         "pending, built = list(Model.__subclasses__()), []\n"
         "while pending:\n"

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from alphapulse.core.claims import Claim
+from alphapulse.core.inputs import Model
 from alphapulse.core.keys import DEFAULT_TENANT, METRIC_NAME_PATTERN, valid_tenant_id
-from alphapulse.core.model import Model
 from alphapulse.core.pagination import fingerprint
 from alphapulse.core.times import UtcDatetime, iso, to_utc
 

@@ -6,7 +6,7 @@ from typing import Literal, get_args
 
 from pydantic import Field
 
-from alphapulse.core.model import Model
+from alphapulse.core.inputs import Model
 from alphapulse.core.times import UtcDatetime
 
 AuditAction = Literal[

@@ -9,7 +9,7 @@ from typing import Literal, get_args
 
 from pydantic import ConfigDict, Field
 
-from alphapulse.core.model import Model
+from alphapulse.core.inputs import Model
 
 Permission = Literal[
     "view_metrics",

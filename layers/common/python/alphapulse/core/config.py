@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, SecretStr, field_validator, model_valida
 
 from alphapulse.aws.secrets import SecretUnavailableError, get_secret_string
 from alphapulse.aws.snapstart import after_restore
-from alphapulse.core.model import Model
+from alphapulse.core.inputs import Model
 from alphapulse.core.observability import register_secret
 
 PLACEHOLDER_MARKERS = ("changeme", "change-me", "change_me", "changethis", "placeholder", "example", "xxxx")

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from alphapulse.core.config import signing_key
 from alphapulse.core.errors import BadRequestError
-from alphapulse.core.model import Model
+from alphapulse.core.inputs import Model
 from alphapulse.core.times import TimeRange, iso, parse_iso
 
 MAX_CURSOR_LENGTH = 2048

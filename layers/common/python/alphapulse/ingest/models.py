@@ -24,8 +24,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from alphapulse.alerts.models import AlertEvent, Labels, MetricReport
 from alphapulse.core import inputs
+from alphapulse.core.inputs import Model
 from alphapulse.core.keys import DEFAULT_TENANT, METRIC_NAME_PATTERN, valid_tenant_id
-from alphapulse.core.model import Model
 from alphapulse.core.times import EARLIEST, UtcDatetime, iso, to_utc, utcnow
 from alphapulse.portfolio.models import PortfolioSnapshot
 from alphapulse.system.models import CpuStatus, DiskStatus, MemoryStatus, ProcessStatus, TradingSystemStatus

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from alphapulse.core.model import Model
+from alphapulse.core.inputs import Model
 from alphapulse.core.times import UtcDatetime
 
 """Names a metric may have: no '#' (a key separator), no '/' (a path separator), at most 128 characters."""

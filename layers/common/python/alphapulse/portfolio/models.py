@@ -13,8 +13,8 @@ from typing import Annotated, NamedTuple
 
 from pydantic import ConfigDict, Field, field_validator
 
+from alphapulse.core.inputs import Model
 from alphapulse.core.keys import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN
-from alphapulse.core.model import Model
 from alphapulse.core.times import UtcDatetime
 
 CENT = Decimal("0.01")

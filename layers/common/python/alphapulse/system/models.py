@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from alphapulse.core.model import Model
+from alphapulse.core.inputs import Model
 from alphapulse.core.times import UtcDatetime
 
 OverallStatus = Literal["ok", "degraded", "down"]

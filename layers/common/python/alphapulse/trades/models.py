@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from alphapulse.core.inputs import Model
 from alphapulse.core.keys import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN
-from alphapulse.core.model import Model
 from alphapulse.core.times import EARLIEST, UtcDatetime
 
 Side = Literal["buy", "sell"]
