@@ -1,5 +1,6 @@
-"""Fakes shared by the tests: an in-process WebSocket management API, a recorder of pushes, and an
-in-memory metric reader. Logic gets them through its parameters or a domain's wiring, never by patching."""
+"""Fakes shared by the tests: an in-process WebSocket management API, a recorder of pushes, an in-memory metric
+reader, a scripted AWS endpoint and an SNS topic with a queue on moto. Logic gets them through its parameters or a
+domain's wiring, never by patching."""
 
 from __future__ import annotations
 
@@ -192,3 +193,56 @@ class ChangeRecorder:
 
     def __call__(self, tenant_id: str, *domains: str) -> None:
         self.calls.append((tenant_id, domains))
+
+
+def topic_to_queue(endpoint: str, topic: str, queue: str, policy: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    """An SNS topic on moto with an SQS queue subscribed (raw delivery; `policy` filters on message attributes):
+    (topic ARN, queue URL). Read what arrived with boto3's SQS client."""
+    import boto3
+
+    sns = boto3.client("sns", endpoint_url=endpoint, region_name="us-east-1")
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+    topic_arn: str = sns.create_topic(Name=topic)["TopicArn"]
+    url: str = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = {"RawMessageDelivery": "true"}
+    if policy:
+        attributes |= {"FilterPolicy": json.dumps(policy), "FilterPolicyScope": "MessageAttributes"}
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
+    return topic_arn, url
+
+
+class ScriptedServer:
+    """A loopback HTTP server answering each POST with the next scripted (status, body, headers), and keeping
+    each request as {"headers": lower-cased, "body": decode(body)}; `endpoint` is its URL."""
+
+    def __init__(self, script: list[tuple[int, bytes, dict[str, str]]], decode: Any = bytes) -> None:
+        self.script = list(script)
+        self.requests: list[dict[str, Any]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                owner.requests.append(
+                    {"headers": {k.lower(): v for k, v in self.headers.items()}, "body": decode(body)}
+                )
+                status, payload, headers = owner.script.pop(0)
+                self.send_response(status)
+                for name, value in {**headers, "Content-Length": str(len(payload))}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -15,7 +15,7 @@ from alphapulse.alerts.models import AlertRuleInput, RuleState
 from alphapulse.alerts.repositories.rules import RuleRepository, RuleStateRepository
 from alphapulse.ingest.models import MetricsReported, SystemStatusReported, parse_trading_event
 from tests.conftest import Function, eventbridge, load_event, sns
-from tests.fakes import PushRecorder
+from tests.fakes import PushRecorder, topic_to_queue
 
 T0 = datetime(2026, 1, 15, 14, 0, tzinfo=UTC)
 
@@ -243,12 +243,8 @@ def test_rules_function_publishes_to_the_topic_and_alert_ingest_applies_it(
 
     from tests.conftest import reset_caches
 
-    sns_client = boto3.client("sns", endpoint_url=moto_server, region_name="us-east-1")
+    topic, queue = topic_to_queue(moto_server, "alerts", "tap")
     sqs = boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
-    topic = sns_client.create_topic(Name="alerts")["TopicArn"]
-    queue = sqs.create_queue(QueueName="tap")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns_client.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
     monkeypatch.setenv("ALERTS_TOPIC_ARN", topic)
     reset_caches()
 

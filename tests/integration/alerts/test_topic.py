@@ -9,6 +9,7 @@ import pytest
 
 from alphapulse.alerts.repositories.topic import AlertTopic, message_attributes
 from alphapulse.core.errors import DataAccessError
+from tests.fakes import topic_to_queue
 
 MESSAGE = {"tenant_id": "acme", "title": "Drawdown", "message": "Drawdown is 9%", "severity": "critical",
            "source": "alphapulse.rules", "status": "firing", "timestamp": "2026-01-15T14:00:00Z"}  # fmt: skip
@@ -30,16 +31,6 @@ def test_message_attributes_skip_missing_empty_and_non_string_fields() -> None:
     assert message_attributes(message) == {}
 
 
-def _queue(sqs: Any, sns: Any, topic: str, name: str, policy: dict[str, Any] | None = None) -> str:
-    url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    attributes = {"RawMessageDelivery": "true"}
-    if policy:
-        attributes |= {"FilterPolicy": json.dumps(policy), "FilterPolicyScope": "MessageAttributes"}
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=attributes)
-    return url
-
-
 def _bodies(sqs: Any, url: str) -> list[dict[str, Any]]:
     reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
     return [{"body": json.loads(m["Body"]), "attributes": m.get("MessageAttributes", {})} for m in reply["Messages"]]
@@ -48,11 +39,9 @@ def _bodies(sqs: Any, url: str) -> list[dict[str, Any]]:
 def test_publish_sets_attributes_that_a_severity_filter_policy_selects_on(moto_server: str) -> None:
     import boto3
 
-    sns = boto3.client("sns", endpoint_url=moto_server, region_name="us-east-1")
+    topic, everything = topic_to_queue(moto_server, "alerts", "everything")
+    _, critical_only = topic_to_queue(moto_server, "alerts", "critical", {"severity": ["critical"]})
     sqs = boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
-    topic = sns.create_topic(Name="alerts")["TopicArn"]
-    everything = _queue(sqs, sns, topic, "everything")
-    critical_only = _queue(sqs, sns, topic, "critical", {"severity": ["critical"]})
 
     AlertTopic(topic).publish({**MESSAGE, "severity": "warning"})
     AlertTopic(topic).publish(MESSAGE)

@@ -44,6 +44,7 @@ from devstack.demo.feed import (
     incident_start,
 )
 from tests.conftest import eventbridge
+from tests.fakes import topic_to_queue
 
 T0 = datetime(2026, 1, 15, 14, 0, tzinfo=UTC)
 TICK = 2.0  # seconds, as `make run`
@@ -322,13 +323,8 @@ def test_start_and_stop(moto_server: str) -> None:
 def test_feed_alerts_carry_the_attributes_the_channels_filter_on(moto_server: str) -> None:
     import boto3
 
-    sns = boto3.client("sns", endpoint_url=moto_server, region_name="us-east-1")
+    topic, queue = topic_to_queue(moto_server, "alerts", "critical", {"severity": ["critical"]})
     sqs = boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
-    topic = sns.create_topic(Name="alerts")["TopicArn"]
-    queue = sqs.create_queue(QueueName="critical")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
-                  Attributes={"RawMessageDelivery": "true", "FilterPolicy": '{"severity": ["critical"]}'})  # fmt: skip
     boto3.client("events", endpoint_url=moto_server, region_name="us-east-1").create_event_bus(Name="trading")
     feed = DemoFeed(aws_endpoint=moto_server, bus_name="trading", topic_arn=topic, tenants=["acme"], seed=1)
     feed.send_tick(T0)  # the start of the feed's rhythm

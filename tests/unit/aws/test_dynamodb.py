@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 import unittest.mock
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from alphapulse.aws.dynamodb import DynamoDBClient, DynamoDBConnectionError, DynamoDBError, is_condition_failure
 from alphapulse.aws.sigv4 import Credentials, sign
 from devstack.ports import free_port
+from tests.fakes import ScriptedServer
 
 NOW = datetime(2026, 11, 24, 2, 30, 0, tzinfo=UTC)
 
@@ -57,40 +56,17 @@ def test_sign_aws_test_suite_get_vanilla() -> None:
     )
 
 
-class ScriptedDynamoDB:
-    """A loopback server answering each request with the next scripted (status, body, crc override)."""
+class ScriptedDynamoDB(ScriptedServer):
+    """Answers each request with the next scripted (status, document, crc override); keeps the JSON bodies."""
 
     def __init__(self, script: list[tuple[int, dict[str, Any], int | None]]) -> None:
-        self.script = list(script)
-        self.requests: list[dict[str, Any]] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                owner.requests.append(
-                    {"headers": {k.lower(): v for k, v in self.headers.items()}, "body": json.loads(body)}
-                )
-                status, document, crc = owner.script.pop(0)
-                payload = json.dumps(document).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.0")
-                self.send_header("x-amz-crc32", str(zlib.crc32(payload) if crc is None else crc))
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        answers = []
+        for status, document, crc in script:
+            payload = json.dumps(document).encode()
+            headers = {"Content-Type": "application/x-amz-json-1.0",
+                       "x-amz-crc32": str(zlib.crc32(payload) if crc is None else crc)}  # fmt: skip
+            answers.append((status, payload, headers))
+        super().__init__(answers, decode=json.loads)
 
 
 @pytest.fixture
@@ -106,7 +82,7 @@ def scripted() -> Iterator[Any]:
 
     yield start
     for server in servers:
-        server.server.shutdown()
+        server.stop()
 
 
 THROTTLED = (400, {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "slow down"}, None)

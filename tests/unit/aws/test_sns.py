@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -16,6 +14,7 @@ from botocore.serialize import create_serializer
 
 from alphapulse.aws.sigv4 import Credentials
 from alphapulse.aws.sns import SnsClient, SnsError, publish_form
+from tests.fakes import ScriptedServer, topic_to_queue
 
 ATTRIBUTES = {"severity": {"DataType": "String", "StringValue": "critical"},
               "tenant_id": {"DataType": "String", "StringValue": "acme & co/1"}}  # fmt: skip
@@ -50,15 +49,11 @@ def test_the_form_is_what_botocore_sends(params: dict[str, Any]) -> None:
 
 
 def test_a_message_arrives_with_its_attributes(moto_server: str) -> None:
-    sns = boto3.client("sns", endpoint_url=moto_server, region_name="us-east-1")
-    sqs = boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
-    topic = sns.create_topic(Name="probe")["TopicArn"]
-    url = sqs.create_queue(QueueName="probe")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    topic, url = topic_to_queue(moto_server, "probe", "probe")
 
     answer = make_client(moto_server).publish(TopicArn=topic, Message='{"x": "ü & %"}', MessageAttributes=ATTRIBUTES)
 
+    sqs = boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
     (message,) = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
     assert answer["MessageId"] and json.loads(message["Body"]) == {"x": "ü & %"}
     assert message["MessageAttributes"]["tenant_id"] == ATTRIBUTES["tenant_id"]
@@ -78,45 +73,19 @@ def test_bad_parameters_are_refused_before_sending() -> None:
         client.publish(TopicArn="arn", Message="m", Bogus="x")
 
 
-class ScriptedSns:
-    """A loopback server answering each request with the next scripted (status, XML body)."""
-
-    def __init__(self, *script: tuple[int, str]) -> None:
-        self.script, self.forms = list(script), []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                owner.forms.append(dict(parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode())))
-                status, body = owner.script.pop(0)
-                payload = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
 @pytest.fixture
 def scripted() -> Iterator[Any]:
-    servers: list[ScriptedSns] = []
+    """Starts a loopback SNS answering each Publish with the next scripted (status, XML); keeps the forms sent."""
+    servers: list[ScriptedServer] = []
 
-    def start(*script: tuple[int, str]) -> ScriptedSns:
-        servers.append(ScriptedSns(*script))
+    def start(*script: tuple[int, str]) -> ScriptedServer:
+        answers = [(status, body.encode(), {"Content-Type": "text/xml"}) for status, body in script]
+        servers.append(ScriptedServer(answers, decode=lambda body: dict(parse_qsl(body.decode()))))
         return servers[-1]
 
     yield start
     for server in servers:
-        server.server.shutdown()
+        server.stop()
 
 
 def test_throttling_and_server_errors_are_retried(scripted: Any) -> None:
@@ -125,7 +94,7 @@ def test_throttling_and_server_errors_are_retried(scripted: Any) -> None:
     answer = make_client(server.endpoint).publish(TopicArn="arn:t", Message="m")
 
     assert answer == {"MessageId": "5f1d7a2e-0000-4000-8000-000000000001"}
-    assert len(server.forms) == 3 and server.forms[0]["Action"] == "Publish"
+    assert len(server.requests) == 3 and server.requests[0]["body"]["Action"] == "Publish"
 
 
 def test_a_refusal_is_not_retried(scripted: Any) -> None:
@@ -133,7 +102,7 @@ def test_a_refusal_is_not_retried(scripted: Any) -> None:
 
     with pytest.raises(SnsError, match="AuthorizationError: not allowed"):
         make_client(server.endpoint).publish(TopicArn="arn:t", Message="m")
-    assert len(server.forms) == 1
+    assert len(server.requests) == 1
 
 
 def test_an_answer_that_is_not_xml_is_an_error(scripted: Any) -> None:
@@ -141,7 +110,7 @@ def test_an_answer_that_is_not_xml_is_an_error(scripted: Any) -> None:
 
     with pytest.raises(SnsError, match="UnknownError: <html>bad gateway"):
         make_client(server.endpoint).publish(TopicArn="arn:t", Message="m")
-    assert len(server.forms) == 3
+    assert len(server.requests) == 3
 
 
 def test_an_endpoint_that_is_down_is_an_error_after_the_retries() -> None:
