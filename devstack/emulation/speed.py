@@ -62,6 +62,7 @@ def _query_reads_one_partition() -> None:
         running = getattr(current, "query", None)
         if running is None or running[0] is not self:
             return all_items(self)
+        # .get: the table's items are a defaultdict, which must not grow a partition for a query.
         partitions = self.items.values() if running[1] is None else [self.items.get(running[1])]
         if not self.range_key_attr:
             return [item for item in partitions if item is not None]
@@ -72,7 +73,6 @@ def _query_reads_one_partition() -> None:
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
         if not index_name and hash_key is None:
             return query(self, hash_key, *args, **kwargs)
-        # .get above: the table's items are a defaultdict, which must not grow a partition for a query.
         current.query = (self, None if index_name else hash_key)
         try:
             return query(self, hash_key, *args, **kwargs)
