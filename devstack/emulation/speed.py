@@ -10,13 +10,19 @@ time not in the services but around them; each patch keeps the answers exactly a
   DynamoDB's cost follows the items read): a Query on the table's key reads its partition only, and an index
   Query skips that first sort. Seen in `bench/coldstart.py`, where one Query of the single data table took
   50 ms of a REST function's first call;
-- a ProjectionExpression converted the whole item to plain JSON once per name projected: top-level names
-  convert only their own attributes (the rest, nested paths and list elements, as before).
+- a ProjectionExpression converted the whole item to plain JSON once per name projected, and re-checked the
+  size of the result at every attribute: top-level names convert only their own attributes, into an item built
+  as moto's deepcopy builds one (the rest, nested paths and list elements, as before);
+- every answer was serialised by walking the operation's output shape, value by value: three quarters of a
+  Query of 120 small items (`bench/coldstart.py`'s GET /portfolio). An item read's answer is already in its
+  wire form (attribute values, counts, keys): it is encoded with `json` directly.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import threading
 import time
 from typing import Any
@@ -45,6 +51,7 @@ def make_moto_fast() -> None:
     backends.list_of_moto_modules = lambda: modules
     _query_reads_one_partition()
     _project_converts_only_named_attributes()
+    _item_reads_encode_directly()
     _patched = True
 
 
@@ -97,8 +104,53 @@ def _project_converts_only_named_attributes() -> None:
         deserialize = dynamo_type.deserializer.deserialize
         result = {name: deserialize(self.attrs[name].to_regular_json())
                   for [name] in projection_expressions if name in self.attrs}  # fmt: skip
-        return Item(hash_key=self.hash_key, range_key=self.range_key,
-                    attrs=dynamo_type.serializer.serialize(result)["M"])  # fmt: skip
+        # Built as moto's deepcopy builds an item: without re-checking the size per attribute set (quadratic),
+        # which a part of a stored item passes.
+        projected = Item.__new__(Item)
+        projected.hash_key, projected.range_key = self.hash_key, self.range_key
+        projected.attrs = dynamo_type.LimitedSizeDict.__new__(dynamo_type.LimitedSizeDict)
+        for name, value in dynamo_type.serializer.serialize(result)["M"].items():
+            dict.__setitem__(projected.attrs, name, dynamo_type.DynamoType(value))
+        return projected
 
     functools.update_wrapper(named_project, project)
     Item.project = named_project  # type: ignore[method-assign]
+
+
+# Reads whose answers hold only attribute values, numbers and names (no timestamps, no nested nulls).
+ITEM_READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
+
+
+def _item_reads_encode_directly() -> None:
+    """An item read's answer (moto's `DynamoResult`, plain JSON but for binary values, which are bytes) is
+    encoded as it is, bytes as base64, as the serialiser does. Anything else, or an answer with a name its
+    operation's output does not have, goes through the serialiser as before."""
+    from moto import settings
+    from moto.dynamodb.responses import DynamoResult
+
+    serialise = DynamoResult.execute_result
+
+    def encode(self: DynamoResult, context: Any) -> Any:
+        operation, result = context.operation_model, self.result
+        if (
+            operation.name not in ITEM_READS
+            or settings.PRETTIFY_RESPONSES
+            or not isinstance(result, dict)
+            or not result.keys() <= operation.output_shape.members.keys()
+        ):
+            return serialise(self, context)
+        try:
+            body = json.dumps(result, default=_binary)
+        except TypeError:
+            return serialise(self, context)
+        version = context.service_model.metadata.get("jsonVersion", "1.0")
+        return 200, {"Content-Type": f"application/x-amz-json-{version}"}, body
+
+    functools.update_wrapper(encode, serialise)
+    DynamoResult.execute_result = encode  # type: ignore[method-assign]
+
+
+def _binary(value: Any) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"not an item read's value: {type(value).__name__}")

@@ -1,8 +1,11 @@
-"""moto's DynamoDB Query, as the local stack and the tests run it (devstack.emulation.speed): a Query on the
-table's key reads its partition only, and answers exactly what reading the whole table would."""
+"""moto's DynamoDB, as the local stack and the tests run it (devstack.emulation.speed): a Query on the table's
+key reads its partition only, and answers exactly what reading the whole table would; projections and item
+reads answer, byte for byte in JSON, what moto itself answers."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from typing import Any
 
 import boto3
@@ -130,3 +133,77 @@ def test_a_projection_answers_what_moto_answers(moto_server: str, paths: list[li
 
     assert Item.project.__wrapped__ is not Item.project  # the local stack's projection is the one under test
     assert item.project(paths).to_json() == Item.project.__wrapped__(item, paths).to_json()
+
+
+def _post(endpoint: str, operation: str, body: dict[str, Any]) -> tuple[str, Any]:
+    """One DynamoDB call as it goes over the wire: the answer's content type and its JSON, not parsed by an SDK."""
+    request = urllib.request.Request(endpoint, data=json.dumps(body).encode(), method="POST", headers={
+        "X-Amz-Target": f"DynamoDB_20120810.{operation}", "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
+                         "SignedHeaders=host, Signature=0"})  # fmt: skip
+    with urllib.request.urlopen(request) as response:
+        return response.headers["Content-Type"], json.loads(response.read())
+
+
+EVERY_TYPE = {
+    "pk": {"S": "P"}, "n": {"N": "-12.50"}, "b": {"B": "AAEC/w=="}, "ss": {"SS": ["x", "y"]},
+    "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": ["AQ==", "Ag=="]}, "t": {"BOOL": True}, "z": {"NULL": True},
+    "l": {"L": [{"S": "a"}, {"B": "Aw=="}, {"M": {"deep": {"L": [{"N": "0"}]}}}]}, "e": {"S": ""},
+}  # fmt: skip
+IN_P = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "P"}}}
+ONE, TWO, NONE = ({"pk": {"S": p}, "sk": {"S": s}} for p, s in (("P", "1"), ("P", "2"), ("Q", "0")))
+ITEM_READ_CALLS = [  # an operation, its call (`{table}`: the data table's name), the names its answer has
+    ("GetItem", {"Key": ONE, "ReturnConsumedCapacity": "TOTAL"}, "Item ConsumedCapacity"),
+    ("GetItem", {"Key": NONE}, ""),
+    ("GetItem", {"Key": ONE, "ProjectionExpression": "b, bs, l"}, "Item"),
+    ("Query", {**IN_P, "Limit": 2, "ReturnConsumedCapacity": "INDEXES"},
+     "Items Count ScannedCount LastEvaluatedKey ConsumedCapacity"),
+    ("Query", {**IN_P, "ProjectionExpression": "#b, ns, sk", "ExpressionAttributeNames": {"#b": "b"}},
+     "Items Count ScannedCount"),
+    ("Query", {**IN_P, "Select": "COUNT"}, "Count ScannedCount"),
+    ("Query", {**IN_P, "ExpressionAttributeValues": {":p": {"S": "nobody"}}}, "Items Count ScannedCount"),
+    ("Query", {"IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :g",
+               "ExpressionAttributeValues": {":g": {"S": "G"}}, "ReturnConsumedCapacity": "INDEXES"},
+     "Items Count ScannedCount ConsumedCapacity"),
+    ("Scan", {"Limit": 2, "FilterExpression": "attribute_exists(b)"}, "Items Count ScannedCount LastEvaluatedKey"),
+    ("BatchGetItem", {"RequestItems": {"{table}": {"Keys": [ONE, NONE]}}, "ReturnConsumedCapacity": "TOTAL"},
+     "Responses UnprocessedKeys ConsumedCapacity"),
+    ("TransactGetItems", {"TransactItems": [{"Get": {"TableName": "{table}", "Key": key}} for key in (TWO, NONE)]},
+     "Responses"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("operation", "body", "names"), ITEM_READ_CALLS)
+def test_an_item_read_answers_what_moto_serialises(
+    aws: dict[str, str],
+    moto_server: str,
+    monkeypatch: pytest.MonkeyPatch,
+    operation: str,
+    body: dict[str, Any],
+    names: str,
+) -> None:
+    from moto.dynamodb.responses import DynamoResult
+
+    name = aws["DataTable"]
+    client = boto3.client("dynamodb")
+    for sk in ("1", "2", "3"):
+        client.put_item(TableName=name, Item=_item("P", sk, gsi1pk="G", gsi1sk=sk))
+    for sk in ("1", "2"):  # the wire's base64 strings, as a client sends them
+        _post(moto_server, "PutItem", {"TableName": name, "Item": {**EVERY_TYPE, "sk": {"S": sk}}})
+    call = json.loads(json.dumps(body).replace("{table}", name))
+    call = call if operation in ("BatchGetItem", "TransactGetItems") else {"TableName": name, **call}
+
+    encoded = _post(moto_server, operation, call)
+    assert DynamoResult.execute_result.__wrapped__ is not DynamoResult.execute_result  # the patch is under test
+    monkeypatch.setattr(DynamoResult, "execute_result", DynamoResult.execute_result.__wrapped__)
+    serialised = _post(moto_server, operation, call)
+
+    assert encoded == serialised
+    assert sorted(encoded[1]) == sorted(names.split())
+
+
+def test_an_answer_that_is_not_an_item_read_is_serialised_as_before(aws: dict[str, str], moto_server: str) -> None:
+    content_type, described = _post(moto_server, "DescribeTable", {"TableName": aws["DataTable"]})
+
+    assert content_type == "application/x-amz-json-1.0"
+    assert isinstance(described["Table"]["CreationDateTime"], float)  # the serialiser's timestamp, not a datetime
