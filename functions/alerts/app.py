@@ -8,7 +8,7 @@ from alphapulse.aws import startup  # first: no garbage collection during init
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from fastapi import Body, Depends, Path, Query, Response
 
 from alphapulse.alerts.logic import lifecycle, rules
 from alphapulse.alerts.models import (
@@ -26,13 +26,13 @@ from alphapulse.alerts.wiring import AlertsDependencies, dependencies
 from alphapulse.auth.models import Principal
 from alphapulse.core.observability import get_logger
 from alphapulse.core.pagination import Page
-from alphapulse.web.app import MALFORMED_BODY, auth_responses, create_app, lambda_handler
+from alphapulse.web.app import MALFORMED_BODY, api_router, auth_responses, create_app, lambda_handler
 from alphapulse.web.audit import Trail
 from alphapulse.web.cache import CACHED_RESPONSES, Cached
 from alphapulse.web.params import IN_UTC, Cursor, Limit, checked_range
 from alphapulse.web.security import require
 
-router = APIRouter(prefix="/alerts", tags=["alerts"])
+router = api_router("/alerts", tags=["alerts"])
 
 Deps = Annotated[AlertsDependencies, Depends(dependencies.dependency)]
 Viewer = Annotated[Principal, require("view_alerts")]

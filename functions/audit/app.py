@@ -7,18 +7,18 @@ from alphapulse.aws import startup  # first: no garbage collection during init
 # isort: split
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from alphapulse.audit import logic as audit
 from alphapulse.audit.models import ACTOR_MAX_LENGTH, AuditAction, AuditEntry
 from alphapulse.audit.wiring import AuditDependencies, dependencies
 from alphapulse.auth.models import Principal
 from alphapulse.core.pagination import Page
-from alphapulse.web.app import auth_responses, create_app, lambda_handler
+from alphapulse.web.app import api_router, auth_responses, create_app, lambda_handler
 from alphapulse.web.params import Cursor, Limit, QueryTimeRange
 from alphapulse.web.security import require
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = api_router("/audit", tags=["audit"])
 
 Auditor = Annotated[Principal, require("view_audit_logs")]
 Deps = Annotated[AuditDependencies, Depends(dependencies.dependency)]

@@ -8,7 +8,7 @@ from alphapulse.aws import startup  # first: no garbage collection during init
 from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -17,11 +17,11 @@ from alphapulse.auth.models import LoginRequest, RefreshRequest, TokenResponse, 
 from alphapulse.auth.wiring import AuthDependencies, dependencies
 from alphapulse.core import inputs
 from alphapulse.core.errors import UnsupportedMediaTypeError
-from alphapulse.web.app import MALFORMED_BODY, UNAUTHENTICATED, create_app, lambda_handler
+from alphapulse.web.app import MALFORMED_BODY, UNAUTHENTICATED, api_router, create_app, lambda_handler
 from alphapulse.web.audit import Trail
 from alphapulse.web.security import CurrentPrincipal
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = api_router("/auth", tags=["auth"])
 
 
 Deps = Annotated[AuthDependencies, Depends(dependencies.dependency)]

@@ -8,7 +8,7 @@ from alphapulse.aws import startup  # first: no garbage collection during init
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 
 from alphapulse.auth.models import Principal
 from alphapulse.core.keys import METRIC_NAME_PATTERN
@@ -16,12 +16,12 @@ from alphapulse.core.times import utcnow
 from alphapulse.metrics import logic as metrics
 from alphapulse.metrics.models import Aggregation, Interval, MetricList, MetricSeries, MetricValue
 from alphapulse.metrics.wiring import MetricsDependencies, dependencies
-from alphapulse.web.app import auth_responses, create_app, lambda_handler
+from alphapulse.web.app import api_router, auth_responses, create_app, lambda_handler
 from alphapulse.web.cache import CACHED_RESPONSES, Cached
 from alphapulse.web.params import IN_UTC
 from alphapulse.web.security import require
 
-router = APIRouter(prefix="/metrics", tags=["metrics"])
+router = api_router("/metrics", tags=["metrics"])
 
 
 Deps = Annotated[MetricsDependencies, Depends(dependencies.dependency)]

@@ -7,18 +7,18 @@ from alphapulse.aws import startup  # first: no garbage collection during init
 # isort: split
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
 from alphapulse.auth.models import Principal
 from alphapulse.portfolio import logic as portfolio
 from alphapulse.portfolio.models import Portfolio, PortfolioHistory
 from alphapulse.portfolio.wiring import PortfolioDependencies, dependencies
-from alphapulse.web.app import auth_responses, create_app, lambda_handler
+from alphapulse.web.app import api_router, auth_responses, create_app, lambda_handler
 from alphapulse.web.cache import CACHED_RESPONSES, Cached
 from alphapulse.web.params import QueryTimeRange
 from alphapulse.web.security import require
 
-router = APIRouter(prefix="/portfolio", tags=["portfolio"])
+router = api_router("/portfolio", tags=["portfolio"])
 
 Viewer = Annotated[Principal, require("view_portfolio")]
 _AUTH_RESPONSES = auth_responses("view_portfolio")

@@ -8,20 +8,20 @@ from alphapulse.aws import startup  # first: no garbage collection during init
 # isort: split
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from alphapulse.auth.models import Principal
 from alphapulse.core.times import utcnow
 from alphapulse.system import logic as system
 from alphapulse.system.models import HealthStatus, SystemStatus
 from alphapulse.system.wiring import SystemDependencies, dependencies
-from alphapulse.web.app import auth_responses, create_app, lambda_handler
+from alphapulse.web.app import api_router, auth_responses, create_app, lambda_handler
 from alphapulse.web.cache import CACHED_RESPONSES, Cached
 from alphapulse.web.openapi import openapi_document
 from alphapulse.web.security import require
 
-router = APIRouter(prefix="/system", tags=["system"])
-public = APIRouter(tags=["system"])
+router = api_router("/system", tags=["system"])
+public = api_router(tags=["system"])
 
 
 Deps = Annotated[SystemDependencies, Depends(dependencies.dependency)]

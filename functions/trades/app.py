@@ -7,7 +7,7 @@ from alphapulse.aws import startup  # first: no garbage collection during init
 # isort: split
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 
 from alphapulse.auth.models import Principal
 from alphapulse.core.keys import SYMBOL_MAX_LENGTH, SYMBOL_PATTERN
@@ -20,12 +20,12 @@ from alphapulse.trades.models import (
     Trade,
 )
 from alphapulse.trades.wiring import TradesDependencies, dependencies
-from alphapulse.web.app import auth_responses, create_app, lambda_handler
+from alphapulse.web.app import api_router, auth_responses, create_app, lambda_handler
 from alphapulse.web.cache import CACHED_RESPONSES, Cached
 from alphapulse.web.params import Cursor, Limit, QueryTimeRange
 from alphapulse.web.security import require
 
-router = APIRouter(prefix="/trades", tags=["trades"])
+router = api_router("/trades", tags=["trades"])
 
 Viewer = Annotated[Principal, require("view_trades")]
 _AUTH_RESPONSES = auth_responses("view_trades")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import APIRouter
 
 from alphapulse.auth.logic.tokens import issue_token
 from alphapulse.auth.models import ALL_PERMISSIONS, ROLE_PERMISSIONS
-from alphapulse.web.app import create_app, lambda_handler
+from alphapulse.web.app import api_router, create_app, lambda_handler
 from alphapulse.web.security import require
 from devstack.gateways.rest import rest_event
 from devstack.runtime.handlers import LambdaContext
@@ -28,7 +27,7 @@ def test_role_table_matches_design() -> None:
 
 
 def _handler() -> Any:
-    router = APIRouter()
+    router = api_router(tags=["probe"])
 
     @router.get("/system-probe", dependencies=[require("view_system")])
     def probe() -> dict[str, str]:

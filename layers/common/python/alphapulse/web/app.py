@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -38,8 +38,21 @@ def auth_responses(permission: str | None = None) -> dict[int | str, dict[str, A
     return {**UNAUTHENTICATED, 403: {"description": lacks}}
 
 
-def create_app(title: str, *, routers: list[Any]) -> FastAPI:
-    """A FastAPI app with the shared middleware and error handlers, serving `routers` under /api/v1."""
+def api_router(prefix: str = "", *, tags: list[str]) -> APIRouter:
+    """A router whose routes are served under /api/v1`prefix` by `create_app`."""
+    return APIRouter(prefix=API_PREFIX + prefix, tags=list(tags))
+
+
+def create_app(title: str, *, routers: list[APIRouter]) -> FastAPI:
+    """A FastAPI app with the shared middleware and error handlers, serving the routes of `routers` (`api_router`).
+
+    The routes are handed to the app as they are. `include_router` would have FastAPI build every route of a
+    router a second time, at the first request (docs/decisions.md, cold start).
+    """
+    routes = [route for router in routers for route in router.routes]
+    outside = [route.path for route in routes if not route.path.startswith(API_PREFIX + "/")]
+    if outside:
+        raise ValueError(f"routes outside {API_PREFIX} (use api_router): {outside}")
     app = FastAPI(
         title=title,
         version="1.0.0",
@@ -48,9 +61,8 @@ def create_app(title: str, *, routers: list[Any]) -> FastAPI:
         redoc_url=None,
         separate_input_output_schemas=False,
         redirect_slashes=False,  # a redirect's Location would drop API Gateway's stage
+        routes=routes,
     )
-    for router in routers:
-        app.include_router(router, prefix=API_PREFIX)
     app.add_exception_handler(InvalidQueryError, _invalid_query)
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
