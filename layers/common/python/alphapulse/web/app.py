@@ -50,7 +50,8 @@ def create_app(title: str, *, routers: list[APIRouter]) -> FastAPI:
     router a second time, at the first request (docs/decisions.md, cold start).
     """
     routes = [route for router in routers for route in router.routes]
-    outside = [route.path for route in routes if not route.path.startswith(API_PREFIX + "/")]
+    paths = [str(getattr(route, "path", route)) for route in routes]
+    outside = [path for path in paths if not path.startswith(API_PREFIX + "/")]
     if outside:
         raise ValueError(f"routes outside {API_PREFIX} (use api_router): {outside}")
     app = FastAPI(
