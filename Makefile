@@ -47,8 +47,13 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
+# Tests that keep to their own process (a moto server and temporary files per worker) run on both cores; the
+# rest (the local stack, Docker, `sam build` into .aws-sam) one at a time.
+PARALLEL_TESTS := tests/unit tests/integration tests/architecture
+
 test: install lint typecheck web-test
-	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/pytest -q
+	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/pytest -q -n 2 $(PARALLEL_TESTS)
+	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/pytest -q $(PARALLEL_TESTS:%=--ignore=%)
 
 fmt: $(VENV)/.installed
 	$(BIN)/ruff format .
