@@ -30,6 +30,7 @@ import collections
 import copy
 import functools
 import hashlib
+import io
 import json
 import logging
 import os
@@ -41,6 +42,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Callable
@@ -105,7 +107,8 @@ BASELINE_HEADERS = (  # the browser request of events/auth-me.json, less its Aut
 )
 # Targets (issue #15): a REST function's first response <= 0.70x the naive handler's, or <= 0.08x above the
 # hello-world floor (hello's first response / naive's), whichever is larger; the WebSocket and event functions
-# <= 0.40x; a REST function's warm p50 <= 1.5x hello-world's; with --compare, no warm p50 more than 10 % worse.
+# <= 0.40x; a REST function's warm p50 <= 1.5x hello-world's; with --against, no warm p50 more than 10 % worse
+# than the other tree's.
 TARGET_FIRST_RATIO = 0.70
 TARGET_ABOVE_FLOOR = 0.08
 TARGET_FIRST_RATIO_NOT_REST = 0.40
@@ -139,6 +142,12 @@ class Subject:
 # --- the layer, as Lambda would see it ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Layer:
+    packages: Path  # the layer's third-party packages (.bench/layer-<hash>/python)
+    source: Path  # the layer's own code (layers/common/python of the tree)
+
+
 def layer_sources(template: dict[str, Any], template_dir: Path) -> tuple[Path, Path]:
     """(the layer's own code, its requirements.txt): SAM's python builder installs the requirements.txt
     found in the layer's ContentUri; until one is there, layers/common/python/requirements.txt."""
@@ -157,12 +166,14 @@ def python_version(python: str) -> str:
 
 
 def build_layer(python: str, requirements: Path) -> Path:
-    """pip-install the layer's requirements once into .bench/layer/python, keyed by their hash."""
+    """pip-install the layer's requirements once into .bench/layer-<hash>/python, keyed by their hash (and the
+    interpreter's version), so that trees with different requirements each keep theirs."""
     key = hashlib.sha256(requirements.read_bytes() + python_version(python).encode()).hexdigest()
-    layer, stamp = CACHE / "layer", CACHE / "layer" / "key"
+    layer = CACHE / f"layer-{key[:16]}"
+    stamp = layer / "key"
     if stamp.exists() and stamp.read_text() == key:
         return layer / "python"
-    print("building the layer's packages into .bench/layer/python ...", file=sys.stderr)
+    print(f"building the layer's packages into {layer.relative_to(ROOT)}/python ...", file=sys.stderr)
     shutil.rmtree(layer, ignore_errors=True)
     pip = [sys.executable, "-m", "pip"] if python == base_python() else [python, "-m", "pip"]
     command = [*pip, "install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location"]
@@ -175,6 +186,54 @@ def build_layer(python: str, requirements: Path) -> Path:
 
 
 # --- template.yaml ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tree:
+    """A source tree to measure: its template, as the local stack reads it, and its layer."""
+
+    label: str  # "" for the tree measured; with --against, the other tree's name, appended to its rows' names
+    template: dict[str, Any]
+    parameters: dict[str, str]
+    directory: Path
+    layer: Layer
+
+    @property
+    def suffix(self) -> str:
+        return f"@{self.label}" if self.label else ""
+
+
+def load_tree(template_path: Path, label: str, python: str) -> Tree:
+    template, parameters = read_template(template_path)  # expanded by SAM's translator, resolved
+    source, requirements = layer_sources(template, template_path.parent)
+    return Tree(label, template, parameters, template_path.parent, Layer(build_layer(python, requirements), source))
+
+
+def against_template(spec: str) -> tuple[Path, str]:
+    """--against: a template.yaml path, or a git revision of this repository, extracted once into
+    .bench/trees/<commit> (git archive). Returns the template's path and the rows' label."""
+    path = Path(spec)
+    if path.is_file():
+        return path.resolve(), path.resolve().parent.name
+    git = shutil.which("git")
+    if git is None:
+        sys.exit(f"--against {spec}: not a template file, and git is not installed to read it as a revision")
+    found = subprocess.run([git, "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}"],
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    if found.returncode != 0:
+        sys.exit(f"--against {spec}: neither a template file nor a git revision of {ROOT}")
+    commit = found.stdout.strip()
+    tree = CACHE / "trees" / commit
+    if not (tree / "template.yaml").is_file():
+        print(f"extracting {spec} ({commit[:12]}) into {tree.relative_to(ROOT)} ...", file=sys.stderr)
+        partial = tree.with_name(f"{commit}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        archive = subprocess.run([git, "-C", str(ROOT), "archive", commit], capture_output=True, check=True)
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as files:
+            files.extractall(partial, filter="data")
+        partial.rename(tree)
+    return tree / "template.yaml", spec
 
 
 @dataclass
@@ -250,8 +309,6 @@ class Runtime:
     """How every measured process runs: interpreter, layer paths and the moto endpoint."""
 
     python: str
-    packages: Path  # the layer's third-party packages (.bench/layer/python)
-    source: Path  # the layer's own code (layers/common/python)
     endpoint: str  # moto
     session_token: str  # AWS_SESSION_TOKEN of every process, as Lambda sets it
     xray_daemon: str  # a UDP socket of ours that swallows the X-Ray segments
@@ -261,7 +318,7 @@ class Runtime:
         """The interpreter without site-packages (-S) nor the script's directory on sys.path (-P)."""
         return [self.python, "-S", "-P", "-X", "frozen_modules=on", *args]
 
-    def env(self, name: str, memory: int, code_dir: Path) -> dict[str, str]:
+    def env(self, name: str, memory: int, code_dir: Path, layer: Layer) -> dict[str, str]:
         """What a process of the Lambda Python runtime has (and only that), pointed at moto."""
         home = CACHE / "home"  # empty: no ~/.aws of the developer
         home.mkdir(parents=True, exist_ok=True)
@@ -270,7 +327,7 @@ class Runtime:
             "LANG": "C.UTF-8",
             "TZ": "UTC",
             "HOME": str(home),
-            "PYTHONPATH": os.pathsep.join([str(code_dir), str(self.packages), str(self.source)]),
+            "PYTHONPATH": os.pathsep.join([str(code_dir), str(layer.packages), str(layer.source)]),
             "AWS_EXECUTION_ENV": "AWS_Lambda_python" + ".".join(python_version(self.python).split(".")[:2]),
             # Libraries look for LAMBDA_TASK_ROOT to know they run in Lambda: without it the X-Ray SDK
             # builds a sampler with two botocore clients at import (~100 ms) that Lambda never pays.
@@ -443,12 +500,13 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
     hello_warm = by_name["baseline/hello"].median("warm_p50_us")
     floor = hello_first / naive_first if hello_first and naive_first else 0.0
     rest_target = max(TARGET_FIRST_RATIO, floor + TARGET_ABOVE_FLOOR)
-    before = _previous_warm(args.compare) if args.compare else {}
+    against = {subject.name: subject for subject in subjects if subject.kind == "against"}
+    suffix = f"@{args.against}" if args.against else ""
     width = max(18, *(len(subject.name) for subject in subjects))
     header = (
         f"{'name':<{width}} {'init ms':>8} {'first ms':>9} {'init %':>7} {'call ms':>8} {'AWS ms':>7} {'x naive':>8} "
         f"{'proc ms':>8} "
-        f"{'warm p50 us':>12} {'x hello':>8} {'own p50 us':>11} {'x hello':>8} {'x before':>9}  targets"
+        f"{'warm p50 us':>12} {'x hello':>8} {'own p50 us':>11} {'x hello':>8} {'x against':>9}  targets"
     )
     print()
     print(header)
@@ -462,7 +520,8 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
         own_ratio = own / hello_warm if own is not None and hello_warm else None
         init = subject.median("init_ms")
         init_share = init / first if init is not None and first else None
-        warm_before = before.get(subject.name)
+        counterpart = against.get(f"{subject.name}{suffix}") if subject.kind != "against" else None
+        warm_before = counterpart.median("warm_p50_us") if counterpart else None
         warm_change = warm / warm_before if warm is not None and warm_before else None
         marks = []
         if subject.kind == "function":
@@ -475,9 +534,11 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
                 marks.append(f"warm<={TARGET_WARM_RATIO}x hello {'PASS' if ok else 'FAIL'}")
         elif subject.kind == "extra":
             marks.append("(extra case, no target)")
+        elif subject.kind == "against":
+            marks.append(f"(--against {args.against})")
         if warm_change is not None and subject.kind != "baseline":
             ok = warm_change <= TARGET_WARM_REGRESSION
-            marks.append(f"warm<={TARGET_WARM_REGRESSION:.2f}x before {'PASS' if ok else 'FAIL'}")
+            marks.append(f"warm<={TARGET_WARM_REGRESSION:.2f}x {args.against} {'PASS' if ok else 'FAIL'}")
         print(
             f"{subject.name:<{width}} {fmt(init, '8.1f')} {fmt(first, '9.1f')} "
             f"{fmt(None if init_share is None else 100 * init_share, '7.0f')} "
@@ -494,7 +555,7 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
             "warm_ratio_to_hello": warm_ratio,
             "own_ratio_to_hello": own_ratio,
             "init_share_of_first": init_share,
-            "warm_ratio_to_before": warm_change,
+            "warm_ratio_to_against": warm_change,
             "targets": marks,
             "samples": subject.samples,
         }
@@ -534,8 +595,8 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
         "AWS (moto) round trips;\nproc = from spawning the process to the first response "
         "(compare with `python -c pass`); "
         f"warm p50 over {args.warm} invocations after the first;\nown = warm minus the time spent waiting on "
-        "AWS (moto) round trips, through our SigV4 clients or botocore's endpoint, per invocation; x before = warm "
-        "p50 / the --compare run's."
+        "AWS (moto) round trips, through our SigV4 clients or botocore's endpoint, per invocation; x against = warm "
+        "p50 / the --against tree's same row, measured in the same rounds."
     )
     measured = python_version(runtime.python)
     deployed = sorted({subject.lambda_runtime for subject in subjects if subject.lambda_runtime})
@@ -552,13 +613,6 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
     }
 
 
-def _previous_warm(path: Path) -> dict[str, float]:
-    """Each subject's warm p50 in an earlier run's --json file."""
-    subjects = json.loads(path.read_text())["subjects"]
-    return {name: value["median"]["warm_p50_us"] for name, value in subjects.items()
-            if value["median"].get("warm_p50_us")}  # fmt: skip
-
-
 # --- main ---------------------------------------------------------------------------------------------------
 
 
@@ -568,11 +622,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9, help="fresh processes per subject (>= 7)")
     parser.add_argument("--warm", type=int, default=200, help="warm invocations after the first")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
-    parser.add_argument("--compare", type=Path, help="a --json file of an earlier run: warm p50 against it")
+    parser.add_argument("--against", metavar="REV|TEMPLATE",
+                        help="also measure another tree in the same rounds (a git revision, e.g. main, or a "
+                        "template.yaml), and each row's warm p50 against its")  # fmt: skip
     parser.add_argument("--importtime", type=int, default=0, metavar="N", help="print each subject's N slowest imports")
     parser.add_argument("--requests", action="store_true", help="print each subject's first-call AWS round trips")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile each first call: N rows")
-    parser.add_argument("--only", type=re.compile, metavar="REGEX", help="only the rows it matches, and the baselines")
+    parser.add_argument("--only", type=re.compile, metavar="REGEX",
+                        help="only the rows it matches (--against's too), and the baselines")  # fmt: skip
     parser.add_argument("--python", default=base_python(), help="interpreter to measure (default: the venv's base)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the per-round order shuffle")
     parser.add_argument("--cpu", type=int, help="pin measured processes to this CPU (default: the last; -1: no)")
@@ -580,10 +637,9 @@ def main() -> None:
     if args.runs < 7:
         parser.error("--runs must be at least 7")
 
-    template_path = args.template.resolve()
-    template, parameters = read_template(template_path)  # as the local stack reads it: expanded, resolved
-    source, requirements = layer_sources(template, template_path.parent)
-    packages = build_layer(args.python, requirements)
+    trees = [load_tree(args.template.resolve(), "", args.python)]
+    if args.against:
+        trees.append(load_tree(*against_template(args.against), args.python))
 
     # Measured processes get one CPU of their own (Lambda gives a function at most one vCPU's worth
     # below 1769 MB); this process and moto keep the others.
@@ -605,10 +661,11 @@ def main() -> None:
     xray_sink.bind(("127.0.0.1", 0))
     try:
         xray_daemon = f"127.0.0.1:{xray_sink.getsockname()[1]}"
-        runtime = Runtime(args.python, packages, source, endpoint, session_token, xray_daemon, cpu)
-        subjects, auth_table, skipped = setup(runtime, template, parameters, template_path.parent, management.url)
+        runtime = Runtime(args.python, endpoint, session_token, xray_daemon, cpu)
+        subjects, auth_table, skipped = setup(runtime, trees, management.url)
         if args.only:
-            subjects = [s for s in subjects if s.kind == "baseline" or args.only.search(s.name)]
+            rows = [s for s in subjects if args.only.search(s.name.removesuffix(trees[-1].suffix))]
+            subjects = [s for s in subjects if s.kind == "baseline" or s in rows]
         mint = seed_and_minter(subjects, auth_table)
         seed_connections(subjects)
         seed_data(subjects)
@@ -619,15 +676,16 @@ def main() -> None:
         server.stop()
 
 
-def provision(template: dict[str, Any], parameters: dict[str, str]) -> tuple[LocalResolver, str]:
+def provision(template: dict[str, Any], parameters: dict[str, str]) -> tuple[dict[str, str], str]:
     """The template's tables and a JWT signing secret in moto, plus the naive baseline's table; returns the
-    resolver of the template's intrinsics (tables and secrets to their local names) and the secret's ARN."""
+    local names of the template's resources (tables, queues, topics, buses, secrets: by logical id) and the
+    secret's ARN."""
     import boto3
 
     dynamodb = boto3.client("dynamodb")
-    overrides = {**parameters, **create_tables(dynamodb, template)}  # table: logical id -> name (the logical id)
+    resources = create_tables(dynamodb, template)  # table: logical id -> name (the logical id)
     # Queues, topics and buses, as the local stack creates them (the event-driven functions publish to them).
-    overrides.update(provision_messaging(template, os.environ["AWS_ENDPOINT_URL"], region=REGION, values=parameters))
+    resources.update(provision_messaging(template, os.environ["AWS_ENDPOINT_URL"], region=REGION, values=parameters))
     naive = {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
              "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]}  # fmt: skip
     dynamodb.create_table(**table_definition({"Properties": naive}, NAIVE_TABLE))
@@ -639,23 +697,48 @@ def provision(template: dict[str, Any], parameters: dict[str, str]) -> tuple[Loc
         Name="alphapulse/bench/jwt-signing-key", SecretString=secrets.token_urlsafe(48)
     )["ARN"]
     for logical_id in resources_of_type(template, "AWS::SecretsManager::Secret"):
-        overrides[logical_id] = secret_arn
-    return LocalResolver(template, overrides), secret_arn
+        resources[logical_id] = secret_arn
+    return resources, secret_arn
 
 
-def setup(
-    runtime: Runtime, template: dict[str, Any], parameters: dict[str, str], template_dir: Path, management_url: str
-) -> tuple[list[Subject], str | None, list[str]]:
-    """Tables and secret in moto; the subjects to measure, with their environments and events."""
-    resolver, secret_arn = provision(template, parameters)
-    found, skipped = deployments(template, template_dir, resolver)  # skipped: listed as NOT MEASURED
+def setup(runtime: Runtime, trees: list[Tree], management_url: str) -> tuple[list[Subject], str | None, list[str]]:
+    """Tables and secret in moto, from the first tree's template (an --against tree's functions use them too);
+    the subjects to measure, with their environments and events."""
+    ours = trees[0]
+    resources, secret_arn = provision(ours.template, ours.parameters)
+    subjects: list[Subject] = []
+    auth_table: str | None = None
+    skipped: list[str] = []  # listed as NOT MEASURED
+    for tree in trees:
+        resolver = LocalResolver(tree.template, {**tree.parameters, **resources})
+        found, left_out = deployments(tree.template, tree.directory, resolver)
+        skipped += [f"{what}{tree.suffix}" for what in left_out]
+        tree_subjects, tree_skipped = function_subjects(runtime, tree, found, secret_arn, management_url)
+        subjects += tree_subjects
+        skipped += tree_skipped
+        auth_table = auth_table or next((s.env["AUTH_TABLE"] for s in tree_subjects if "AUTH_TABLE" in s.env), None)
+    stage = stage_of(ours.template)
+    for baseline, event in (
+        ("hello", baseline_event(stage, "/hello", "/hello", None)),
+        ("naive", baseline_event(stage, "/items/item-1", "/items/{item_id}", {"item_id": "item-1"})),
+    ):
+        env = {**runtime.env(f"bench-{baseline}", 128, BENCH / "baselines", ours.layer), "NAIVE_TABLE": NAIVE_TABLE}
+        subjects.append(Subject(f"baseline/{baseline}", "baseline", baseline, "handler", env, json.dumps(event)))
+    subjects.extend(trades_peers(runtime, subjects, trees, stage))
+    return subjects, auth_table, skipped
+
+
+def function_subjects(
+    runtime: Runtime, tree: Tree, found: list[Deployment], secret_arn: str, management_url: str
+) -> tuple[list[Subject], list[str]]:
+    """A tree's rows: each function's cases, with the function's environment; and the functions left without."""
     # Rows are named after the code dir (events/<dir>-*.json), or the logical id when functions share one.
     dirs = collections.Counter(deployment.code_dir.name for deployment in found)
     subjects: list[Subject] = []
-    auth_table: str | None = None
+    skipped: list[str] = []
     for deployment in found:
         function, code_dir = deployment.function, deployment.code_dir
-        env = runtime.env(function.logical_id, deployment.memory, code_dir)
+        env = runtime.env(function.logical_id, deployment.memory, code_dir, tree.layer)
         env.update(function.environment)
         # Deployed configuration: the signing key comes from Secrets Manager, as in AWS.
         env.pop("JWT_SECRET", None)
@@ -668,17 +751,16 @@ def setup(
         )
         if "WEBSOCKET_ENDPOINT" in env:
             env["WEBSOCKET_ENDPOINT"] = management_url
-        auth_table = auth_table or env.get("AUTH_TABLE")
         cases = event_files(code_dir.name, function)
         if not cases:
             prefix = EVENT_PREFIXES.get(code_dir.name, code_dir.name)
-            skipped.append(f"{function.logical_id} (no events/{prefix}-*.json for its routes)")
+            skipped.append(f"{function.logical_id}{tree.suffix} (no events/{prefix}-*.json for its routes)")
         prefix = code_dir.name if dirs[code_dir.name] == 1 else function.logical_id
         for index, (case, path) in enumerate(cases):
             subjects.append(
                 Subject(
-                    name=f"{prefix}/{case}",
-                    kind="function" if index == 0 else "extra",
+                    name=f"{prefix}/{case}{tree.suffix}",
+                    kind="against" if tree.label else "function" if index == 0 else "extra",
                     module=deployment.module,
                     attribute=deployment.attribute,
                     env=env,
@@ -689,35 +771,35 @@ def setup(
                     lambda_runtime=deployment.runtime,
                 )
             )
-    stage = stage_of(template)
-    for baseline, event in (
-        ("hello", baseline_event(stage, "/hello", "/hello", None)),
-        ("naive", baseline_event(stage, "/items/item-1", "/items/{item_id}", {"item_id": "item-1"})),
-    ):
-        env = {**runtime.env(f"bench-{baseline}", 128, BENCH / "baselines"), "NAIVE_TABLE": NAIVE_TABLE}
-        subjects.append(Subject(f"baseline/{baseline}", "baseline", baseline, "handler", env, json.dumps(event)))
-    subjects.extend(trades_peers(runtime, subjects, stage))
-    return subjects, auth_table, skipped
+    return subjects, skipped
 
 
-def trades_peers(runtime: Runtime, subjects: list[Subject], stage: str) -> list[Subject]:
-    """GET /trades?limit=100 three ways: ours on a cache miss and on a hit, and the naive same-route peer
+def trades_peers(runtime: Runtime, subjects: list[Subject], trees: list[Tree], stage: str) -> list[Subject]:
+    """GET /trades?limit=100 three ways: each tree's on a cache miss and on a hit, and the naive same-route peer
     (bench/baselines/naive_trades.py), all on the same 500 trades."""
-    ours = next((subject for subject in subjects if subject.name == "trades/list"), None)
-    if ours is None:
+    by_name = {subject.name: subject for subject in subjects}
+    found: list[Subject] = []
+    for tree in trees:
+        ours = by_name.get(f"trades/list{tree.suffix}")
+        if ours is None:
+            continue
+        event = json.loads(ours.event_text)
+        event["queryStringParameters"] = {"limit": "100"}
+        event["multiValueQueryStringParameters"] = {"limit": ["100"]}
+        kind = "against" if tree.label else "peer"
+        found += [
+            Subject(f"trades/list-100-miss{tree.suffix}", kind, ours.module, ours.attribute, ours.env,
+                    json.dumps(event), first_target=None, lambda_runtime=ours.lambda_runtime, miss=True),
+            Subject(f"trades/list-100-hit{tree.suffix}", kind, ours.module, ours.attribute, ours.env,
+                    json.dumps(event), first_target=None, lambda_runtime=ours.lambda_runtime),
+        ]  # fmt: skip
+    if not found:
         return []
-    event = json.loads(ours.event_text)
-    event["queryStringParameters"], event["multiValueQueryStringParameters"] = {"limit": "100"}, {"limit": ["100"]}
     peer = baseline_event(stage, "/trades", "/trades", None)
     peer["queryStringParameters"], peer["multiValueQueryStringParameters"] = {"limit": "100"}, {"limit": ["100"]}
-    env = {**runtime.env("bench-naive-trades", 1024, BENCH / "baselines"), "DATA_TABLE": ours.env["DATA_TABLE"]}
-    return [
-        Subject("trades/list-100-miss", "peer", ours.module, ours.attribute, ours.env, json.dumps(event),
-                first_target=None, lambda_runtime=ours.lambda_runtime, miss=True),
-        Subject("trades/list-100-hit", "peer", ours.module, ours.attribute, ours.env, json.dumps(event),
-                first_target=None, lambda_runtime=ours.lambda_runtime),
-        Subject("baseline/naive-trades", "baseline", "naive_trades", "handler", env, json.dumps(peer)),
-    ]  # fmt: skip
+    env = runtime.env("bench-naive-trades", 1024, BENCH / "baselines", trees[0].layer)
+    env["DATA_TABLE"] = found[0].env["DATA_TABLE"]
+    return [*found, Subject("baseline/naive-trades", "baseline", "naive_trades", "handler", env, json.dumps(peer))]
 
 
 def seed_and_minter(subjects: list[Subject], auth_table: str | None) -> Callable[[], str]:
@@ -853,7 +935,7 @@ def run_all(
     skipped: list[str],
     state: SeededState,
 ) -> None:
-    pass_env = runtime.env("bench-pass", 128, BENCH / "baselines")
+    pass_env = next(subject.env for subject in subjects if subject.name == "baseline/hello")
     print(f"warm-up round ({len(subjects)} subjects, not counted) ...", file=sys.stderr)
     for subject in subjects:
         run_child(runtime, subject, mint(), warm=3)
