@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
-from alphapulse.aws.dynamodb import from_item, to_item
-from alphapulse.core.storage import TableRepository, storage_errors
-
-if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
+from alphapulse.aws.dynamodb import DynamoDBError, cancellation_reasons, from_item, to_item
+from alphapulse.aws.sigv4 import full_jitter
+from alphapulse.core.errors import DataAccessError
+from alphapulse.core.storage import CONDITION_FAILED, MAX_ATTEMPTS, TableRepository, storage_errors
 
 PUSH_PENDING = "push_pending"
 DEFAULT_LEASE_SECONDS = 15.0
 """How long a claim is held when the caller does not say (a Lambda invocation's remaining time)."""
-RELEASE_WORKERS = 8  # a metrics event's points each carry the claim: released side by side, not one by one
+TRANSACTION_LIMIT = 100  # items per TransactWriteItems
 
 
 def lease_of(context: Any) -> float:
@@ -128,17 +126,41 @@ class ClaimingRepository(TableRepository):
     def release(self, key: dict[str, Any], claim: Claim, *, remove: tuple[str, ...] = ()) -> bool:
         """Clear `claim` (the push was made), with the attributes in `remove`; False when it was not ours
         any more (a newer write replaced it)."""
-        names = {"#pending": PUSH_PENDING, **{f"#r{i}": name for i, name in enumerate(remove)}}
         with storage_errors("clear pending push"):
-            response = self.conditional(
-                "update_item",
-                Key=key,
-                UpdateExpression="REMOVE " + ", ".join(names),
-                ConditionExpression="#pending = :mine",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item({":mine": str(claim)}),
-            )
+            response = self.conditional("update_item", **_release(key, claim, remove))
         return response is not None
+
+    def release_many(self, keys: Sequence[dict[str, Any]], claim: Claim) -> list[bool]:
+        """Clear `claim` on the items at `keys`: whether each was still ours, in order. One transaction (one
+        round trip) rather than a write per item. A transaction is all or nothing: when it is cancelled, the
+        items whose condition failed are not ours, and the others are sent again without them (after a
+        conflict with another writer, with backoff)."""
+        if len(keys) == 1:
+            return [self.release(keys[0], claim)]
+        released: dict[int, bool] = {}
+        with storage_errors("clear pending pushes"):
+            for start in range(0, len(keys), TRANSACTION_LIMIT):
+                todo = list(range(start, min(start + TRANSACTION_LIMIT, len(keys))))
+                for attempt in range(1, MAX_ATTEMPTS + 1):
+                    updates = [{"Update": {"TableName": self.table, **_release(keys[i], claim)}} for i in todo]
+                    try:
+                        self.client.transact_write_items(TransactItems=updates)
+                    except DynamoDBError as exc:
+                        reasons = cancellation_reasons(exc)
+                        if reasons is None:
+                            raise
+                        refused = {i for i, reason in zip(todo, reasons, strict=False) if reason == CONDITION_FAILED}
+                        released.update((i, False) for i in refused)
+                        todo = [i for i in todo if i not in refused]
+                        if todo and CONDITION_FAILED not in reasons:  # a conflict: let the other writer finish
+                            full_jitter(attempt)
+                        if todo:
+                            continue
+                    released.update((i, True) for i in todo)
+                    break
+                else:
+                    raise DataAccessError("storage kept conflicting while clearing pending pushes")
+        return [released[i] for i in range(len(keys))]
 
 
 @dataclass(frozen=True)
@@ -165,21 +187,26 @@ class ClaimTarget:
         return f"ClaimTarget({type(self.repository).__name__})"
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
 def release_all(targets: Sequence[ClaimTarget], claim: Claim) -> list[bool]:
-    """Clear `claim` on every target (the push was made), several at a time: each is its own conditional write.
-    Whether each was still ours, in order; a failed write raises once every other one has been tried."""
-    if len(targets) <= 1:
-        return [target.release(claim) for target in targets]
-    from concurrent.futures import ThreadPoolExecutor, wait  # only here: most functions never release several
+    """Clear `claim` on every target (the push was made): whether each was still ours, in order. The targets
+    of one repository are released together (`ClaimingRepository.release_many`)."""
+    by_repository: dict[int, list[int]] = {}
+    for index, target in enumerate(targets):
+        by_repository.setdefault(id(target.repository), []).append(index)
+    released: dict[int, bool] = {}
+    for indexes in by_repository.values():
+        repository = targets[indexes[0]].repository
+        released.update(zip(indexes, repository.release_many([targets[i].key for i in indexes], claim), strict=True))
+    return [released[i] for i in range(len(targets))]
 
-    global _pool
-    with _pool_lock:
-        if _pool is None:  # kept for the process: its threads keep their connections between invocations
-            _pool = ThreadPoolExecutor(max_workers=RELEASE_WORKERS, thread_name_prefix="release")
-    futures = [_pool.submit(target.release, claim) for target in targets]
-    wait(futures)
-    return [future.result() for future in futures]
+
+def _release(key: dict[str, Any], claim: Claim, remove: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The conditional update that clears `claim` on the item at `key` (and the attributes in `remove`)."""
+    names = {"#pending": PUSH_PENDING, **{f"#r{i}": name for i, name in enumerate(remove)}}
+    return {
+        "Key": key,
+        "UpdateExpression": "REMOVE " + ", ".join(names),
+        "ConditionExpression": "#pending = :mine",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": to_item({":mine": str(claim)}),
+    }
