@@ -668,6 +668,7 @@ def main() -> None:
             subjects = [s for s in subjects if s.kind == "baseline" or s in rows]
         mint = seed_and_minter(subjects, auth_table)
         seed_connections(subjects)
+        seed_channel_logs(subjects)
         seed_data(subjects)
         run_all(runtime, subjects, mint, args, skipped, SeededState())
     finally:
@@ -871,6 +872,30 @@ def seed_connections(subjects: list[Subject]) -> None:
             permissions = frozenset(ROLE_PERMISSIONS[TOKEN_ROLE])
             ConnectionRepository(table).put(Connection(request["connectionId"], DEMO_TENANT, TOKEN_USERNAME,
                                                        permissions, now + 7200, now, now + 7200))  # fmt: skip
+
+
+def seed_channel_logs(subjects: list[Subject]) -> None:
+    """The pushes that the fan-out events' shards name, in their channels' replay logs as the publisher logged
+    them, so that a shard is delivered (not the resync of pushes no longer logged). Runs the layer in this
+    process, like seed_and_minter."""
+    from datetime import UTC, datetime
+
+    from alphapulse.realtime.models import LogEntry
+    from alphapulse.realtime.protocol import EVENT_CHANNELS, encode, push
+    from alphapulse.realtime.repositories.channels import ChannelRepository
+
+    now = int(time.time())
+    for subject in subjects:
+        table = subject.env.get("CONNECTIONS_TABLE")
+        for record in json.loads(subject.event_text).get("Records") or []:
+            shard = json.loads(record.get("body") or "{}")
+            if not table or "connections" not in shard:
+                continue
+            tenant_id, channel, last = shard["tenant_id"], shard["channel"], int(shard["last"])
+            kind = next(kind for kind, of in EVENT_CHANNELS.items() if of == channel)
+            at = datetime.fromtimestamp(now, UTC)
+            entries = [LogEntry(seq, encode(push(kind, channel, seq, at, {"n": seq}))) for seq in range(1, last + 1)]
+            ChannelRepository(table).append(tenant_id, channel, entries, expires_at=now + 86_400)
 
 
 class ManagementApiStandIn:
