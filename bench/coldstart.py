@@ -500,8 +500,9 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
     hello_warm = by_name["baseline/hello"].median("warm_p50_us")
     floor = hello_first / naive_first if hello_first and naive_first else 0.0
     rest_target = max(TARGET_FIRST_RATIO, floor + TARGET_ABOVE_FLOOR)
-    against = {subject.name: subject for subject in subjects if subject.kind == "against"}
-    suffix = f"@{args.against}" if args.against else ""
+    # --against rows are named <row>@<label> (Tree.suffix)
+    against = {subject.name.rsplit("@", 1)[0]: subject for subject in subjects if subject.kind == "against"}
+    label = next((subject.name.rsplit("@", 1)[1] for subject in against.values()), "")
     width = max(18, *(len(subject.name) for subject in subjects))
     header = (
         f"{'name':<{width}} {'init ms':>8} {'first ms':>9} {'init %':>7} {'call ms':>8} {'AWS ms':>7} {'x naive':>8} "
@@ -520,7 +521,7 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
         own_ratio = own / hello_warm if own is not None and hello_warm else None
         init = subject.median("init_ms")
         init_share = init / first if init is not None and first else None
-        counterpart = against.get(f"{subject.name}{suffix}") if subject.kind != "against" else None
+        counterpart = against.get(subject.name) if subject.kind != "against" else None
         warm_before = counterpart.median("warm_p50_us") if counterpart else None
         warm_change = warm / warm_before if warm is not None and warm_before else None
         marks = []
@@ -535,10 +536,10 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
         elif subject.kind == "extra":
             marks.append("(extra case, no target)")
         elif subject.kind == "against":
-            marks.append(f"(--against {args.against})")
+            marks.append(f"(--against {label})")
         if warm_change is not None and subject.kind != "baseline":
             ok = warm_change <= TARGET_WARM_REGRESSION
-            marks.append(f"warm<={TARGET_WARM_REGRESSION:.2f}x {args.against} {'PASS' if ok else 'FAIL'}")
+            marks.append(f"warm<={TARGET_WARM_REGRESSION:.2f}x {label} {'PASS' if ok else 'FAIL'}")
         print(
             f"{subject.name:<{width}} {fmt(init, '8.1f')} {fmt(first, '9.1f')} "
             f"{fmt(None if init_share is None else 100 * init_share, '7.0f')} "
