@@ -22,6 +22,7 @@ class Recording:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []  # (operation, items in a transaction)
+        self.tokens: list[str] = []  # each transaction's ClientRequestToken
         self.cancel: list[list[str]] = []
         self.broken = False
 
@@ -29,6 +30,7 @@ class Recording:
         def call(**params: Any) -> Any:
             self.calls.append((operation, len(params.get("TransactItems", []))))
             if operation == "transact_write_items":
+                self.tokens.append(params["ClientRequestToken"])
                 if self.broken:
                     raise DynamoDBError("InternalServerError", "unavailable", 500, "TransactWriteItems", {})
                 if self.cancel:
@@ -95,13 +97,15 @@ def test_an_item_claimed_by_another_is_left_as_it_is_and_the_others_are_sent_aga
     assert [pending(table, name) for name in "abcd"] == [None, str(OTHER), None, None]
 
 
-def test_a_conflict_with_another_writer_is_retried(table: str, client: Recording) -> None:
+def test_a_conflict_with_another_writer_is_retried_as_a_new_transaction(table: str, client: Recording) -> None:
     for name in "abc":
         put(table, name, CLAIM)
     client.cancel = [["None", "TransactionConflict", "None"]]
 
     assert release_all(targets(ClaimingRepository(table, client), "a", "b", "c"), CLAIM) == [True] * 3
     assert client.calls == [("transact_write_items", 3), ("transact_write_items", 3)]
+    # Each attempt is its own transaction: a token makes only the client's resend of one attempt idempotent.
+    assert len(set(client.tokens)) == 2 and all(len(token) == 32 for token in client.tokens)
     assert [pending(table, name) for name in "abc"] == [None] * 3
 
 

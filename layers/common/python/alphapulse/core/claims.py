@@ -131,10 +131,11 @@ class ClaimingRepository(TableRepository):
         return response is not None
 
     def release_many(self, keys: Sequence[dict[str, Any]], claim: Claim) -> list[bool]:
-        """Clear `claim` on the items at `keys`: whether each was still ours, in order. One transaction (one
-        round trip) rather than a write per item. A transaction is all or nothing: when it is cancelled, the
+        """Clear `claim` on the items at `keys` (distinct): whether each was still ours, in order. One transaction
+        (one round trip) rather than a write per item. A transaction is all or nothing: when it is cancelled, the
         items whose condition failed are not ours, and the others are sent again without them (after a
-        conflict with another writer, with backoff)."""
+        conflict with another writer, with backoff). Its client request token makes the client's own retry of a
+        transaction whose answer was lost a no-op rather than a second attempt that finds the claims gone."""
         if len(keys) == 1:
             return [self.release(keys[0], claim)]
         released: dict[int, bool] = {}
@@ -143,8 +144,9 @@ class ClaimingRepository(TableRepository):
                 todo = list(range(start, min(start + TRANSACTION_LIMIT, len(keys))))
                 for attempt in range(1, MAX_ATTEMPTS + 1):
                     updates = [{"Update": {"TableName": self.table, **_release(keys[i], claim)}} for i in todo]
+                    token = secrets.token_hex(16)
                     try:
-                        self.client.transact_write_items(TransactItems=updates)
+                        self.client.transact_write_items(TransactItems=updates, ClientRequestToken=token)
                     except DynamoDBError as exc:
                         reasons = cancellation_reasons(exc)
                         if reasons is None:
