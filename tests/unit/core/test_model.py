@@ -8,18 +8,13 @@ import subprocess
 import sys
 
 import alphapulse
-from alphapulse.core.inputs import Model
+from alphapulse.core.inputs import Model, imported_models
 
 
 def every_model() -> list[type[Model]]:
     for module in pkgutil.walk_packages(alphapulse.__path__, "alphapulse."):
         importlib.import_module(module.name)
-    found, pending = [], list(Model.__subclasses__())
-    while pending:
-        model = pending.pop()
-        found.append(model)
-        pending.extend(model.__subclasses__())
-    return found
+    return imported_models()
 
 
 def test_every_model_builds() -> None:
@@ -34,13 +29,9 @@ def test_importing_builds_no_model() -> None:
     # A fresh interpreter: the models this test run already used are built.
     code = (
         "import importlib, pkgutil, alphapulse\n"
-        "from alphapulse.core.inputs import Model\n"
+        "from alphapulse.core.inputs import imported_models\n"
         "for m in pkgutil.walk_packages(alphapulse.__path__, 'alphapulse.'): importlib.import_module(m.name)\n"
-        "pending, built = list(Model.__subclasses__()), []\n"
-        "while pending:\n"
-        "    model = pending.pop(); pending.extend(model.__subclasses__())\n"
-        "    if model.__pydantic_complete__: built.append(model.__qualname__)\n"
-        "print(','.join(built))\n"
+        "print(','.join(model.__qualname__ for model in imported_models() if model.__pydantic_complete__))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           env={"PYTHONPATH": alphapulse.__path__[0].rsplit("/", 1)[0]})  # fmt: skip

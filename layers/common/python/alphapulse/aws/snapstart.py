@@ -10,6 +10,9 @@ restore, and each module that holds such state registers its own renewal here:
   expired or been rotated while the snapshot waited;
 - deadlines on the monotonic clock are reset (`alphapulse.core.config`): a resumed copy's clock is another one.
 
+And before the snapshot is taken, what a function defers to its first request is done, so that no restored copy
+does it in a request: the models' validators are built (`alphapulse.core.inputs`).
+
 The hooks run through `snapshot_restore_py`, which Lambda's managed Python runtimes include (the tests install it
 and run the hooks as the runtime does). Where it is missing, no snapshot is ever restored, so nothing is
 registered.
@@ -24,15 +27,27 @@ from typing import Any, TypeVar
 Hook = TypeVar("Hook", bound=Callable[[], Any])
 
 try:
-    from snapshot_restore_py import register_after_restore as _register  # type: ignore[import-untyped]
-except ImportError:  # not in a Lambda managed runtime: nothing is ever restored
-    _register = None
+    import snapshot_restore_py  # type: ignore[import-untyped]
+
+    _register_after, _register_before = (
+        snapshot_restore_py.register_after_restore,
+        snapshot_restore_py.register_before_snapshot,
+    )
+except ImportError:  # not in a Lambda managed runtime: nothing is ever snapshotted or restored
+    _register_after = _register_before = None
 
 
 def after_restore(hook: Hook) -> Hook:
     """Run `hook` (no arguments) when the function resumes from a snapshot, in the order of registration."""
-    if _register is not None:
-        _register(hook)
+    if _register_after is not None:
+        _register_after(hook)
+    return hook
+
+
+def before_snapshot(hook: Hook) -> Hook:
+    """Run `hook` (no arguments) after init, before Lambda takes the snapshot, in the order of registration."""
+    if _register_before is not None:
+        _register_before(hook)
     return hook
 
 

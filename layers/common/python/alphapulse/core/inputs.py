@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from alphapulse.aws.snapstart import before_snapshot
+
 MAX_DEPTH = 64
 
 
@@ -83,3 +85,22 @@ class Model(BaseModel):
     """
 
     model_config = ConfigDict(defer_build=True)
+
+
+def imported_models() -> list[type[Model]]:
+    """Every subclass of Model imported so far (parametrized generics included)."""
+    found, pending = [], list(Model.__subclasses__())
+    while pending:
+        model = pending.pop()
+        found.append(model)
+        pending.extend(model.__subclasses__())
+    return found
+
+
+@before_snapshot
+def build_imported_models() -> None:
+    """Build every imported model not built yet. Under SnapStart this runs before the snapshot, so that no restored
+    copy builds a validator in a request; on demand, deferring the build is what keeps init short."""
+    for model in imported_models():
+        if not model.__pydantic_complete__:
+            model.model_rebuild()
