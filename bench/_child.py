@@ -66,6 +66,14 @@ def main() -> None:
     __import__(job["module"])
     handler = getattr(sys.modules[job["module"]], job["attribute"])
     t1 = time.perf_counter_ns()
+    if job.get("restore"):  # SnapStart, simulated: the snapshot's hooks, then the restore's, in this process
+        import snapshot_restore_py
+
+        for hook, args, kwargs in [
+            *snapshot_restore_py.get_before_snapshot(),
+            *snapshot_restore_py.get_after_restore(),
+        ]:
+            hook(*args, **kwargs)
     # ns spent in AWS round trips (our SigV4 endpoint, or botocore's), to report the handler's own time. Wrapped
     # after init, which it must not change; botocore is imported at init by the baselines or not used at first.
     waited = [0]

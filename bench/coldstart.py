@@ -306,9 +306,10 @@ def aws_env(endpoint: str, session_token: str) -> dict[str, str]:
 
 @dataclass
 class Runtime:
-    """How every measured process runs: interpreter, layer paths and the moto endpoint."""
+    """How every measured process runs: interpreter, the Lambda runtime's packages and the moto endpoint."""
 
     python: str
+    runtime_packages: Path  # what Lambda's Python runtime puts on every function's path (snapshot_restore_py)
     endpoint: str  # moto
     session_token: str  # AWS_SESSION_TOKEN of every process, as Lambda sets it
     xray_daemon: str  # a UDP socket of ours that swallows the X-Ray segments
@@ -327,7 +328,7 @@ class Runtime:
             "LANG": "C.UTF-8",
             "TZ": "UTC",
             "HOME": str(home),
-            "PYTHONPATH": os.pathsep.join([str(code_dir), str(layer.packages), str(layer.source)]),
+            "PYTHONPATH": os.pathsep.join(map(str, [code_dir, layer.packages, layer.source, self.runtime_packages])),
             "AWS_EXECUTION_ENV": "AWS_Lambda_python" + ".".join(python_version(self.python).split(".")[:2]),
             # Libraries look for LAMBDA_TASK_ROOT to know they run in Lambda: without it the X-Ray SDK
             # builds a sampler with two botocore clients at import (~100 ms) that Lambda never pays.
@@ -406,6 +407,17 @@ def credentials_in(event: dict[str, Any]) -> dict[str, str] | None:
 # --- measuring ----------------------------------------------------------------------------------------------
 
 
+def runtime_packages() -> Path:
+    """Lambda's managed Python runtimes give every function `snapshot_restore_py` (SnapStart's hooks): copied from
+    the dev venv into .bench/runtime, so that functions register their hooks as in Lambda."""
+    import snapshot_restore_py  # type: ignore[import-untyped]
+
+    target = CACHE / "runtime"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(snapshot_restore_py.__file__, target / "snapshot_restore_py.py")
+    return target
+
+
 def base_python() -> str:
     """The interpreter the venv was made from (its stdlib, none of its packages)."""
     return str(getattr(sys, "_base_executable", sys.executable))
@@ -427,6 +439,7 @@ def run_child(
     importtime: bool = False,
     requests: bool = False,
     profile: int = 0,
+    restore: bool = False,
 ) -> dict[str, Any]:
     job = {
         "module": subject.module,
@@ -439,10 +452,13 @@ def run_child(
         "miss": subject.miss,
         "requests": requests,
         "profile": profile,
+        "restore": restore,
     }
+    # Lambda tells a SnapStart init by its initialization type (and our code does not prefetch the key for it).
+    env = {**subject.env, "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"} if restore else subject.env
     command = runtime.command(*(["-X", "importtime"] if importtime else []), str(CHILD))
     spawned = time.monotonic_ns()
-    done = subprocess.run(command, input=json.dumps(job), capture_output=True, text=True, env=subject.env, check=False)
+    done = subprocess.run(command, input=json.dumps(job), capture_output=True, text=True, env=env, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith(MARKER)]
     if done.returncode != 0 or not lines:
         sys.exit(f"{subject.name} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
@@ -560,6 +576,15 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
             "targets": marks,
             "samples": subject.samples,
         }
+    restored = [subject for subject in subjects if subject.samples.get("restored_call_ms")]
+    if restored:
+        print("\nSnapStart, simulated (--snapstart): the first call of a process whose init ran the before-snapshot "
+              "hooks, then the after-restore hooks; Lambda's restore itself is not modelled")  # fmt: skip
+        for subject in restored:
+            after, on_demand, first = (subject.median(m) for m in ("restored_call_ms", "first_call_ms", "first_ms"))
+            results[subject.name]["restored_call_ms"] = after
+            print(f"  {subject.name:<{width}} first call {fmt(after, '6.1f')} ms restored, {fmt(on_demand, '6.1f')} ms "
+                  f"on demand; the on-demand first response was {fmt(first, '6.1f')} ms")  # fmt: skip
     hello, naive = by_name["baseline/hello"], by_name["baseline/naive"]
     peer = by_name.get("baseline/naive-trades")
     if peer is not None and peer.median("warm_p50_us"):
@@ -631,6 +656,8 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile each first call: N rows")
     parser.add_argument("--only", type=re.compile, metavar="REGEX",
                         help="only the rows it matches (--against's too), and the baselines")  # fmt: skip
+    parser.add_argument("--snapstart", action="store_true",
+                        help="also each function's first call after a simulated SnapStart restore")  # fmt: skip
     parser.add_argument("--python", default=base_python(), help="interpreter to measure (default: the venv's base)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the per-round order shuffle")
     parser.add_argument("--cpu", type=int, help="pin measured processes to this CPU (default: the last; -1: no)")
@@ -662,7 +689,7 @@ def main() -> None:
     xray_sink.bind(("127.0.0.1", 0))
     try:
         xray_daemon = f"127.0.0.1:{xray_sink.getsockname()[1]}"
-        runtime = Runtime(args.python, endpoint, session_token, xray_daemon, cpu)
+        runtime = Runtime(args.python, runtime_packages(), endpoint, session_token, xray_daemon, cpu)
         subjects, auth_table, skipped = setup(runtime, trees, management.url)
         if args.only:
             rows = [s for s in subjects if args.only.search(s.name.removesuffix(trees[-1].suffix))]
@@ -972,13 +999,20 @@ def run_all(
     pass_ms: list[float] = []
     for round_number in range(1, args.runs + 1):
         print(f"round {round_number}/{args.runs} ...", file=sys.stderr)
-        order: list[Subject | None] = [*subjects, None]  # None: `python -c pass`
+        # (subject, restored) and None: `python -c pass`; with --snapstart each function a second time, restored
+        order: list[tuple[Subject, bool] | None] = [(subject, False) for subject in subjects] + [None]
+        if args.snapstart:
+            order += [(subject, True) for subject in subjects if subject.kind == "function"]
         shuffle.shuffle(order)
         for entry in order:
             if entry is None:
                 pass_ms.append(measure_pass(runtime, pass_env))
+            elif entry[1]:
+                result = run_child(runtime, entry[0], mint(), warm=0, restore=True)
+                entry[0].samples.setdefault("restored_call_ms", []).append(result["first_call_ns"] / 1e6)
+                state.restore()
             else:
-                record(entry, run_child(runtime, entry, mint(), warm=args.warm))
+                record(entry[0], run_child(runtime, entry[0], mint(), warm=args.warm))
                 state.restore()
 
     results = report(runtime, subjects, pass_ms, args)
