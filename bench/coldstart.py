@@ -122,7 +122,7 @@ TARGET_HIT_RATIO = 0.4
 @dataclass
 class Subject:
     name: str
-    kind: str  # "function", "extra" (another event of a function) or "baseline"
+    kind: str  # "function", "extra" (another event of a function), "peer", "baseline" or "against"
     module: str
     attribute: str
     env: dict[str, str]
@@ -132,7 +132,13 @@ class Subject:
     tracing: bool = False  # Tracing: Active, so invocations carry an X-Ray trace header
     lambda_runtime: str = ""  # the template's Runtime, e.g. python3.13
     miss: bool = False  # every warm invocation a cache miss (a query parameter the cache key holds)
+    tree: str = ""  # the --against tree's label ("" for the tree measured): the name ends in @<tree>
     samples: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def row(self) -> str:
+        """The name without its tree's suffix: a row and its --against counterpart share it."""
+        return self.name.removesuffix(f"@{self.tree}") if self.tree else self.name
 
     def median(self, metric: str) -> float | None:
         values = self.samples.get(metric) or []
@@ -516,9 +522,8 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
     hello_warm = by_name["baseline/hello"].median("warm_p50_us")
     floor = hello_first / naive_first if hello_first and naive_first else 0.0
     rest_target = max(TARGET_FIRST_RATIO, floor + TARGET_ABOVE_FLOOR)
-    # --against rows are named <row>@<label> (Tree.suffix)
-    against = {subject.name.rsplit("@", 1)[0]: subject for subject in subjects if subject.kind == "against"}
-    label = next((subject.name.rsplit("@", 1)[1] for subject in against.values()), "")
+    against = {subject.row: subject for subject in subjects if subject.tree}
+    label = next((subject.tree for subject in against.values()), "")
     width = max(18, *(len(subject.name) for subject in subjects))
     header = (
         f"{'name':<{width}} {'init ms':>8} {'first ms':>9} {'init %':>7} {'call ms':>8} {'AWS ms':>7} {'x naive':>8} "
@@ -537,7 +542,7 @@ def report(runtime: Runtime, subjects: list[Subject], pass_ms: list[float], args
         own_ratio = own / hello_warm if own is not None and hello_warm else None
         init = subject.median("init_ms")
         init_share = init / first if init is not None and first else None
-        counterpart = against.get(subject.name) if subject.kind != "against" else None
+        counterpart = against.get(subject.row) if not subject.tree else None
         warm_before = counterpart.median("warm_p50_us") if counterpart else None
         warm_change = warm / warm_before if warm is not None and warm_before else None
         marks = []
@@ -692,8 +697,7 @@ def main() -> None:
         runtime = Runtime(args.python, runtime_packages(), endpoint, session_token, xray_daemon, cpu)
         subjects, auth_table, skipped = setup(runtime, trees, management.url)
         if args.only:
-            rows = [s for s in subjects if args.only.search(s.name.removesuffix(trees[-1].suffix))]
-            subjects = [s for s in subjects if s.kind == "baseline" or s in rows]
+            subjects = [s for s in subjects if s.kind == "baseline" or args.only.search(s.row)]
         mint = seed_and_minter(subjects, auth_table)
         seed_connections(subjects)
         seed_channel_logs(subjects)
@@ -798,6 +802,7 @@ def function_subjects(
                     first_target=TARGET_FIRST_RATIO if deployment.rest else TARGET_FIRST_RATIO_NOT_REST,
                     tracing=deployment.tracing,
                     lambda_runtime=deployment.runtime,
+                    tree=tree.label,
                 )
             )
     return subjects, skipped
@@ -818,9 +823,10 @@ def trades_peers(runtime: Runtime, subjects: list[Subject], trees: list[Tree], s
         kind = "against" if tree.label else "peer"
         found += [
             Subject(f"trades/list-100-miss{tree.suffix}", kind, ours.module, ours.attribute, ours.env,
-                    json.dumps(event), first_target=None, lambda_runtime=ours.lambda_runtime, miss=True),
+                    json.dumps(event), first_target=None, lambda_runtime=ours.lambda_runtime, miss=True,
+                    tree=tree.label),
             Subject(f"trades/list-100-hit{tree.suffix}", kind, ours.module, ours.attribute, ours.env,
-                    json.dumps(event), first_target=None, lambda_runtime=ours.lambda_runtime),
+                    json.dumps(event), first_target=None, lambda_runtime=ours.lambda_runtime, tree=tree.label),
         ]  # fmt: skip
     if not found:
         return []
@@ -908,22 +914,29 @@ def seed_channel_logs(subjects: list[Subject]) -> None:
     process, like seed_and_minter."""
     from datetime import UTC, datetime
 
+    from alphapulse.realtime.logic.shards import Shard
     from alphapulse.realtime.models import LogEntry
     from alphapulse.realtime.protocol import EVENT_CHANNELS, encode, push
     from alphapulse.realtime.repositories.channels import ChannelRepository
 
     now = int(time.time())
+    logged: dict[tuple[str, str, str], int] = {}  # (table, tenant, channel): the last seq to log
     for subject in subjects:
         table = subject.env.get("CONNECTIONS_TABLE")
+        if not table:
+            continue
         for record in json.loads(subject.event_text).get("Records") or []:
-            shard = json.loads(record.get("body") or "{}")
-            if not table or "connections" not in shard:
-                continue
-            tenant_id, channel, last = shard["tenant_id"], shard["channel"], int(shard["last"])
-            kind = next(kind for kind, of in EVENT_CHANNELS.items() if of == channel)
-            at = datetime.fromtimestamp(now, UTC)
-            entries = [LogEntry(seq, encode(push(kind, channel, seq, at, {"n": seq}))) for seq in range(1, last + 1)]
-            ChannelRepository(table).append(tenant_id, channel, entries, expires_at=now + 86_400)
+            try:
+                shard = Shard.parse(record.get("body") or "")
+            except ValueError:
+                continue  # not a fan-out shard
+            key = (str(table), shard.tenant_id, shard.channel)
+            logged[key] = max(logged.get(key, 0), shard.last)
+    at = datetime.fromtimestamp(now, UTC)
+    for (table, tenant_id, channel), last in logged.items():  # once per channel, whichever trees name it
+        kind = next(kind for kind, of in EVENT_CHANNELS.items() if of == channel)
+        entries = [LogEntry(seq, encode(push(kind, channel, seq, at, {"n": seq}))) for seq in range(1, last + 1)]
+        ChannelRepository(table).append(tenant_id, channel, entries, expires_at=now + 86_400)
 
 
 class ManagementApiStandIn:
