@@ -56,7 +56,9 @@ class Stack:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(Path(self.log.name).read_text()[-3000:])
+                printed = Path(self.log.name).read_text()[-3000:]
+                self.stop()
+                raise RuntimeError(printed)
             try:
                 reply = httpx.get(f"{self.base}/_local/outputs", timeout=1)
                 if reply.status_code == 200:
@@ -87,11 +89,14 @@ class Stack:
         self.events.put_events(Entries=[entry])
 
     def stop(self) -> None:
+        """Ctrl-C, then its log removed."""
         self.process.send_signal(signal.SIGINT)
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
 
 
 def _now_iso() -> str:

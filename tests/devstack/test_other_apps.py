@@ -21,9 +21,9 @@ APPS = Path(__file__).parent / "apps"
 
 
 @pytest.fixture(scope="module")
-def classic() -> Iterator[RunningStack]:
+def classic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     stack = start_stack("--template", str(APPS / "classic" / "template.yaml"), "--parameter-overrides",
-                        "TablePrefix=shop")  # fmt: skip
+                        "TablePrefix=shop", logs=tmp_path_factory.mktemp("classic"))  # fmt: skip
     yield stack
     stop_stack(stack)
 
@@ -88,10 +88,10 @@ def test_a_template_sam_refuses_is_named_in_one_line(tmp_path: Path) -> None:
     assert "SAM cannot expand the template" in said and "Handler" in said, said
 
 
-def test_a_websocketapi_app_replies_through_the_https_endpoint_it_builds_from_the_event() -> None:
+def test_a_websocketapi_app_replies_through_the_https_endpoint_it_builds_from_the_event(tmp_path: Path) -> None:
     from websockets.sync.client import connect
 
-    stack = start_stack("--template", str(APPS / "chat" / "template.yaml"))
+    stack = start_stack("--template", str(APPS / "chat" / "template.yaml"), logs=tmp_path)
     try:
         url = stack.outputs["WebSocketURI"]
         assert url.startswith("ws://127.0.0.1:"), url
@@ -104,9 +104,9 @@ def test_a_websocketapi_app_replies_through_the_https_endpoint_it_builds_from_th
         stop_stack(stack)
 
 
-def test_a_function_invokes_another_synchronously_and_asynchronously_through_the_lambda_api() -> None:
+def test_a_function_invokes_another_synchronously_and_asynchronously_through_the_lambda_api(tmp_path: Path) -> None:
 
-    stack = start_stack("--template", str(APPS / "invoker" / "template.yaml"), "--stack-name", "shop")
+    stack = start_stack("--template", str(APPS / "invoker" / "template.yaml"), "--stack-name", "shop", logs=tmp_path)
     try:
         reply = httpx.post(f"{stack.base_url}/call/42", timeout=60)
         assert reply.status_code == 200, reply.text
@@ -131,9 +131,10 @@ def test_a_function_invokes_another_synchronously_and_asynchronously_through_the
         stop_stack(stack)
 
 
-def test_inline_code_and_a_plain_lambda_function_from_a_relative_template_path() -> None:
+def test_inline_code_and_a_plain_lambda_function_from_a_relative_template_path(tmp_path: Path) -> None:
 
-    stack = start_stack("--template", "tests/devstack/apps/inline/template.yaml")  # relative to the project
+    relative = "tests/devstack/apps/inline/template.yaml"  # to the project
+    stack = start_stack("--template", relative, logs=tmp_path)
     try:
         reply = httpx.get(f"{stack.base_url}/hello", params={"name": "sam"}, timeout=30)
         assert (reply.status_code, reply.json()) == (200, {"hello": "sam"})

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,33 +37,34 @@ class RunningStack:
         return self.outputs["WebSocketUrl"]
 
 
-def start_stack(*args: str, **extra_env: str) -> RunningStack:
+def start_stack(*args: str, logs: Path, **extra_env: str) -> RunningStack:
     """`python -m devstack run [args]` on free ports, the demo feed off unless `DEMO_FEED` is given, schedules
-    every second."""
+    every second. What it prints goes to `logs/local-stack.log` (a pytest temporary directory: pytest keeps the
+    last three runs' and removes older ones), its sam-env.json beside it unless `DEVSTACK_SAM_ENV` is given."""
     http_port, aws_port, ws_port = free_port(), free_port(), free_port()
     env = {**os.environ, "HTTP_PORT": str(http_port), "AWS_PORT": str(aws_port), "WS_PORT": str(ws_port),
            "JWT_SECRET": TEST_SECRET, "DEMO_FEED": "0", "DEVSTACK_RETRY_DELAYS": "0.2,0.2",
            "DEVSTACK_SCHEDULE_SECONDS": "1", **extra_env}  # fmt: skip
-    log = tempfile.NamedTemporaryFile(prefix="local-stack-", suffix=".log", delete=False)  # noqa: SIM115 (kept open by the stack)
-    env.setdefault("DEVSTACK_SAM_ENV", log.name.removesuffix(".log") + "-sam-env.json")  # not the repo's own
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "run", *args], cwd=ROOT, env=env, text=True,
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    log.close()
+    env.setdefault("DEVSTACK_SAM_ENV", str(logs / "sam-env.json"))  # not the repo's own
+    log = logs / "local-stack.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "run", *args], cwd=ROOT, env=env, text=True,
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
     base_url = f"http://127.0.0.1:{http_port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"local stack exited: {Path(log.name).read_text()[-5000:]}")
+            raise RuntimeError(f"local stack exited: {log.read_text()[-5000:]}")
         try:
             reply = httpx.get(f"{base_url}/_local/outputs", timeout=1)
             if reply.status_code == 200:
-                return RunningStack(process, base_url, f"http://127.0.0.1:{aws_port}", reply.json(), Path(log.name))
+                return RunningStack(process, base_url, f"http://127.0.0.1:{aws_port}", reply.json(), log)
         except httpx.TransportError:
             time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
-    raise RuntimeError(f"local stack did not answer within 60 s: {Path(log.name).read_text()[-5000:]}")
+    raise RuntimeError(f"local stack did not answer within 60 s: {log.read_text()[-5000:]}")
 
 
 def stop_stack(stack: RunningStack) -> int:
@@ -78,8 +78,8 @@ def stop_stack(stack: RunningStack) -> int:
 
 
 @pytest.fixture(scope="session")
-def local_stack() -> Iterator[RunningStack]:
-    stack = start_stack()
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    stack = start_stack(logs=tmp_path_factory.mktemp("local-stack"))
     yield stack
     stop_stack(stack)
 

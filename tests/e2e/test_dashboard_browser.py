@@ -91,10 +91,10 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def stack(browser: Browser) -> Iterator[RunningStack]:
+def stack(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """`make run`'s stack (demo data, the feed off: the tests push their own events), serving the built page."""
     dashboard.build()  # a no-op when web/dist is up to date, as `make test` leaves it
-    running = start_stack()
+    running = start_stack(logs=tmp_path_factory.mktemp("stack"))
     yield running
     stop_stack(running)
 

@@ -20,8 +20,8 @@ TOKEN_TTL = 70
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[RunningStack]:
-    running = start_stack(DEMO_FEED="1", ACCESS_TOKEN_TTL_SECONDS=str(TOKEN_TTL))
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(logs=tmp_path_factory.mktemp("stack"), DEMO_FEED="1", ACCESS_TOKEN_TTL_SECONDS=str(TOKEN_TTL))
     yield running
     stop_stack(running)
 

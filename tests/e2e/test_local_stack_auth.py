@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -50,8 +51,8 @@ def alive_in_session(pid: int) -> list[str]:
     return [line for line in listing.stdout.splitlines() if not line.lstrip().startswith("Z")]
 
 
-def test_cors_origins_sets_the_allowed_origins() -> None:
-    stack = start_stack(CORS_ORIGINS="https://desk.example,https://ops.example")
+def test_cors_origins_sets_the_allowed_origins(tmp_path: Path) -> None:
+    stack = start_stack(logs=tmp_path, CORS_ORIGINS="https://desk.example,https://ops.example")
     try:
         for origin, allowed in (("https://ops.example", True), ("http://localhost:5173", False)):
             reply = httpx.get(f"{stack.base_url}/api/v1/health", headers={"Origin": origin})
@@ -61,10 +62,10 @@ def test_cors_origins_sets_the_allowed_origins() -> None:
         stop_stack(stack)
 
 
-def test_ctrl_c_with_three_clients_connected_stops_every_process_within_5_s_without_a_traceback() -> None:
+def test_ctrl_c_with_three_clients_connected_stops_every_process_within_5_s_without_a_traceback(tmp_path: Path) -> None:
     from websockets.sync.client import connect
 
-    stack = start_stack()
+    stack = start_stack(logs=tmp_path)
     login = {"username": "trader", "password": DEMO_USERS["trader"][2]}
     token = httpx.post(f"{stack.base_url}/api/v1/auth/token", data=login).json()["access_token"]
     opened = contextlib.ExitStack()
@@ -86,7 +87,7 @@ def test_ctrl_c_with_three_clients_connected_stops_every_process_within_5_s_with
         opened.close()
         if stack.process.poll() is None:
             os.killpg(stack.process.pid, signal.SIGKILL)
-    printed = stack.log.read_text() if stack.log else ""
+    printed = stack.log.read_text()
     assert not left, f"processes left {took:.1f} s after Ctrl-C: {left}"
     assert took <= 5, f"Ctrl-C took {took:.1f} s"
     assert "Traceback" not in printed, printed[-3000:]

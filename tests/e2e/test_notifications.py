@@ -47,10 +47,11 @@ def outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stack(webhook: SnsEndpoint, outbox: Path) -> Iterator[RunningStack]:
+def stack(webhook: SnsEndpoint, outbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     running = start_stack("--parameter-overrides", f"AlertWebhookUrl={webhook.url}", "AlertWebhookSeverities=critical",
                           "AlertEmail=ops@example.com", "AlertSmsNumber=+15551234567",
-                          DEVSTACK_CA_BUNDLE=str(webhook.ca_file), DEVSTACK_OUTBOX=str(outbox))  # fmt: skip
+                          logs=tmp_path_factory.mktemp("stack"), DEVSTACK_CA_BUNDLE=str(webhook.ca_file),
+                          DEVSTACK_OUTBOX=str(outbox))  # fmt: skip
     yield running
     stop_stack(running)
 

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[RunningStack]:
-    running = start_stack()
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(logs=tmp_path_factory.mktemp("stack"))
     yield running
     stop_stack(running)
 

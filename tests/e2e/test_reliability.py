@@ -46,8 +46,8 @@ AWS = {"region_name": "us-east-1", "aws_access_key_id": "local", "aws_secret_acc
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[RunningStack]:
-    running = start_stack()
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(logs=tmp_path_factory.mktemp("stack"))
     yield running
     stop_stack(running)
 

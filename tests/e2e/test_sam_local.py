@@ -70,7 +70,7 @@ def built(sam_path: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stack(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningStack, Path, Path]]:
     """`make run` listening where containers reach it, its sam-env.json, and the events filled for admin."""
     work = tmp_path_factory.mktemp("sam-local")
-    running = start_stack(DEVSTACK_HOST="0.0.0.0", DEVSTACK_SAM_ENV=str(work / "sam-env.json"))  # noqa: S104
+    running = start_stack(logs=work, DEVSTACK_HOST="0.0.0.0", DEVSTACK_SAM_ENV=str(work / "sam-env.json"))  # noqa: S104
     try:
         port = running.base_url.rsplit(":", 1)[1]
         filled = subprocess.run([sys.executable, "-m", "devstack", "events", "--out", str(work / "events")],

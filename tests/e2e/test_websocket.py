@@ -116,9 +116,13 @@ def short_lived_token(username: str, seconds: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def tuned_stack() -> Iterator[RunningStack]:
+def tuned_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """A second stack: a replay log of a few seconds, and $disconnect lost for dropped connections."""
-    stack = start_stack(REPLAY_RETENTION_SECONDS=str(RETENTION_SECONDS), WS_LOSE_DISCONNECT_ON_DROP="1")
+    stack = start_stack(
+        logs=tmp_path_factory.mktemp("tuned"),
+        REPLAY_RETENTION_SECONDS=str(RETENTION_SECONDS),
+        WS_LOSE_DISCONNECT_ON_DROP="1",
+    )
     yield stack
     stop_stack(stack)
 
@@ -354,10 +358,12 @@ def read_trades_until(websocket: ClientConnection, feed: PushFeed) -> tuple[list
 
 
 @pytest.fixture(scope="module")
-def throttling_stack() -> Iterator[RunningStack]:
+def throttling_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """A third stack whose management API throttles 20 % of the posts to connections (429), and whose audiences
     of more than two connections are sharded through the FIFO fan-out queue and FanoutFunction."""
-    stack = start_stack(DEVSTACK_FAULTS="connections-429:0.2", FANOUT_SHARD_THRESHOLD="2")
+    stack = start_stack(
+        logs=tmp_path_factory.mktemp("throttling"), DEVSTACK_FAULTS="connections-429:0.2", FANOUT_SHARD_THRESHOLD="2"
+    )
     yield stack
     stop_stack(stack)
 
