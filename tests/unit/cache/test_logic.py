@@ -23,6 +23,7 @@ class MemoryStore:
         self.entries: dict[str, Entry] = {}
         self.leases: dict[str, int] = {}
         self.lookups = 0
+        self.releases = 0
         self.lock = threading.Lock()
         self.fail_store = False
 
@@ -34,10 +35,13 @@ class MemoryStore:
     def entry(self, tenant_id: str, digest: str) -> Entry | None:
         return self.entries.get(tenant_id + digest)
 
-    def store(self, tenant_id: str, digest: str, entry: Entry) -> None:
+    def store(self, tenant_id: str, digest: str, entry: Entry) -> bool:
+        """As the table does: the entry replaces its item, and so the lease on it."""
         if self.fail_store:
             raise DataAccessError("storage unavailable during store a cache entry")
         self.entries[tenant_id + digest] = entry
+        self.leases.pop(tenant_id + digest, None)
+        return True
 
     def take_lease(self, tenant_id: str, digest: str, *, now_ms: int, seconds: float) -> bool:
         with self.lock:
@@ -47,6 +51,7 @@ class MemoryStore:
             return True
 
     def release_lease(self, tenant_id: str, digest: str) -> None:
+        self.releases += 1
         self.leases.pop(tenant_id + digest, None)
 
     def bump(self, tenant_id: str, domains: tuple[str, ...], *, now_ms: int) -> None:
@@ -180,6 +185,18 @@ def test_a_compute_error_is_not_cached_and_releases_the_lease(cache: ResponseCac
     assert store.entries == {} and store.leases == {}
 
 
-def test_a_store_that_fails_still_answers(cache: ResponseCache, store: MemoryStore) -> None:
+def test_a_store_that_fails_still_answers_and_gives_the_lease_up(cache: ResponseCache, store: MemoryStore) -> None:
     store.fail_store = True
     assert cache.answer("default", "k", ("trades",), 30, Counter()).body == b'{"n":1}'
+    assert store.leases == {} and store.releases == 1
+
+
+def test_a_stored_entry_ends_the_lease_without_another_write(cache: ResponseCache, store: MemoryStore) -> None:
+    assert not cache.answer("default", "k", ("trades",), 30, Counter()).hit
+    assert store.leases == {} and store.releases == 0
+
+
+def test_an_entry_the_store_does_not_keep_gives_the_lease_up(cache: ResponseCache, store: MemoryStore) -> None:
+    store.store = lambda tenant_id, digest, entry: False  # type: ignore[method-assign]  # too large for an item
+    assert not cache.answer("default", "k", ("trades",), 30, Counter()).hit
+    assert store.leases == {} and store.releases == 1

@@ -6,8 +6,9 @@ bumps its version (`cache.wiring.changed`), after writing its data, so an entry 
 records an older version and misses from then on. A lookup is one read of the versions (strongly consistent)
 and the entry.
 
-Concurrent misses of one request compute it once: the first takes a short lease (a conditional put), the others
-poll for its entry and serve it, or compute it themselves if it does not come in time.
+Concurrent misses of one request compute it once: the first takes a short lease (a conditional write), the
+others poll for its entry and serve it, or compute it themselves if it does not come in time. Storing the entry
+ends the lease; a computation that stores nothing gives it up.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ SETTLE_SECONDS = 1
 class CacheStore(Protocol):
     def lookup(self, tenant_id: str, digest: str) -> tuple[Versions, Entry | None]: ...
     def entry(self, tenant_id: str, digest: str) -> Entry | None: ...
-    def store(self, tenant_id: str, digest: str, entry: Entry) -> None: ...
+    def store(self, tenant_id: str, digest: str, entry: Entry) -> bool: ...
     def take_lease(self, tenant_id: str, digest: str, *, now_ms: int, seconds: float) -> bool: ...
     def release_lease(self, tenant_id: str, digest: str) -> None: ...
 
@@ -70,12 +71,16 @@ class ResponseCache:
             computed = self._wait_for(tenant_id, digest, wanted)
             if computed is not None:
                 return Answer(computed.body, computed.etag, hit=True)
-            return self._compute(tenant_id, digest, versions, domains, ttl, compute)
+            answer, _ = self._compute(tenant_id, digest, versions, domains, ttl, compute)
+            return answer
+        stored = False
         try:
-            return self._compute(tenant_id, digest, versions, domains, ttl, compute)
+            answer, stored = self._compute(tenant_id, digest, versions, domains, ttl, compute)
+            return answer
         finally:
-            with contextlib.suppress(DataAccessError):  # it expires on its own
-                self.store.release_lease(tenant_id, digest)
+            if not stored:
+                with contextlib.suppress(DataAccessError):  # it expires on its own
+                    self.store.release_lease(tenant_id, digest)
 
     def _compute(
         self,
@@ -85,7 +90,8 @@ class ResponseCache:
         domains: tuple[str, ...],
         ttl: int,
         compute: Callable[[], bytes],
-    ) -> Answer:
+    ) -> tuple[Answer, bool]:
+        """The computed answer, and whether its entry was stored."""
         body = compute()
         now = self.clock()
         expires_at = int(now) + ttl
@@ -94,10 +100,11 @@ class ResponseCache:
             expires_at = min(expires_at, changed_ms // 1000 + SETTLE_SECONDS + 1)
         entry = Entry(body, etag_of(body), versions.of(domains), expires_at)
         try:
-            self.store.store(tenant_id, digest, entry)
+            stored = self.store.store(tenant_id, digest, entry)
         except DataAccessError:
             get_logger().warning("could not store a cache entry", exc_info=True)
-        return Answer(entry.body, entry.etag, hit=False)
+            stored = False
+        return Answer(entry.body, entry.etag, hit=False), stored
 
     def _wait_for(self, tenant_id: str, digest: str, versions: str) -> Entry | None:
         """The entry another caller is computing, once stored; None when it does not come in time."""

@@ -4,13 +4,17 @@ epoch seconds), and each tenant's domain versions in the data table (DATA_TABLE)
 | table | item | pk | sk | TTL |
 |---|---|---|---|---|
 | data | a tenant's domain versions | `T#<t>#CACHE` | `VERSIONS` | - |
-| cache | a cached response | `T#<t>#ENTRY#<digest of the request>` | `ENTRY` | computed + the route's TTL |
-| cache | the lease of the one computing it | `T#<t>#ENTRY#<digest of the request>` | `LEASE` | taken + a few seconds |
+| cache | a cached response, and the lease of its next computation | `T#<t>#ENTRY#<digest>` | `ENTRY` | below |
 
 The versions item holds a number per domain (`trades`…) and its last change (`trades_ms`). A lookup is one
 BatchGetItem: the versions strongly consistent, the entry eventually consistent (half the read units). An entry
 read stale is safe: it records the versions it was computed at, and those are checked against the consistent
 ones.
+
+`<digest>` is that of the request. An entry expires at its computation + the route's TTL. Its lease
+(`lease_until_ms`) lives on the same item, so that storing the new entry, which replaces the item, also ends the
+lease: a miss writes twice (take the lease, store), not three times. While the lease is held the item expires with
+it. An item that holds only a lease has no `body` and is no entry.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from alphapulse.cache.models import Entry, Versions
 from alphapulse.core import keys
 from alphapulse.core.storage import TableRepository, storage_errors
 
-CACHE, VERSIONS, ENTRY, LEASE = "CACHE", "VERSIONS", "ENTRY", "LEASE"
+CACHE, VERSIONS, ENTRY = "CACHE", "VERSIONS", "ENTRY"
 CHANGED_SUFFIX = "_ms"
 MAX_BODY_BYTES = 350 * 1024  # an item holds 400 KB
 
@@ -32,13 +36,13 @@ def _versions_key(tenant_id: str) -> dict[str, Any]:
     return to_item({"pk": keys.tenant_key(tenant_id, CACHE), "sk": VERSIONS})
 
 
-def _entry_key(tenant_id: str, digest: str, sort: str = ENTRY) -> dict[str, Any]:
-    return to_item({"pk": keys.tenant_key(tenant_id, ENTRY, digest), "sk": sort})
+def _entry_key(tenant_id: str, digest: str) -> dict[str, Any]:
+    return to_item({"pk": keys.tenant_key(tenant_id, ENTRY, digest), "sk": ENTRY})
 
 
 class CacheRepository(TableRepository):
-    """Entries and leases (the cache table) and versions (`versions_table`, the data table) of one tenant at a
-    time."""
+    """Entries and their leases (the cache table) and versions (`versions_table`, the data table) of one tenant at
+    a time."""
 
     def __init__(self, table: str, versions_table: str, client: DynamoDBClient | None = None) -> None:
         super().__init__(table, client)
@@ -58,8 +62,8 @@ class CacheRepository(TableRepository):
                     found[table].extend(items)
                 request = response.get("UnprocessedKeys") or {}
         versions = from_item(found[self.versions_table][0]) if found[self.versions_table] else {}
-        entry = from_item(found[self.table][0]) if found[self.table] else None
-        return _versions(versions), _entry(entry) if entry else None
+        entry = _entry(from_item(found[self.table][0])) if found[self.table] else None
+        return _versions(versions), entry
 
     def entry(self, tenant_id: str, digest: str) -> Entry | None:
         with storage_errors("read a cache entry"):
@@ -67,32 +71,43 @@ class CacheRepository(TableRepository):
                                         ConsistentRead=True).get("Item")  # fmt: skip
         return _entry(from_item(item)) if item else None
 
-    def store(self, tenant_id: str, digest: str, entry: Entry) -> None:
-        """Keep the entry (compressed); one that would not fit in an item is not kept."""
+    def store(self, tenant_id: str, digest: str, entry: Entry) -> bool:
+        """Keep the entry (compressed), in place of the item and so of any lease on it; False, and nothing
+        written, when it would not fit in an item."""
         body = zlib.compress(entry.body)
         if len(body) > MAX_BODY_BYTES:
-            return
+            return False
         item = {**from_item(_entry_key(tenant_id, digest)), "body": body, "etag": entry.etag,
                 "versions": entry.versions, "expires_at": entry.expires_at}  # fmt: skip
         with storage_errors("store a cache entry"):
             self.client.put_item(TableName=self.table, Item=to_item(item))
+        return True
 
     def take_lease(self, tenant_id: str, digest: str, *, now_ms: int, seconds: float) -> bool:
-        """Take the right to compute the entry (a conditional put): False while another holds it."""
+        """Take the right to compute the entry (a conditional update of its item, created with only the lease when
+        there is none): False while another holds it. Until the new entry is stored, the item expires with the
+        lease: the entry it holds, if any, is not what this caller wants."""
         until = now_ms + int(seconds * 1000)
-        item = {**from_item(_entry_key(tenant_id, digest, LEASE)), "until_ms": until, "expires_at": until // 1000 + 1}
         with storage_errors("take a cache lease"):
             taken = self.conditional(
-                "put_item",
-                Item=to_item(item),
-                ConditionExpression="attribute_not_exists(pk) OR until_ms < :now",
-                ExpressionAttributeValues=to_item({":now": now_ms}),
+                "update_item",
+                Key=_entry_key(tenant_id, digest),
+                UpdateExpression="SET lease_until_ms = :until, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(lease_until_ms) OR lease_until_ms < :now",
+                ExpressionAttributeValues=to_item({":until": until, ":expires": until // 1000 + 1, ":now": now_ms}),
             )
         return taken is not None
 
     def release_lease(self, tenant_id: str, digest: str) -> None:
+        """End the lease without storing an entry (the item is left as it was, or, with only the lease, to its
+        expiry)."""
         with storage_errors("release a cache lease"):
-            self.client.delete_item(TableName=self.table, Key=_entry_key(tenant_id, digest, LEASE))
+            self.conditional(
+                "update_item",
+                Key=_entry_key(tenant_id, digest),
+                UpdateExpression="REMOVE lease_until_ms",
+                ConditionExpression="attribute_exists(lease_until_ms)",
+            )
 
 
 class VersionRepository(TableRepository):
@@ -122,5 +137,7 @@ def _versions(item: dict[str, Any]) -> Versions:
     return Versions(numbers, changed)
 
 
-def _entry(item: dict[str, Any]) -> Entry:
+def _entry(item: dict[str, Any]) -> Entry | None:
+    if "body" not in item:
+        return None  # a lease alone
     return Entry(zlib.decompress(item["body"]), str(item["etag"]), str(item["versions"]), int(item["expires_at"]))

@@ -64,15 +64,21 @@ class TableRepository:
                 raise DataAccessError("storage kept throttling a batch write")
 
     def conditional(self, operation: str, **params: Any) -> dict[str, Any] | None:
-        """Run a conditional write; its response, or None when the condition did not hold."""
-        return self.conditional_seen(operation, **params)[0]
+        """Run a conditional write; its response, or None when the condition did not hold (the item that failed
+        it is not sent back)."""
+        return self._conditional(operation, "NONE", params)[0]
 
     def conditional_seen(self, operation: str, **params: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         """Run a conditional write: (its response, {}), or (None, the item as the failed condition saw it,
         decoded; {} when there was none). A retried write can so tell its own earlier success from a lost race."""
+        return self._conditional(operation, "ALL_OLD", params)
+
+    def _conditional(
+        self, operation: str, on_failure: str, params: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         try:
             response: dict[str, Any] = getattr(self.client, operation)(
-                TableName=self.table, ReturnValuesOnConditionCheckFailure="ALL_OLD", **params
+                TableName=self.table, ReturnValuesOnConditionCheckFailure=on_failure, **params
             )
         except DynamoDBError as exc:
             if is_condition_failure(exc):
