@@ -10,8 +10,12 @@ window); the data logic keeps the real clock, and the events carry real times.
 
 DynamoDB read units are counted from what each read returned, by DynamoDB's rules: GetItem and BatchGetItem
 per item, Query per request, each rounded up to 4 KB, a strongly consistent read 1 unit per 4 KB, an eventually
-consistent one half, an item's size being its names and values in bytes (binary decoded). moto's
-ConsumedCapacity is not used: it does not follow these rules.
+consistent one half, an item's size being its names and values in bytes (binary decoded). The cache's own
+writes on the request path (fills and leases) are counted in write units by the same sizes: 1 per KB of the
+larger of the item before and after the write (a PutItem that replaces an item, an UpdateItem), the item's
+size for a DeleteItem, and a failed conditional write charged as the item it found; each item is read, uncounted,
+before and after. Index writes are not counted (the cache table has no index). moto's ConsumedCapacity is not
+used: it does not follow these rules.
 
 A response is stale when it does not show its domain's latest event (the newest trade id, the portfolio's
 as-of time, the metrics' latest time, the newest alert, the trading system's report time) that was ingested
@@ -60,6 +64,7 @@ PATHS = {
     "system": ("functions/system", "/api/v1/system", []),
 }
 ROLES = ("admin",)  # the one role that may read all five domains
+WRITES = ("PutItem", "UpdateItem", "DeleteItem")
 TARGETS = {"hit_ratio": 0.90, "read_unit_ratio": 0.2, "hit_to_miss_p50": 0.5}
 SECRET = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105 (moto only)
 
@@ -73,12 +78,17 @@ class SimClock:
 
 
 class ReadUnits:
-    """Read units and requests, counted from DynamoDB's answers."""
+    """Read units and requests, counted from DynamoDB's answers, and the write units of the writes."""
 
     def __init__(self) -> None:
         self.units = 0.0
         self.reads = 0
         self.writes = 0
+        self.write_units = 0
+
+    def record_write(self, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+        larger = max(_item_size(before or {}), _item_size(after or {}))
+        self.write_units += max(1, math.ceil(larger / 1024))
 
     def record(self, operation: str, params: dict[str, Any], answer: dict[str, Any]) -> None:
         if operation in ("GetItem", "Query", "BatchGetItem"):
@@ -96,9 +106,13 @@ class ReadUnits:
 
 
 def _units(items: list[dict[str, Any]], consistent: bool, *, per_item: bool) -> float:
-    sizes = [sum(len(name.encode()) + _size(value) for name, value in item.items()) for item in items] or [0]
+    sizes = [_item_size(item) for item in items] or [0]
     blocks = sum(max(1, math.ceil(size / 4096)) for size in sizes) if per_item else max(1, math.ceil(sum(sizes) / 4096))
     return blocks * (1.0 if consistent else 0.5)
+
+
+def _item_size(item: dict[str, Any]) -> int:
+    return sum(len(name.encode()) + _size(value) for name, value in item.items())
 
 
 def _size(attribute: dict[str, Any]) -> int:
@@ -126,9 +140,25 @@ def counting(counter: ReadUnits) -> Iterator[None]:
 
     original = DynamoDBClient.call
 
+    def stored(client: Any, params: dict[str, Any]) -> dict[str, Any] | None:
+        key = params.get("Key") or {name: params["Item"][name] for name in ("pk", "sk")}
+        read = {"TableName": params["TableName"], "Key": key, "ConsistentRead": True}
+        item: dict[str, Any] | None = original(client, "GetItem", read).get("Item")
+        return item
+
     def call(self: Any, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        answer = original(self, operation, params)
-        counter.record(operation, params, answer)
+        if operation not in WRITES:
+            answer = original(self, operation, params)
+            counter.record(operation, params, answer)
+            return answer
+        before = stored(self, params)
+        after = before  # a failed conditional write is charged as the item it found
+        try:
+            answer = original(self, operation, params)
+            after = stored(self, params)
+        finally:
+            counter.record(operation, params, {})
+            counter.record_write(before, after)
         return answer
 
     DynamoDBClient.call = call  # type: ignore[method-assign]
@@ -299,6 +329,7 @@ def run(stack: Stack, steps: list[tuple[float, str, Any]], *, cached: bool) -> d
         "read_units": counter.units,
         "read_requests": counter.reads,
         "write_requests": counter.writes,
+        "write_units": counter.write_units,
         "hit_p50_ms": statistics.median(hits) * 1000 if hits else None,
         "miss_p50_ms": statistics.median(misses) * 1000 if misses else None,
         "stale": stale,
@@ -371,7 +402,8 @@ def main() -> int:
           f"{figures['read_unit_ratio']:.3f}x  (target <= {TARGETS['read_unit_ratio']}x)")  # fmt: skip
     print(f"  reads/request        {cached['read_requests'] / cached['requests']:.2f} cached vs "
           f"{uncached['read_requests'] / uncached['requests']:.2f} uncached; cache writes (fills, leases) "
-          f"{cached['write_requests']}")  # fmt: skip
+          f"{cached['write_requests']}, {cached['write_units']} write units, "
+          f"{cached['write_units'] / (cached['requests'] - cached['hits']):.2f} per miss")  # fmt: skip
     print(f"  p50 hit vs miss      {cached['hit_p50_ms']:.2f} ms vs {cached['miss_p50_ms']:.2f} ms: "
           f"{figures['hit_to_miss_p50']:.2f}x  (target <= {TARGETS['hit_to_miss_p50']}x); "
           f"uncached p50 {uncached['miss_p50_ms']:.2f} ms")  # fmt: skip
