@@ -9,6 +9,8 @@ import json
 import os
 import secrets
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -23,12 +25,35 @@ import pytest
 from devstack.gateways.rest import response_body, response_headers, rest_event
 from devstack.ports import free_port
 from devstack.runtime.handlers import LambdaContext, load_handler
+from devstack.template.functions import Function as TemplateFunction
+from devstack.template.functions import functions_of
 from devstack.template.load import create_tables, load_template
+from devstack.template.resolve import LocalResolver, read_template
 from tests.fakes import FakeManagementApi
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 TEST_SECRET = "test-signing-secret-" + secrets.token_hex(16)
+
+
+def template_functions() -> list[TemplateFunction]:
+    """Every function of template.yaml, as the local stack reads them."""
+    template, parameters = read_template(ROOT / "template.yaml")
+    return list(functions_of(template, LocalResolver(template, parameters)).values())
+
+
+def in_function(function: TemplateFunction, code: str) -> str:
+    """What `code` prints, run after importing one function's handler in a fresh interpreter, as Lambda's init
+    (`snapshot_restore_py` imported as `s`)."""
+    module, _ = function.handler.rsplit(".", 1)
+    code = f"import {module}, snapshot_restore_py as s\n{code}"
+    code_dir = ROOT / function.code_uri
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code_dir), str(ROOT / "layers/common/python")]),
+           "APP_ENV": "local", "JWT_SECRET": "s" * 48, "AWS_REGION": "us-east-1"}  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], cwd=code_dir, env=env, capture_output=True,
+                            text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
 
 
 def load_event(name: str, **placeholders: str) -> dict[str, Any]:

@@ -4,10 +4,7 @@ renewed; and every function registers them by importing its handler, as Lambda r
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,9 +19,7 @@ from snapshot_restore_py import get_after_restore  # type: ignore[import-untyped
 from alphapulse.aws import sdk
 from alphapulse.aws.sigv4 import SignedEndpoint
 from alphapulse.core.config import signing_key
-from devstack.template.functions import functions_of
-from devstack.template.resolve import LocalResolver, read_template
-from tests.conftest import reset_caches
+from tests.conftest import in_function, reset_caches, template_functions
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -153,19 +148,6 @@ def test_signing_key_is_fetched_again_though_its_deadline_holds(
     assert signing_key() == new
 
 
-def _in_function(function: Any, code: str) -> str:
-    """What `code` prints, run after importing one function's handler in a fresh interpreter, as Lambda's init."""
-    module, _ = function.handler.rsplit(".", 1)
-    code = f"import {module}, snapshot_restore_py as s\n{code}"
-    code_dir = ROOT / function.code_uri
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code_dir), str(ROOT / "layers/common/python")]),
-           "APP_ENV": "local", "JWT_SECRET": "s" * 48, "AWS_REGION": "us-east-1"}  # fmt: skip
-    result = subprocess.run([sys.executable, "-c", code], cwd=code_dir, env=env, capture_output=True,
-                            text=True, timeout=60, check=False)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
-
-
 def _registered_by(function: Any) -> tuple[str, dict[str, list[str]]]:
     """The hooks registered, before the snapshot and after a restore, by importing one function's handler."""
     code = (
@@ -174,14 +156,12 @@ def _registered_by(function: Any) -> tuple[str, dict[str, list[str]]]:
         "    return [f'{o.__module__}.{getattr(o, \"__qualname__\", type(o).__qualname__)}.{n}' for o, n in owners]\n"
         "print({'before': names(s.get_before_snapshot()), 'after': names(s.get_after_restore())})"
     )
-    return function.logical_id, eval(_in_function(function, code))  # noqa: S307 (what we printed)
+    return function.logical_id, eval(in_function(function, code))  # noqa: S307 (what we printed)
 
 
 def test_every_function_registers_the_hooks_by_importing_its_handler() -> None:
-    template, parameters = read_template(ROOT / "template.yaml")
-    functions = functions_of(template, LocalResolver(template, parameters))
     with ThreadPoolExecutor(2) as pool:
-        registered = dict(pool.map(_registered_by, functions.values()))
+        registered = dict(pool.map(_registered_by, template_functions()))
     assert len(registered) == 15
     for function, hooks in registered.items():
         assert {
@@ -195,15 +175,13 @@ def test_every_function_registers_the_hooks_by_importing_its_handler() -> None:
 
 @pytest.mark.parametrize("code_uri", ["functions/ingest", "functions/trades"])
 def test_before_the_snapshot_every_model_the_function_imported_is_built(code_uri: str) -> None:
-    template, parameters = read_template(ROOT / "template.yaml")
-    function = next(f for f in functions_of(template, LocalResolver(template, parameters)).values()
-                    if f.code_uri.rstrip("/") == code_uri)  # fmt: skip
+    function = next(f for f in template_functions() if f.code_uri.rstrip("/") == code_uri)
     code = (
         "from alphapulse.core.inputs import imported_models\n"
         "deferred = [m.__qualname__ for m in imported_models() if not m.__pydantic_complete__]\n"
         "for hook, args, kwargs in s.get_before_snapshot(): hook(*args, **kwargs)\n"
         "print(len(deferred), [m.__qualname__ for m in imported_models() if not m.__pydantic_complete__])"
     )
-    deferred, left = _in_function(function, code).split(" ", 1)
+    deferred, left = in_function(function, code).split(" ", 1)
     assert int(deferred) >= 10  # init built few of them (an event function none): the snapshot would miss them
     assert left.strip() == "[]"

@@ -21,11 +21,14 @@ from alphapulse.core import inputs
 from alphapulse.core.config import get_settings, prefetch_signing_key
 from alphapulse.core.errors import AppError, InvalidQueryError
 from alphapulse.core.observability import get_emf_metrics, get_logger
+from alphapulse.web.fastapi_compat import lazy_v1_check
 
 API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 64 * 1024  # no dashboard request comes near it; larger bodies get 413
 REQUEST_ID_HEADER = "x-request-id"
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+lazy_v1_check()  # before any route is built: no `pydantic.v1` import
 
 # Response descriptions that several routes share (the body is always `{"detail": ...}`).
 UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {401: {"description": "Missing, invalid or expired access token"}}
