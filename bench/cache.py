@@ -77,7 +77,7 @@ class SimClock:
         return self.now
 
 
-class ReadUnits:
+class CapacityUnits:
     """Read units and requests, counted from DynamoDB's answers, and the write units of the writes."""
 
     def __init__(self) -> None:
@@ -135,7 +135,7 @@ def _size(attribute: dict[str, Any]) -> int:
 
 
 @contextmanager
-def counting(counter: ReadUnits) -> Iterator[None]:
+def counting(counter: CapacityUnits) -> Iterator[None]:
     from alphapulse.aws.dynamodb import DynamoDBClient
 
     original = DynamoDBClient.call
@@ -301,7 +301,7 @@ def run(stack: Stack, steps: list[tuple[float, str, Any]], *, cached: bool) -> d
     clock = SimClock()
     start = clock.now
     cache = ResponseCache(CacheRepository("CacheTable", "DataTable"), clock=clock) if cached else None
-    counter, truth = ReadUnits(), Truth()
+    counter, truth = CapacityUnits(), Truth()
     hits: list[float] = []
     misses: list[float] = []
     stale = 0

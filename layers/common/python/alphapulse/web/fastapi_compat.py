@@ -5,7 +5,7 @@ route (`fastapi._compat.shared.is_pydantic_v1_model_class`), although no module 
 class cannot exist unless `pydantic.v1` has been imported, so `lazy_v1_check` asks FastAPI's question only once
 it has: the answer is the same, and the import is gone (upstream, fastapi/fastapi#16374 proposes this change and
 measured 44 ms of a cold start on Lambda arm64). `alphapulse.web.app` applies it before any route is built;
-tests/unit/web/test_fastapi_compat.py checks that no function imports `pydantic.v1` and that a v1 model is still
+tests/integration/web/test_fastapi_compat.py checks that no function imports `pydantic.v1` and that a v1 model is still
 refused. Remove this module once FastAPI makes the check itself.
 """
 
