@@ -47,13 +47,14 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-# Tests that keep to their own process (a moto server and temporary files per worker) run on both cores; the
-# rest (the local stack, Docker, `sam build` into .aws-sam) one at a time.
-PARALLEL_TESTS := tests/unit tests/integration tests/architecture
+# Tests that keep to their own process (a moto server and temporary files per worker; the template's linters and
+# a `sam build` into a temporary directory) run on both cores; the rest (the local stack, Docker, `sam build`
+# into .aws-sam, browsers) one at a time, and print their slowest, to keep CI under its 25 minutes.
+PARALLEL_TESTS := tests/unit tests/integration tests/architecture tests/infra tests/deploy
 
 test: install lint typecheck web-test
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/pytest -q -n 2 $(PARALLEL_TESTS)
-	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/pytest -q $(PARALLEL_TESTS:%=--ignore=%)
+	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/pytest -q --durations=20 $(PARALLEL_TESTS:%=--ignore=%)
 
 fmt: $(VENV)/.installed
 	$(BIN)/ruff format .
