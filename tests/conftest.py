@@ -42,18 +42,23 @@ def template_functions() -> list[TemplateFunction]:
     return list(functions_of(template, LocalResolver(template, parameters)).values())
 
 
-def in_function(function: TemplateFunction, code: str) -> str:
-    """What `code` prints, run after importing one function's handler in a fresh interpreter, as Lambda's init
-    (`snapshot_restore_py` imported as `s`)."""
-    module, _ = function.handler.rsplit(".", 1)
-    code = f"import {module}, snapshot_restore_py as s\n{code}"
-    code_dir = ROOT / function.code_uri
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code_dir), str(ROOT / "layers/common/python")]),
+def fresh_python(code: str, *, code_dir: Path | None = None) -> str:
+    """What `code` prints in a fresh interpreter with the layer (and `code_dir`, also its working directory) on
+    its path, in a local app environment."""
+    path = [str(code_dir)] if code_dir else []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*path, str(ROOT / "layers/common/python")]),
            "APP_ENV": "local", "JWT_SECRET": "s" * 48, "AWS_REGION": "us-east-1"}  # fmt: skip
     result = subprocess.run([sys.executable, "-c", code], cwd=code_dir, env=env, capture_output=True,
                             text=True, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
+
+
+def in_function(function: TemplateFunction, code: str) -> str:
+    """What `code` prints, run after importing one function's handler in a fresh interpreter, as Lambda's init
+    (`snapshot_restore_py` imported as `s`)."""
+    module, _ = function.handler.rsplit(".", 1)
+    return fresh_python(f"import {module}, snapshot_restore_py as s\n{code}", code_dir=ROOT / function.code_uri)
 
 
 def load_event(name: str, **placeholders: str) -> dict[str, Any]:

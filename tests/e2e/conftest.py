@@ -29,8 +29,8 @@ class RunningStack:
     process: subprocess.Popen[str]
     base_url: str
     aws_endpoint: str
+    log: Path  # what the stack printed
     outputs: dict[str, str] = field(default_factory=dict)
-    log: Path | None = None  # what the stack printed
 
     @property
     def ws_url(self) -> str:
@@ -60,7 +60,7 @@ def start_stack(*args: str, logs: Path, **extra_env: str) -> RunningStack:
         try:
             reply = httpx.get(f"{base_url}/_local/outputs", timeout=1)
             if reply.status_code == 200:
-                return RunningStack(process, base_url, f"http://127.0.0.1:{aws_port}", reply.json(), log)
+                return RunningStack(process, base_url, f"http://127.0.0.1:{aws_port}", log, reply.json())
         except httpx.TransportError:
             time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)

@@ -3,11 +3,9 @@ a pydantic v1 model is still refused. Each case runs in a fresh interpreter, as 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.conftest import ROOT, in_function, template_functions
+from tests.conftest import fresh_python, in_function, template_functions
 
 V2_ROUTE = (
     "import sys, pydantic\n"
@@ -21,20 +19,13 @@ V2_ROUTE = (
 )
 
 
-def fresh(code: str) -> str:
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False,
-                            env={"PYTHONPATH": str(ROOT / "layers/common/python"), "APP_ENV": "local"})  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout.strip()
-
-
 def test_fastapi_alone_imports_pydantic_v1_at_its_first_route() -> None:
     # Why the module exists. Once this fails, FastAPI checks lazily itself: remove alphapulse.web.fastapi_compat.
-    assert fresh("from fastapi import APIRouter\n" + V2_ROUTE) == "True"
+    assert fresh_python("from fastapi import APIRouter\n" + V2_ROUTE).strip() == "True"
 
 
 def test_with_the_lazy_check_a_route_of_v2_models_imports_no_pydantic_v1() -> None:
-    assert fresh("from alphapulse.web.app import APIRouter\n" + V2_ROUTE) == "False"
+    assert fresh_python("from alphapulse.web.app import APIRouter\n" + V2_ROUTE).strip() == "False"
 
 
 def test_no_function_imports_pydantic_v1() -> None:
@@ -64,4 +55,4 @@ def test_a_pydantic_v1_model_is_still_refused() -> None:
         "except PydanticV1NotSupportedError:\n"
         "    print('refused')\n"
     )
-    assert fresh(code) == "refused"
+    assert fresh_python(code).strip() == "refused"

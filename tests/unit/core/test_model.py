@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import subprocess
-import sys
 
 import alphapulse
 from alphapulse.core.inputs import Model, imported_models
+from tests.conftest import fresh_python
 
 
 def every_model() -> list[type[Model]]:
@@ -33,6 +32,4 @@ def test_importing_builds_no_model() -> None:
         "for m in pkgutil.walk_packages(alphapulse.__path__, 'alphapulse.'): importlib.import_module(m.name)\n"
         "print(','.join(model.__qualname__ for model in imported_models() if model.__pydantic_complete__))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={"PYTHONPATH": alphapulse.__path__[0].rsplit("/", 1)[0]})  # fmt: skip
-    assert done.stdout.strip() == ""
+    assert fresh_python(code).strip() == ""
