@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alphapulse.aws import startup  # first: no garbage collection during init
+from alphapulse.web import startup  # first: no garbage collection during init, and FastAPI imported lean
 
 # isort: split
 from typing import Annotated

@@ -3,7 +3,7 @@ OpenAPI document (DESIGN section 4, Portfolio, trades and system) and its docs p
 
 from __future__ import annotations
 
-from alphapulse.aws import startup  # first: no garbage collection during init
+from alphapulse.web import startup  # first: no garbage collection during init, and FastAPI imported lean
 
 # isort: split
 from typing import Annotated, Any

@@ -1,5 +1,5 @@
 """Untrusted JSON: bounded nesting, checked before anything recurses into it; and `Model`, the base of our pydantic
-models, which build their validators at first use.
+models, which build their validators at first use (and pydantic's plugin loader, imported lean).
 
 Python's json module, pydantic and json.dumps all recurse, so a document nested a few thousand levels
 deep raises RecursionError (a 500, a crashed frame handler) instead of a clear refusal. No input of
@@ -9,6 +9,8 @@ ours is nested deeper than a handful of levels; MAX_DEPTH leaves ample room.
 from __future__ import annotations
 
 import json
+import sys
+import types
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -16,6 +18,36 @@ from pydantic import BaseModel, ConfigDict
 from alphapulse.aws.snapstart import before_snapshot
 
 MAX_DEPTH = 64
+
+
+def import_plugin_loader() -> None:
+    """Import pydantic's plugin loader without `importlib.metadata`, until it is needed (nothing if either is imported).
+
+    pydantic imports its plugin loader when it builds its first validator, and the loader imports
+    `importlib.metadata` for `entry_points`, which it calls only when plugins are enabled. Our functions disable them
+    (PYDANTIC_DISABLE_PLUGINS, template.yaml), so that import was 8-9 ms of an event function's first call for
+    nothing (docs/decisions.md, issue #15). The loader is imported here with an `entry_points` that imports
+    `importlib.metadata` when it is called, so enabled plugins still load (tests/unit/core/test_model.py). A REST
+    function imports `importlib.metadata` anyway, with FastAPI (`pydantic.networks`).
+    """
+    if "pydantic.plugin._loader" in sys.modules or "importlib.metadata" in sys.modules:
+        return
+
+    def entry_points(**params: Any) -> Any:
+        from importlib import metadata
+
+        return metadata.entry_points(**params)
+
+    placeholder = types.ModuleType("importlib.metadata")
+    placeholder.entry_points = entry_points  # type: ignore[attr-defined]
+    sys.modules["importlib.metadata"] = placeholder
+    try:
+        import pydantic.plugin._loader  # noqa: F401
+    finally:
+        del sys.modules["importlib.metadata"]
+
+
+import_plugin_loader()
 
 
 class TooDeepError(ValueError):
