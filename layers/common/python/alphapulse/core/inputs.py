@@ -21,14 +21,11 @@ MAX_DEPTH = 64
 
 
 def import_plugin_loader() -> None:
-    """Import pydantic's plugin loader without `importlib.metadata`, until it is needed (nothing if either is imported).
+    """Import pydantic's plugin loader without `importlib.metadata` (nothing if either is imported already).
 
-    pydantic imports its plugin loader when it builds its first validator, and the loader imports
-    `importlib.metadata` for `entry_points`, which it calls only when plugins are enabled. Our functions disable them
-    (PYDANTIC_DISABLE_PLUGINS, template.yaml), so that import was 8-9 ms of an event function's first call for
-    nothing (docs/decisions.md, issue #15). The loader is imported here with an `entry_points` that imports
-    `importlib.metadata` when it is called, so enabled plugins still load (tests/unit/core/test_model.py). A REST
-    function imports `importlib.metadata` anyway, with FastAPI (`pydantic.networks`).
+    The loader imports it for `entry_points`, which it calls only when plugins are enabled; ours are disabled
+    (PYDANTIC_DISABLE_PLUGINS), so the import was 8-9 ms of an event function's first call (docs/decisions.md,
+    issue #15). Here `entry_points` imports `importlib.metadata` when called, so enabled plugins still load.
     """
     if "pydantic.plugin._loader" in sys.modules or "importlib.metadata" in sys.modules:
         return

@@ -1,20 +1,13 @@
 """Two changes to how FastAPI starts, each measured on a REST function's init (docs/decisions.md, issue #15).
 
-- `import_fastapi`: FastAPI with its OpenAPI models built at first use, 25-30 ms less. fastapi.openapi.models
-  defines the OpenAPI document as some 40 pydantic models, and pydantic builds a model's validator when its
-  class is created. A function never builds its OpenAPI document (`openapi_url=None`: the merged document is a
-  file, `alphapulse.web.openapi`), so pydantic's `defer_build`, which our own models set
-  (`alphapulse.core.inputs.Model`), is the default while FastAPI is imported. FastAPI rebuilds `Schema`,
-  `Operation` and `Encoding` at the end of that module, which builds them (and what they hold) all the same.
-  pydantic has no public setting for that default: tests/integration/web/test_fastapi_compat.py checks that its
-  private one still defers FastAPI's models, and that the OpenAPI document is unchanged.
-- `lazy_v1_check`: no `pydantic.v1` import, 15-22 ms less. FastAPI 0.165 refuses pydantic v1 models, and to tell
-  one apart it imports `pydantic.v1` when it builds the first route (`fastapi._compat.shared.
-  is_pydantic_v1_model_class`), although no module of ours imports it. A v1 model class cannot exist unless
-  `pydantic.v1` has been imported, so the check asks FastAPI's question only once it has: the answer is the
-  same, and the import is gone (upstream, fastapi/fastapi#16374 proposes this change and measured 44 ms of a
-  cold start on Lambda arm64). `alphapulse.web.app` applies it before any route is built. Remove it once FastAPI
-  makes the check itself (the test that FastAPI alone imports `pydantic.v1` then fails).
+- `import_fastapi` (25-30 ms): FastAPI's ~40 OpenAPI models are built when first used, not at import. A function
+  never builds its OpenAPI document (`openapi_url=None`). It sets pydantic's private default for `defer_build`
+  while FastAPI is imported.
+- `lazy_v1_check` (15-22 ms): FastAPI imports `pydantic.v1` at its first route only to refuse v1 models, which
+  cannot exist before `pydantic.v1` is imported; the check now runs only once it is (fastapi/fastapi#16374).
+  `alphapulse.web.app` applies it before any route is built.
+
+tests/integration/web/test_fastapi_compat.py holds both, and fails when FastAPI makes either unnecessary.
 """
 
 from __future__ import annotations
