@@ -13,8 +13,9 @@ from typing import Any
 
 from alphapulse.core.claims import lease_of
 from alphapulse.core.observability import get_logger
-from alphapulse.ingest import logic as ingest
-from alphapulse.ingest.models import InvalidEventError, parse_alert_messages
+from alphapulse.ingest.logic import alerts as ingest
+from alphapulse.ingest.models.alerts import parse_alert_messages
+from alphapulse.ingest.models.checks import InvalidEventError
 from alphapulse.ingest.wiring import dependencies
 
 
@@ -29,7 +30,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     pushed = 0
     for message in messages:
         pushes = ingest.ingest_alert(
-            message, deps.stores.alerts, deps.publish, changed=deps.changed, lease_seconds=lease_of(context)
+            message, deps.alerts, deps.publish, changed=deps.changed, lease_seconds=lease_of(context)
         )
         pushed += len(pushes)
     logger.info("alert messages applied", extra={"messages": len(messages), "pushed": pushed})

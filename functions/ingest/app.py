@@ -13,8 +13,9 @@ from typing import Any
 
 from alphapulse.core.claims import lease_of
 from alphapulse.core.observability import get_logger
-from alphapulse.ingest import logic as ingest
-from alphapulse.ingest.models import InvalidEventError, parse_trading_event
+from alphapulse.ingest.logic import trading as ingest
+from alphapulse.ingest.models.checks import InvalidEventError
+from alphapulse.ingest.models.trading import parse_trading_event
 from alphapulse.ingest.wiring import dependencies
 
 

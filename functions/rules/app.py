@@ -13,7 +13,8 @@ from alphapulse.alerts.logic import engine
 from alphapulse.alerts.wiring import dependencies
 from alphapulse.core.claims import lease_of
 from alphapulse.core.observability import get_logger
-from alphapulse.ingest.models import InvalidEventError, MetricsReported, SystemStatusReported, parse_trading_event
+from alphapulse.ingest.models.checks import InvalidEventError
+from alphapulse.ingest.models.trading import MetricsReported, SystemStatusReported, parse_trading_event
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -27,9 +28,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.error("invalid event rejected", extra={"reason": str(exc)})
         raise
     deps = dependencies()
-    report = detail.report()
     sent = engine.evaluate_report(
-        report, deps.rules, deps.rule_states, deps.topic.publish, lease_seconds=lease_of(context)
+        detail, deps.rules, deps.rule_states, deps.topic.publish, lease_seconds=lease_of(context)
     )
     logger.info("rules evaluated", extra={"tenant_id": detail.tenant_id, "published": len(sent)})
     return {"published": len(sent)}

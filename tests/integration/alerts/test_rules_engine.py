@@ -13,7 +13,7 @@ import pytest
 from alphapulse.alerts.logic import engine as rules_engine
 from alphapulse.alerts.models import AlertRuleInput, RuleState
 from alphapulse.alerts.repositories.rules import RuleRepository, RuleStateRepository
-from alphapulse.ingest.models import MetricsReported, SystemStatusReported, parse_trading_event
+from alphapulse.ingest.models.trading import MetricsReported, SystemStatusReported, parse_trading_event
 from tests.conftest import Function, eventbridge, load_event, sns
 from tests.fakes import PushRecorder, topic_to_queue
 
@@ -46,7 +46,7 @@ def report(minutes: float, tenant_id: str = "default", **metrics: float) -> Metr
 
 def run(engine: tuple[RuleRepository, RuleStateRepository, Sent], detail: Any) -> list[dict[str, Any]]:
     rules, states, sent = engine
-    return rules_engine.evaluate_report(detail.report(), rules, states, sent)
+    return rules_engine.evaluate_report(detail, rules, states, sent)
 
 
 def test_crossing_a_default_threshold_publishes_a_firing_message(engine: Any) -> None:
@@ -153,7 +153,7 @@ def _rule(metric: str, condition: str, *, enabled: bool = True, name: str = "Rul
 def test_system_status_maps_cpu_and_memory(engine: Any) -> None:
     detail = parse_trading_event(load_event("ingest-system-status-reported"))
     assert isinstance(detail, SystemStatusReported)
-    assert detail.report().values == {
+    assert detail.values == {
         "cpu_usage_percent": 37.5,
         "memory_usage_percent": 55.7,
         "disk_usage_percent": 42.4,
@@ -183,11 +183,11 @@ def test_concurrent_evaluations_publish_once(engine: Any) -> None:
         def change(self, tenant_id: str, rule_id: str, *, seen: RuleState | None, new: RuleState) -> bool:
             if not Interleaved.raced:
                 Interleaved.raced = True
-                rules_engine.evaluate_report(report(0, leverage=1.7).report(), rules, states, sent)
+                rules_engine.evaluate_report(report(0, leverage=1.7), rules, states, sent)
             return super().change(tenant_id, rule_id, seen=seen, new=new)
 
     racer = Interleaved(states.table)
-    rules_engine.evaluate_report(report(0, leverage=1.64).report(), rules, racer, sent)
+    rules_engine.evaluate_report(report(0, leverage=1.64), rules, racer, sent)
     assert sent.summary() == [("portfolio_leverage", "firing")]
     assert sent.messages[0]["metric_value"] == 1.7  # the winner's
 
@@ -228,11 +228,11 @@ def test_message_still_held_by_a_running_invocation_makes_the_retry_wait(engine:
         raise SystemExit("killed")
 
     with pytest.raises(SystemExit):
-        rules_engine.evaluate_report(report(0, leverage=1.64).report(), rules, states, crash, lease_seconds=60)
+        rules_engine.evaluate_report(report(0, leverage=1.64), rules, states, crash, lease_seconds=60)
     with pytest.raises(rules_engine.PublishInProgressError):
-        rules_engine.evaluate_report(report(0, leverage=1.64).report(), rules, states, sent)
+        rules_engine.evaluate_report(report(0, leverage=1.64), rules, states, sent)
     later = lambda: 10.0**10  # noqa: E731 (the lease is long over)
-    rules_engine.evaluate_report(report(0, leverage=1.64).report(), rules, states, sent, clock=later)
+    rules_engine.evaluate_report(report(0, leverage=1.64), rules, states, sent, clock=later)
     assert sent.summary() == [("portfolio_leverage", "firing")]
 
 
@@ -259,7 +259,7 @@ def test_rules_function_publishes_to_the_topic_and_alert_ingest_applies_it(
 
 
 def test_rules_function_refuses_other_detail_types(table: str) -> None:
-    from alphapulse.ingest.models import InvalidEventError
+    from alphapulse.ingest.models.checks import InvalidEventError
 
     with pytest.raises(InvalidEventError, match="MetricsReported"):
         Function("functions/rules")(load_event("ingest-trade-executed"))

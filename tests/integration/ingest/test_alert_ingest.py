@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from alphapulse.alerts.repositories.alerts import AlertRepository
-from alphapulse.ingest.models import InvalidEventError
+from alphapulse.ingest.models.checks import InvalidEventError
 from tests.conftest import Function, items, load_event, sns
 from tests.fakes import PushRecorder
 

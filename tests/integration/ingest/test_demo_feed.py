@@ -23,7 +23,7 @@ from alphapulse.alerts.logic.rules import evaluate
 from alphapulse.alerts.models import AlertEvent, AlertRule, RuleState
 from alphapulse.core.claims import Claim
 from alphapulse.core.times import iso
-from alphapulse.ingest.models import (
+from alphapulse.ingest.models.trading import (
     MetricsReported,
     PortfolioUpdated,
     SystemStatusReported,
@@ -138,7 +138,7 @@ def alert_messages(run: Run) -> list[dict[str, Any]]:
         elif entry.detail_type in ("MetricsReported", "SystemStatusReported"):
             detail = parse_trading_event(eventbridge(entry.detail_type, entry.body))
             assert isinstance(detail, MetricsReported | SystemStatusReported)
-            evaluate_report(detail.report(), rules, states, send, clock=lambda: 0.0)
+            evaluate_report(detail, rules, states, send, clock=lambda: 0.0)
     return messages
 
 
@@ -176,7 +176,7 @@ def test_thresholds_are_crossed_and_recovered() -> None:
     rules = {rule.metric_name: rule for rule in default_rules()}
     outcomes: dict[str, set[bool]] = {}
     for detail in simulate(1).parsed("MetricsReported") + simulate(1).parsed("SystemStatusReported"):
-        for name, value in detail.report().values.items():
+        for name, value in detail.values.items():
             if name in rules:
                 outcomes.setdefault(name, set()).add(evaluate(rules[name].condition, value))
     crossed = {name for name, seen in outcomes.items() if True in seen}

@@ -9,14 +9,16 @@ from typing import Any
 
 import pytest
 
-from alphapulse.ingest import logic as ingest
-from alphapulse.ingest.models import InvalidEventError, parse_trading_event
+from alphapulse.ingest.logic import trading as ingest
+from alphapulse.ingest.logic.pushes import PushInProgressError
+from alphapulse.ingest.models.checks import InvalidEventError
+from alphapulse.ingest.models.trading import parse_trading_event
 from alphapulse.ingest.wiring import IngestDependencies
 from alphapulse.metrics.repositories import MetricRepository
 from alphapulse.portfolio.repositories import PortfolioRepository
 from alphapulse.system.repositories import SystemRepository
 from alphapulse.trades.repositories import TradeRepository
-from tests.conftest import Function, eventbridge, items, load_event
+from tests.conftest import Function, eventbridge, in_function, items, load_event, template_functions
 from tests.fakes import ChangeRecorder, PushRecorder
 
 EVENTS = [
@@ -184,7 +186,7 @@ def test_redelivery_while_the_first_still_holds_the_push_is_retried_later(table:
     assert changes.calls == [(detail.tenant_id, ("trades",))]
     record = lambda *push, push_id: published.append(push)  # noqa: E731
     # a concurrent redelivery within the lease must not push, nor drop the push: it fails (Lambda retries)
-    with pytest.raises(ingest.PushInProgressError):
+    with pytest.raises(PushInProgressError):
         ingest.ingest_trading_event(detail, stores, record, changed=changes, lease_seconds=10, clock=clock)
     # once the lease is over, the retry takes it over and pushes once
     clock.now += 12
@@ -268,3 +270,21 @@ def test_far_future_event_writes_nothing(ingest_function: Any, table: str, moto_
     with pytest.raises(InvalidEventError, match="timestamp"):
         ingest_function(event)
     assert items(moto_server, table) == []
+
+
+def test_each_ingest_function_imports_only_its_own_source() -> None:
+    # The ingest function stores trading events and the alert ingest function alerts: neither imports the other's
+    # domains and models (about 10 ms of each one's init, docs/decisions.md, issue #15).
+    code = (
+        "import sys\n"
+        "print(sorted({m.split('.')[1] for m in sys.modules if m.count('.') >= 2 and m.startswith('alphapulse.')}),"
+        " sorted(m for m in sys.modules if m.startswith('alphapulse.ingest.')))\n"
+    )
+    functions = {function.logical_id: function for function in template_functions()}
+    trading = in_function(functions["IngestFunction"], code)
+    alerts = in_function(functions["AlertIngestFunction"], code)
+    domains = ["'metrics'", "'portfolio'", "'system'", "'trades'"]
+    assert "'alerts'" not in trading and "alphapulse.ingest.models.alerts" not in trading, trading
+    assert all(domain in trading for domain in domains), trading
+    assert not any(domain in alerts for domain in domains) and "ingest.models.trading" not in alerts, alerts
+    assert "'alerts'" in alerts and "alphapulse.ingest.logic.alerts" in alerts, alerts

@@ -521,8 +521,8 @@ def test_a_1000_position_portfolio_reaches_its_subscriber_as_the_push_or_resync_
     stack: Stack, realtime: dict[str, str]
 ) -> None:
     # Given a subscriber of `portfolio` and the largest portfolio the model allows, ingested for real
-    from alphapulse.ingest import logic as ingest
-    from alphapulse.ingest.models import parse_trading_event
+    from alphapulse.ingest.logic import trading as ingest
+    from alphapulse.ingest.models.trading import parse_trading_event
     from alphapulse.ingest.wiring import IngestDependencies
     from alphapulse.realtime import wiring
     from tests.conftest import eventbridge

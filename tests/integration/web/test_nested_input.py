@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from alphapulse.core import inputs
-from alphapulse.ingest.models import InvalidEventError, parse_alert_messages, parse_trading_event
+from alphapulse.ingest.models.alerts import parse_alert_messages
+from alphapulse.ingest.models.checks import InvalidEventError
+from alphapulse.ingest.models.trading import parse_trading_event
 from alphapulse.realtime.protocol import FrameError, parse_frame
 from tests.conftest import eventbridge, load_event, login, sns
 from tests.integration.web.test_permission_matrix import PUBLIC, ROUTES, client_for

@@ -41,7 +41,7 @@ def test_building_models_imports_no_importlib_metadata() -> None:
     # where plugins are disabled (template.yaml's Globals).
     code = (
         "import os; os.environ['PYDANTIC_DISABLE_PLUGINS'] = '__all__'\n"
-        "import sys, alphapulse.ingest.logic\n"
+        "import sys, alphapulse.ingest.logic.trading, alphapulse.ingest.logic.alerts\n"
         "from alphapulse.core.inputs import build_imported_models\n"
         "build_imported_models()\n"
         "print('pydantic.plugin._loader' in sys.modules, 'importlib.metadata' in sys.modules)\n"

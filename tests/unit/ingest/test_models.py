@@ -11,14 +11,13 @@ from typing import Any
 import pytest
 
 from alphapulse.core.times import iso
-from alphapulse.ingest.models import (
-    MAX_CLOCK_SKEW,
-    InvalidEventError,
+from alphapulse.ingest.models.alerts import parse_alert_messages
+from alphapulse.ingest.models.checks import MAX_CLOCK_SKEW, InvalidEventError
+from alphapulse.ingest.models.trading import (
     MetricsReported,
     PortfolioUpdated,
     SystemStatusReported,
     TradeExecuted,
-    parse_alert_messages,
     parse_trading_event,
 )
 from tests.conftest import eventbridge, load_event, sns

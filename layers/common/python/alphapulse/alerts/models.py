@@ -6,14 +6,14 @@ import math
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from alphapulse.core.claims import Claim
-from alphapulse.core.inputs import Model
+from alphapulse.core.inputs import Labels, Model, Text
 from alphapulse.core.keys import DEFAULT_TENANT, METRIC_NAME_PATTERN, valid_tenant_id
 from alphapulse.core.pagination import fingerprint
 from alphapulse.core.times import UtcDatetime, iso, to_utc
@@ -30,25 +30,12 @@ RULES_SEGMENT = "rules"
 """`/alerts/rules` is the rules collection, so no alert may be called `rules`."""
 MESSAGE_MAX_LENGTH = 4096
 NOTE_MAX_LENGTH = 1000
-MAX_LABELS = 64
 MAX_COOLDOWN_SECONDS = 30 * 86400
 TEMPLATE_FIELDS = frozenset({"value", "threshold", "metric_name", "condition"})
 """The placeholders a rule's message_template may use; `{value}` is required."""
 
 _CONDITION = re.compile(r"^\s*(<=|>=|==|!=|<|>)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*$", re.ASCII)
 _WIDE_FORMAT = re.compile(r"\d{3,}")
-
-
-def _utf8(text: str) -> str:
-    # A JSON body may carry lone surrogates ("\ud800"): valid for Python, not storable as UTF-8.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("text must be valid Unicode") from exc
-    return text
-
-
-Text = Annotated[str, AfterValidator(_utf8)]
 
 
 def _not_rules(alert_id: str | None) -> str | None:
@@ -90,9 +77,6 @@ RuleMetricName = Annotated[str, Field(pattern=METRIC_NAME_PATTERN)]
 """A metric a rule evaluates: one that MetricsReported can carry."""
 EventMetricName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/-]{1,128}$")]
 """An external alerting system's metric name, shown on its alert ('/' allowed)."""
-LabelKey = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_utf8)]
-LabelValue = Annotated[str, Field(max_length=1024), AfterValidator(_utf8)]
-Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
 EventTime = Annotated[datetime, BeforeValidator(_any_time_as_utc), AfterValidator(_in_utc)]
 
 
@@ -312,11 +296,18 @@ class RuleState:
     pending_message: str | None = None
 
 
-@dataclass(frozen=True)
-class MetricReport:
-    """Values reported for a tenant at one time, by metric name: what the rules engine evaluates."""
+class MetricReport(Protocol):
+    """Values reported for a tenant at one time, by metric name: what the rules engine evaluates
+    (ingest's MetricsReported and SystemStatusReported are such reports)."""
 
-    tenant_id: str
-    timestamp: datetime
-    values: Mapping[str, float]
-    labels: Mapping[str, str] = field(default_factory=dict)
+    @property
+    def tenant_id(self) -> str: ...
+
+    @property
+    def timestamp(self) -> datetime: ...
+
+    @property
+    def values(self) -> Mapping[str, float]: ...
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...

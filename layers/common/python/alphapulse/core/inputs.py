@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import sys
 import types
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from alphapulse.aws.snapstart import before_snapshot
 
 MAX_DEPTH = 64
+MAX_LABELS = 64
 
 
 def import_plugin_loader() -> None:
@@ -102,6 +103,22 @@ def check_depth(document: Any, max_depth: int = MAX_DEPTH) -> None:
         if depth + 1 > max_depth:
             raise TooDeepError(max_depth)
         pending.extend((child, depth + 1) for child in children)
+
+
+def _utf8(text: str) -> str:
+    # A JSON body may carry lone surrogates ("\ud800"): valid for Python, not storable as UTF-8.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text must be valid Unicode") from exc
+    return text
+
+
+Text = Annotated[str, AfterValidator(_utf8)]
+LabelKey = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_utf8)]
+LabelValue = Annotated[str, Field(max_length=1024), AfterValidator(_utf8)]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
+"""The labels of a metric report or an alert."""
 
 
 class Model(BaseModel):
