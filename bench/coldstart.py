@@ -18,9 +18,11 @@ handler and a naive one (boto3 resource at import, one GetItem per request). The
 seeded (`make run`'s demo data, 500 trades), and GET /trades?limit=100 is measured three more ways: ours on a
 cache miss every time, ours on a hit, and the naive same-route peer (bench/baselines/naive_trades.py).
 
-A warm-up round runs first and is not counted: it writes the .pyc files and warms moto. (In Lambda,
-pip-installed packages ship their .pyc but our own code compiles at each cold start: ~10 ms for auth.)
-See bench/README.md.
+Every subject runs from a copy of its code as `python -m deploy` ships it: the layer's packages and the
+tree's functions and layer source in .bench, compiled by the measured interpreter into hash-checked bytecode
+(deploy.bytecode); no process writes bytecode (PYTHONDONTWRITEBYTECODE), as Lambda's code is read-only.
+`--bytecode none` measures what plain `sam build` ships instead: no bytecode at all. A warm-up round runs
+first and is not counted: it warms moto and the file cache. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))  # devstack, when run as a plain script
 
+from deploy.bytecode import INVALIDATION_MODE, compile_command  # noqa: E402
 from devstack.emulation import server as moto_server  # noqa: E402
 from devstack.events.router import provision_messaging  # noqa: E402
 from devstack.gateways.rest import rest_event  # noqa: E402
@@ -171,10 +174,19 @@ def python_version(python: str) -> str:
     return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def build_layer(python: str, requirements: Path) -> Path:
+def compile_code(python: str, directory: Path) -> None:
+    """What `python -m deploy` does to a build (deploy.bytecode), with the measured interpreter."""
+    done = subprocess.run(compile_command(python, directory), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"compiling {directory} failed:\n{done.stdout}\n{done.stderr}")
+
+
+def build_layer(python: str, requirements: Path, bytecode: bool) -> Path:
     """pip-install the layer's requirements once into .bench/layer-<hash>/python, keyed by their hash (and the
-    interpreter's version), so that trees with different requirements each keep theirs."""
-    key = hashlib.sha256(requirements.read_bytes() + python_version(python).encode()).hexdigest()
+    interpreter's version, and the bytecode), so that trees with different requirements each keep theirs. pip's
+    own bytecode is left out: SAM's builder ships none (deploy.bytecode)."""
+    mode = INVALIDATION_MODE if bytecode else "no bytecode"
+    key = hashlib.sha256(requirements.read_bytes() + python_version(python).encode() + mode.encode()).hexdigest()
     layer = CACHE / f"layer-{key[:16]}"
     stamp = layer / "key"
     if stamp.exists() and stamp.read_text() == key:
@@ -182,11 +194,13 @@ def build_layer(python: str, requirements: Path) -> Path:
     print(f"building the layer's packages into {layer.relative_to(ROOT)}/python ...", file=sys.stderr)
     shutil.rmtree(layer, ignore_errors=True)
     pip = [sys.executable, "-m", "pip"] if python == base_python() else [python, "-m", "pip"]
-    command = [*pip, "install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location"]
+    command = [*pip, "install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location", "--no-compile"]
     command += ["-r", str(requirements), "--target", str(layer / "python")]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"pip install of the layer failed:\n{done.stdout}\n{done.stderr}")
+    if bytecode:
+        compile_code(python, layer / "python")
     stamp.write_text(key)
     return layer / "python"
 
@@ -201,18 +215,33 @@ class Tree:
     label: str  # "" for the tree measured; with --against, the other tree's name, appended to its rows' names
     template: dict[str, Any]
     parameters: dict[str, str]
-    directory: Path
     layer: Layer
+    code_root: Path  # where the staged copy of the tree's functions/ is (`staged`): CodeUris are relative to it
 
     @property
     def suffix(self) -> str:
         return f"@{self.label}" if self.label else ""
 
 
-def load_tree(template_path: Path, label: str, python: str) -> Tree:
+def staged(source: Path, name: str, python: str, bytecode: bool) -> Path:
+    """A fresh copy of `source` (its bytecode left out) in .bench/staged/<name>, compiled unless `bytecode` is
+    off: the measured code as `python -m deploy` ships it."""
+    target = CACHE / "staged" / name
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "requirements.txt"))
+    if bytecode:
+        compile_code(python, target)
+    return target
+
+
+def load_tree(template_path: Path, label: str, python: str, bytecode: bool) -> Tree:
+    """The tree of `template_path`, measured from copies of its functions and its layer's source (`staged`)."""
     template, parameters = read_template(template_path)  # expanded by SAM's translator, resolved
     source, requirements = layer_sources(template, template_path.parent)
-    return Tree(label, template, parameters, template_path.parent, Layer(build_layer(python, requirements), source))
+    name = label or "measured"
+    functions = staged(template_path.parent / "functions", f"{name}/functions", python, bytecode)
+    layer = Layer(build_layer(python, requirements, bytecode), staged(source, f"{name}/layer", python, bytecode))
+    return Tree(label, template, parameters, layer, functions.parent)
 
 
 def against_template(spec: str) -> tuple[Path, str]:
@@ -260,7 +289,7 @@ class Deployment:
 
 
 def deployments(
-    template: dict[str, Any], template_dir: Path, resolver: LocalResolver
+    template: dict[str, Any], code_root: Path, resolver: LocalResolver
 ) -> tuple[list[Deployment], list[str]]:
     """Every zip-packaged function of the template (devstack's model plus memory, tracing, runtime), and
     the functions left out (image or inline code: nothing to import from a CodeUri)."""
@@ -279,7 +308,7 @@ def deployments(
         found.append(
             Deployment(
                 function=function,
-                code_dir=(template_dir / function.code_uri).resolve(),
+                code_dir=(code_root / function.code_uri).resolve(),
                 module=module,
                 attribute=attribute,
                 memory=int(resolver.resolve(props.get("MemorySize", 128))),
@@ -334,6 +363,7 @@ class Runtime:
             "LANG": "C.UTF-8",
             "TZ": "UTC",
             "HOME": str(home),
+            "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's code directories are read-only
             "PYTHONPATH": os.pathsep.join(map(str, [code_dir, layer.packages, layer.source, self.runtime_packages])),
             "AWS_EXECUTION_ENV": "AWS_Lambda_python" + ".".join(python_version(self.python).split(".")[:2]),
             # Libraries look for LAMBDA_TASK_ROOT to know they run in Lambda: without it the X-Ray SDK
@@ -666,13 +696,18 @@ def main() -> None:
     parser.add_argument("--python", default=base_python(), help="interpreter to measure (default: the venv's base)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the per-round order shuffle")
     parser.add_argument("--cpu", type=int, help="pin measured processes to this CPU (default: the last; -1: no)")
+    parser.add_argument("--bytecode", choices=["compiled", "none"], default="compiled",
+                        help="compiled: as `python -m deploy` ships the code (default); none: as plain `sam build` "
+                        "does, without bytecode")  # fmt: skip
     args = parser.parse_args()
     if args.runs < 7:
         parser.error("--runs must be at least 7")
 
-    trees = [load_tree(args.template.resolve(), "", args.python)]
+    bytecode = args.bytecode == "compiled"
+    trees = [load_tree(args.template.resolve(), "", args.python, bytecode)]
     if args.against:
-        trees.append(load_tree(*against_template(args.against), args.python))
+        trees.append(load_tree(*against_template(args.against), args.python, bytecode))
+    baselines = staged(BENCH / "baselines", "baselines", args.python, bytecode)
 
     # Measured processes get one CPU of their own (Lambda gives a function at most one vCPU's worth
     # below 1769 MB); this process and moto keep the others.
@@ -695,7 +730,7 @@ def main() -> None:
     try:
         xray_daemon = f"127.0.0.1:{xray_sink.getsockname()[1]}"
         runtime = Runtime(args.python, runtime_packages(), endpoint, session_token, xray_daemon, cpu)
-        subjects, auth_table, skipped = setup(runtime, trees, management.url)
+        subjects, auth_table, skipped = setup(runtime, trees, baselines, management.url)
         if args.only:
             subjects = [s for s in subjects if s.kind == "baseline" or args.only.search(s.row)]
         mint = seed_and_minter(subjects, auth_table)
@@ -734,9 +769,11 @@ def provision(template: dict[str, Any], parameters: dict[str, str]) -> tuple[dic
     return resources, secret_arn
 
 
-def setup(runtime: Runtime, trees: list[Tree], management_url: str) -> tuple[list[Subject], str | None, list[str]]:
+def setup(
+    runtime: Runtime, trees: list[Tree], baselines: Path, management_url: str
+) -> tuple[list[Subject], str | None, list[str]]:
     """Tables and secret in moto, from the first tree's template (an --against tree's functions use them too);
-    the subjects to measure, with their environments and events."""
+    the subjects to measure (the baselines' code in `baselines`), with their environments and events."""
     ours = trees[0]
     resources, secret_arn = provision(ours.template, ours.parameters)
     subjects: list[Subject] = []
@@ -744,7 +781,7 @@ def setup(runtime: Runtime, trees: list[Tree], management_url: str) -> tuple[lis
     skipped: list[str] = []  # listed as NOT MEASURED
     for tree in trees:
         resolver = LocalResolver(tree.template, {**tree.parameters, **resources})
-        found, left_out = deployments(tree.template, tree.directory, resolver)
+        found, left_out = deployments(tree.template, tree.code_root, resolver)
         skipped += [f"{what}{tree.suffix}" for what in left_out]
         tree_subjects, tree_skipped = function_subjects(runtime, tree, found, secret_arn, management_url)
         subjects += tree_subjects
@@ -755,9 +792,9 @@ def setup(runtime: Runtime, trees: list[Tree], management_url: str) -> tuple[lis
         ("hello", baseline_event(stage, "/hello", "/hello", None)),
         ("naive", baseline_event(stage, "/items/item-1", "/items/{item_id}", {"item_id": "item-1"})),
     ):
-        env = {**runtime.env(f"bench-{baseline}", 128, BENCH / "baselines", ours.layer), "NAIVE_TABLE": NAIVE_TABLE}
+        env = {**runtime.env(f"bench-{baseline}", 128, baselines, ours.layer), "NAIVE_TABLE": NAIVE_TABLE}
         subjects.append(Subject(f"baseline/{baseline}", "baseline", baseline, "handler", env, json.dumps(event)))
-    subjects.extend(trades_peers(runtime, subjects, trees, stage))
+    subjects.extend(trades_peers(runtime, subjects, trees, baselines, stage))
     return subjects, auth_table, skipped
 
 
@@ -808,7 +845,9 @@ def function_subjects(
     return subjects, skipped
 
 
-def trades_peers(runtime: Runtime, subjects: list[Subject], trees: list[Tree], stage: str) -> list[Subject]:
+def trades_peers(
+    runtime: Runtime, subjects: list[Subject], trees: list[Tree], baselines: Path, stage: str
+) -> list[Subject]:
     """GET /trades?limit=100 three ways: each tree's on a cache miss and on a hit, and the naive same-route peer
     (bench/baselines/naive_trades.py), all on the same 500 trades."""
     by_name = {subject.name: subject for subject in subjects}
@@ -832,7 +871,7 @@ def trades_peers(runtime: Runtime, subjects: list[Subject], trees: list[Tree], s
         return []
     peer = baseline_event(stage, "/trades", "/trades", None)
     peer["queryStringParameters"], peer["multiValueQueryStringParameters"] = {"limit": "100"}, {"limit": ["100"]}
-    env = runtime.env("bench-naive-trades", 1024, BENCH / "baselines", trees[0].layer)
+    env = runtime.env("bench-naive-trades", 1024, baselines, trees[0].layer)
     env["DATA_TABLE"] = found[0].env["DATA_TABLE"]
     return [*found, Subject("baseline/naive-trades", "baseline", "naive_trades", "handler", env, json.dumps(peer))]
 

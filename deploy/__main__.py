@@ -7,10 +7,12 @@ import shutil
 import sys
 from pathlib import Path
 
+from deploy.bytecode import runtime_python
 from deploy.dashboard import Clients, deploy_dashboard
 from deploy.errors import DeployError
 from deploy.samconfig import read_environment
 from deploy.stack import Sam
+from devstack.template.load import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +32,14 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT / "samconfig.toml",
         help="sam's settings; sam runs in its folder (default: the project's)",
     )
+    parser.add_argument("--python", type=Path, help="the Lambda runtime's interpreter, which compiles the build "
+                        "(default: the template's runtime, e.g. python3.13, on PATH or pyenv's)")  # fmt: skip
     args = parser.parse_args(argv)
+    runtime = load_template(args.samconfig.parent / "template.yaml")["Globals"]["Function"]["Runtime"]
+    python = args.python or runtime_python(runtime)
+    if python is None:
+        print(f"deploy: no {runtime} interpreter on PATH, which `sam build` needs too", file=sys.stderr)
+        return 1
 
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
@@ -39,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         environment = read_environment(args.samconfig, args.config_env)
         session = boto3.Session(profile_name=environment.profile, region_name=environment.region)
         clients = Clients(session.client("cloudformation"), session.client("s3"), session.client("cloudfront"))
-        deploy_dashboard(environment, args.dist, clients, Sam(args.sam, args.samconfig.parent))
+        deploy_dashboard(environment, args.dist, clients, Sam(args.sam, args.samconfig.parent, python))
     except (DeployError, ClientError, BotoCoreError) as exc:  # no credentials, no permission, ...
         print(f"deploy: {exc}", file=sys.stderr)
         return 1

@@ -1,5 +1,5 @@
-"""The stack: `sam build` and `sam deploy` (a subprocess), its outputs and parameters (CloudFormation), and the
-CorsOrigins parameter with the dashboard's origin in it."""
+"""The stack: `sam build` (then its bytecode, deploy.bytecode) and `sam deploy` (subprocesses), its outputs and
+parameters (CloudFormation), and the CorsOrigins parameter with the dashboard's origin in it."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from deploy.bytecode import compile_command
 from deploy.errors import DeployError
 from deploy.samconfig import format_overrides
 
 CORS_ORIGINS = "CorsOrigins"
 # A stack whose first change set was never executed (a declined `confirm_changeset`) has no resources yet.
 NOT_DEPLOYED = {"REVIEW_IN_PROGRESS"}
+BUILD_DIR = Path(".aws-sam", "build")  # sam's default, under the project
 
 Runner = Callable[[list[str], Path], int]
 
@@ -79,13 +81,17 @@ def _run(args: list[str], cwd: Path) -> int:
 
 
 class Sam:
-    """`sam build` and `sam deploy --config-env` in the project directory; `run` is replaceable for tests."""
+    """`sam build` and `sam deploy --config-env` in the project directory; `python` is the Lambda runtime's
+    interpreter, which compiles the build; `run` is replaceable for tests."""
 
-    def __init__(self, executable: str, project: Path, run: Runner = _run) -> None:
-        self.executable, self.project, self._run = executable, project, run
+    def __init__(self, executable: str, project: Path, python: str | Path, run: Runner = _run) -> None:
+        self.executable, self.project, self.python, self._run = executable, project, python, run
 
     def build(self, environment: str) -> None:
+        """`sam build`, then the build's bytecode (deploy.bytecode)."""
         self._call(["build", "--config-env", environment])
+        if self._run(compile_command(self.python, self.project / BUILD_DIR), self.project) != 0:
+            raise DeployError(f"compiling {BUILD_DIR} with {self.python} failed")
 
     def deploy(self, environment: str, overrides: Mapping[str, str] | None = None) -> None:
         """Deploy with samconfig's settings; `overrides`, when given, replace its parameter_overrides (sam's rule:

@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from deploy.bytecode import compile_command
 from deploy.dashboard import Clients, Deployed, cors_overrides, deploy_dashboard
 from deploy.errors import DeployError
 from deploy.samconfig import Environment, parse_overrides
@@ -131,7 +132,7 @@ def environment(**overrides: str) -> Environment:
 
 def deploy(env: Environment, dist: Path, clients: Clients, distribution: dict[str, str]) -> tuple[Deployed, FakeSam]:
     sam = FakeSam(clients.cloudformation, env, distribution)
-    return deploy_dashboard(env, dist, clients, Sam("sam", dist, run=sam), say=lambda _: None), sam
+    return deploy_dashboard(env, dist, clients, Sam("sam", dist, "python3.13", run=sam), say=lambda _: None), sam
 
 
 def cors_origins(clients: Clients, env: Environment) -> str:
@@ -195,7 +196,9 @@ def test_deploy_dashboard_without_build_fails_before_the_stack(
 ) -> None:
     sam = FakeSam(clients.cloudformation, environment(), distribution)
     with pytest.raises(DeployError, match="build the page first"):
-        deploy_dashboard(environment(), tmp_path, clients, Sam("sam", tmp_path, run=sam), say=lambda _: None)
+        deploy_dashboard(
+            environment(), tmp_path, clients, Sam("sam", tmp_path, "python3.13", run=sam), say=lambda _: None
+        )
     assert sam.calls == []
 
 
@@ -211,6 +214,7 @@ def test_deploy_dashboard_first_deploy_adds_dashboard_to_cors_origins(
     url = f"https://{distribution['DistributionDomain']}"
     assert sam.calls == [
         ["build", "--config-env", "dev"],
+        compile_command("python3.13", dist / ".aws-sam" / "build")[1:],
         ["deploy", "--config-env", "dev", "--no-fail-on-empty-changeset"],
         ["deploy", "--config-env", "dev", "--no-fail-on-empty-changeset",
          "--parameter-overrides", f'Stage="dev" CorsOrigins="http://localhost:5173,{url}"'],

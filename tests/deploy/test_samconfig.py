@@ -120,12 +120,14 @@ def test_sam_commands_in_project_with_config_env(tmp_path: Path) -> None:
         calls.append((args, cwd))
         return 0
 
-    sam = Sam("/opt/sam", tmp_path, run=run)
+    sam = Sam("/opt/sam", tmp_path, "/opt/python3.13", run=run)
     sam.build("prod")
     sam.deploy("prod")
     sam.deploy("prod", {"Stage": "prod", "CorsOrigins": "https://a.example"})
     assert calls == [
         (["/opt/sam", "build", "--config-env", "prod"], tmp_path),
+        (["/opt/python3.13", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "checked-hash",
+          str(tmp_path / ".aws-sam" / "build")], tmp_path),
         (["/opt/sam", "deploy", "--config-env", "prod", "--no-fail-on-empty-changeset"], tmp_path),
         (["/opt/sam", "deploy", "--config-env", "prod", "--no-fail-on-empty-changeset",
           "--parameter-overrides", 'Stage="prod" CorsOrigins="https://a.example"'], tmp_path),
@@ -133,6 +135,12 @@ def test_sam_commands_in_project_with_config_env(tmp_path: Path) -> None:
 
 
 def test_sam_failure_raises_deploy_error(tmp_path: Path) -> None:
-    sam = Sam("sam", tmp_path, run=lambda args, cwd: 2)
+    sam = Sam("sam", tmp_path, "python3.13", run=lambda args, cwd: 2)
     with pytest.raises(DeployError, match=r"`sam deploy --config-env dev` failed \(exit 2\)"):
         sam.deploy("dev")
+
+
+def test_sam_build_whose_bytecode_fails_raises_deploy_error(tmp_path: Path) -> None:
+    sam = Sam("sam", tmp_path, "python3.13", run=lambda args, cwd: 1 if "compileall" in args else 0)
+    with pytest.raises(DeployError, match=r"compiling .aws-sam/build with python3.13 failed"):
+        sam.build("dev")

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from deploy.bytecode import runtime_python
 from devstack.ports import free_port
 from devstack.runtime import lambda_image
 from devstack.template.load import TEMPLATE, load_template
@@ -97,16 +98,6 @@ def docker_unavailable() -> str | None:
     return None
 
 
-def python_of_runtime(runtime: str) -> Path | None:
-    """An interpreter of the template's runtime, which `sam build` needs on PATH (pyenv's, if not on PATH)."""
-    version = runtime.removeprefix("python")
-    candidates = [shutil.which(runtime), *sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/{runtime}"))]
-    for candidate in filter(None, candidates):  # a pyenv shim is on PATH even where it has no such version
-        if subprocess.run([str(candidate), "-c", "pass"], capture_output=True).returncode == 0:
-            return Path(candidate)
-    return None
-
-
 def require(reason: str | None) -> None:
     if reason is None:
         return
@@ -122,7 +113,7 @@ def sam_path() -> str:
     and that runtime's interpreter, which `sam build` wants."""
     require(docker_unavailable())
     runtime = load_template(TEMPLATE)["Globals"]["Function"]["Runtime"]
-    python = python_of_runtime(runtime)
+    python = runtime_python(runtime)
     require(None if python else f"no {runtime} interpreter for `sam build` (on PATH or under ~/.pyenv)")
     assert python is not None
     image = lambda_image.tag(runtime, ARCHITECTURE)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from deploy.bytecode import compile_command
 from devstack.template.load import load_template, resources_of_type
 
 pytestmark = pytest.mark.infra
@@ -231,6 +232,29 @@ def test_sam_build_swagger_ui_in_system_function_only(sam_build: Path) -> None:
     assert len(bundles) == 1, "functions/system/requirements.txt was not built into SystemFunction"
     assert not (sam_build / "CommonLayer" / "python" / "swagger_ui_bundle").exists()
     assert not (sam_build / "AuthFunction" / "swagger_ui_bundle").exists()
+
+
+@pytest.mark.timeout(660)
+def test_sam_build_ships_no_bytecode_until_deploy_compiles_it(sam_build: Path, tmp_path: Path) -> None:
+    # SAM unpacks wheels without compiling them: every cold start would compile every module it imports.
+    assert not any(sam_build.rglob("*.pyc"))
+    built = tmp_path / "build"
+    shutil.copytree(sam_build, built)
+    assert (
+        run(compile_command(sys.executable, built), cwd=tmp_path, timeout=300).returncode == 0
+    )  # what `python -m deploy` does
+    for path in built.rglob("*.py"):  # as sam's zip dates them
+        os.utime(path, (315532800, 315532800))
+    loaded = run(
+        [sys.executable, "-S", "-v", "-c", "import jwt, alphapulse.core.keys"],
+        cwd=tmp_path,
+        timeout=60,
+        env={"PYTHONPATH": str(built / "CommonLayer" / "python"), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    origins = [
+        line for line in loaded.stderr.splitlines() if line.startswith("# code object from") and str(built) in line
+    ]
+    assert len(origins) > 3 and all("__pycache__" in line for line in origins), origins
 
 
 # --- rules of the template -----------------------------------------------------------------------
