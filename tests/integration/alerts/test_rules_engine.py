@@ -14,7 +14,7 @@ from alphapulse.alerts.logic import engine as rules_engine
 from alphapulse.alerts.models import AlertRuleInput, RuleState
 from alphapulse.alerts.repositories.rules import RuleRepository, RuleStateRepository
 from alphapulse.ingest.models.trading import MetricsReported, SystemStatusReported, parse_trading_event
-from tests.conftest import Function, eventbridge, load_event, sns
+from tests.conftest import Function, eventbridge, in_function, load_event, sns, template_functions
 from tests.fakes import PushRecorder, topic_to_queue
 
 T0 = datetime(2026, 1, 15, 14, 0, tzinfo=UTC)
@@ -328,3 +328,11 @@ def test_retired_rule_owing_a_message_publishes_it_first(engine: Any) -> None:
     rule_logic.delete_rule(rules, "default", "portfolio_leverage")
     run(engine, report(5, var_95=0.01))
     assert sent.summary() == [("portfolio_leverage", "firing"), ("portfolio_leverage", "resolved")]
+
+
+def test_rules_function_imports_neither_the_cache_nor_the_publisher() -> None:
+    # It publishes to SNS only: alerts.wiring imports the cache and the publisher at their first use.
+    code = "import sys\nprint(sorted({m.split('.')[1] for m in sys.modules if m.startswith('alphapulse.')}))\n"
+    rules = next(function for function in template_functions() if function.logical_id == "RulesFunction")
+    imported = in_function(rules, code)
+    assert "'alerts'" in imported and "'realtime'" not in imported and "'cache'" not in imported, imported

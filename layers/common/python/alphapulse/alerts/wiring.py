@@ -1,16 +1,20 @@
-"""The alerts domain's collaborators (core.wiring explains the pattern)."""
+"""The alerts domain's collaborators (core.wiring explains the pattern). The cache and the publisher are imported
+at their first use: the rules function uses neither."""
 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from alphapulse.alerts.repositories.alerts import AlertRepository
 from alphapulse.alerts.repositories.rules import RuleRepository, RuleStateRepository
 from alphapulse.alerts.repositories.topic import AlertTopic
-from alphapulse.cache.models import Changed
 from alphapulse.core.config import get_settings
 from alphapulse.core.wiring import Dependencies, Provider
-from alphapulse.realtime.protocol import Publisher
+
+if TYPE_CHECKING:
+    from alphapulse.cache.models import Changed
+    from alphapulse.realtime.protocol import Publisher
 
 
 class AlertsDependencies(Dependencies):
