@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from deploy.bytecode import runtime_python
+from deploy.bytecode import runtime_of, runtime_python
 from deploy.dashboard import Clients, deploy_dashboard
 from deploy.errors import DeployError
 from deploy.samconfig import read_environment
@@ -37,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runtime = load_template(args.samconfig.parent / "template.yaml")["Globals"]["Function"]["Runtime"]
     python = args.python or runtime_python(runtime)
-    if python is None:
-        print(f"deploy: no {runtime} interpreter on PATH, which `sam build` needs too", file=sys.stderr)
+    if python is None or runtime_of(python) != runtime:
+        found = f"{python} is not {runtime}" if python else f"no {runtime} interpreter on PATH"
+        print(f"deploy: {found}: its bytecode would not load in Lambda (`sam build` needs it too)", file=sys.stderr)
         return 1
 
     import boto3

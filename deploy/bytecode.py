@@ -23,11 +23,19 @@ def compile_command(python: str | Path, directory: Path) -> list[str]:
     return [str(python), "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", INVALIDATION_MODE, str(directory)]
 
 
+def runtime_of(python: str | Path) -> str | None:
+    """The Lambda runtime of an interpreter's version (`python3.13`), or None when it does not run."""
+    try:
+        done = subprocess.run([str(python), "-c", "import sys; print('python%d.%d' % sys.version_info[:2])"],
+                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 def runtime_python(runtime: str) -> Path | None:
     """An interpreter of a Lambda runtime (`python3.13`): on PATH, or pyenv's. `sam build` wants it on PATH too."""
     version = runtime.removeprefix("python")
     candidates = [shutil.which(runtime), *sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/{runtime}"))]
-    for candidate in filter(None, candidates):  # a pyenv shim is on PATH even where it has no such version
-        if subprocess.run([str(candidate), "-c", "pass"], capture_output=True, check=False).returncode == 0:
-            return Path(candidate)
-    return None
+    # A pyenv shim is on PATH even where it has no such version: each candidate is asked.
+    return next((Path(found) for found in filter(None, candidates) if runtime_of(found) == runtime), None)

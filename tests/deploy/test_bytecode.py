@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.bytecode import compile_command, runtime_python
+from deploy.bytecode import compile_command, runtime_of, runtime_python
 
 ZIP_EPOCH = 315532800  # 1980-01-01, the date of every file in sam's zips
 
@@ -67,11 +67,15 @@ def test_a_changed_source_runs_instead_of_its_stale_bytecode(tmp_path: Path) -> 
     assert load(directory) == ("changed", ["bytecode", "source"])
 
 
+def test_runtime_of_an_interpreter_is_its_version() -> None:
+    assert runtime_of(sys.executable) == f"python{sys.version_info.major}.{sys.version_info.minor}"
+    assert runtime_of("/nonexistent/python3.13") is None
+
+
 def test_runtime_python_finds_an_interpreter_of_that_version() -> None:
-    found = runtime_python(f"python{sys.version_info.major}.{sys.version_info.minor}")
+    runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    found = runtime_python(runtime)
     if found is None:
-        pytest.skip("no interpreter of this version named python3.X on PATH or under ~/.pyenv")
-    version = subprocess.run([str(found), "-c", "import sys; print(sys.version_info[:2])"],
-                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    assert version == str(tuple(sys.version_info[:2]))
+        pytest.skip(f"no {runtime} on PATH or under ~/.pyenv")
+    assert runtime_of(found) == runtime
     assert runtime_python("python2.1") is None
